@@ -1,0 +1,80 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+
+	"github.com/ecommerce-platform/gitops/generator"
+)
+
+// runRender renders envs/ into rendered/, or with --check compares them.
+func runRender(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("render", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var envs stringList
+	fs.Var(&envs, "env", "render only this env (repeatable); default: every folder of envs/")
+	check := fs.Bool("check", false, "render in memory and exit 1 with a diff if rendered/ differs")
+	root := fs.String("root", ".", "the repository root (holds cue.mod/, envs/, schema/)")
+	out := fs.String("out", "", "output folder (default <root>/rendered)")
+	fs.Usage = func() {
+		usage(stderr)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadInput
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "render: unexpected argument %q (subcommands: run 'render help')\n", fs.Arg(0))
+		return exitBadInput
+	}
+	rootDir, err := filepath.Abs(*root)
+	if err != nil {
+		fmt.Fprintf(stderr, "render: %v\n", err)
+		return exitBadInput
+	}
+	outDir := *out
+	if outDir == "" {
+		outDir = filepath.Join(rootDir, "rendered")
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	rendered, err := generator.Render(ctx, generator.Options{Root: rootDir, Envs: envs})
+	if err != nil {
+		fmt.Fprintf(stderr, "render: %v\n", err)
+		return exitBadInput
+	}
+	all := len(envs) == 0
+	if *check {
+		diffs, err := generator.Compare(outDir, rendered, all)
+		if err != nil {
+			fmt.Fprintf(stderr, "render: %v\n", err)
+			return exitBadInput
+		}
+		for _, d := range diffs {
+			fmt.Fprint(stdout, d)
+		}
+		if len(diffs) > 0 {
+			fmt.Fprintf(stderr, "render: rendered/ differs from envs/ + schema/ in %d file(s); run 'make render' and commit the result\n", len(diffs))
+			return exitFindings
+		}
+		return exitOK
+	}
+	if err := generator.Write(outDir, rendered, all); err != nil {
+		fmt.Fprintf(stderr, "render: %v (rendered/ is unchanged)\n", err)
+		return exitBadInput
+	}
+	for _, env := range rendered {
+		fmt.Fprintf(stderr, "rendered %s: %d files\n", env.Name, len(env.Files))
+	}
+	return exitOK
+}
