@@ -93,11 +93,20 @@ func readTree(dir string) (map[string][]byte, error) {
 
 func unified(path string, committed, fresh []byte) string {
 	text, _ := difflib.GetUnifiedDiffString(difflib.UnifiedDiff{
-		A:        difflib.SplitLines(string(committed)),
-		B:        difflib.SplitLines(string(fresh)),
+		A:        lines(committed),
+		B:        lines(fresh),
 		FromFile: "rendered/" + path + " (committed)",
 		ToFile:   "rendered/" + path + " (fresh render)",
 		Context:  3,
 	})
 	return text
+}
+
+// lines splits text after each newline, keeping them, as the diff wants.
+func lines(text []byte) []string {
+	ls := strings.SplitAfter(string(text), "\n")
+	if ls[len(ls)-1] == "" {
+		ls = ls[:len(ls)-1]
+	}
+	return ls
 }

@@ -1,7 +1,9 @@
 package generator
 
 import (
+	"bytes"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -46,17 +48,19 @@ func formatCUEError(err error, opts Options) string {
 			b.WriteByte('\n')
 		}
 		positions := cueerrors.Positions(e)
-		// Env files first: that is the line a pull request changed.
-		slices.SortStableFunc(positions, func(a, b token.Pos) int {
-			ae, be := strings.HasPrefix(a.Filename(), envsPrefix), strings.HasPrefix(b.Filename(), envsPrefix)
+		// Most specific first: a value in an env file is the line a pull
+		// request changed; a reference to a schema definition there
+		// (platform: schema.#Platform & {...}) says less; schema lines last.
+		rank := func(p token.Pos) int {
 			switch {
-			case ae && !be:
-				return -1
-			case be && !ae:
+			case !strings.HasPrefix(p.Filename(), envsPrefix):
+				return 2
+			case refersToDefinition(p):
 				return 1
 			}
 			return 0
-		})
+		}
+		slices.SortStableFunc(positions, func(a, b token.Pos) int { return rank(a) - rank(b) })
 		format, args := e.Msg()
 		msg := fmt.Sprintf(format, args...)
 		where := "(no position)"
@@ -81,4 +85,18 @@ func formatPos(p token.Pos, root string) string {
 		file = rel
 	}
 	return fmt.Sprintf("%s:%d:%d", filepath.ToSlash(file), p.Line(), p.Column())
+}
+
+// refersToDefinition reports whether the source at p starts with a reference
+// to a definition (#Name or pkg.#Name) rather than a value.
+func refersToDefinition(p token.Pos) bool {
+	data, err := os.ReadFile(p.Filename())
+	if err != nil || p.Offset() >= len(data) {
+		return false
+	}
+	rest := data[p.Offset():]
+	if i := bytes.IndexAny(rest, " &|\n"); i >= 0 {
+		rest = rest[:i]
+	}
+	return bytes.Contains(rest, []byte("#"))
 }
