@@ -37,7 +37,7 @@ func TestCompareObjectsAndFields(t *testing.T) {
 	base := []generator.Env{env("prod", map[string]string{
 		"svc-cart/rollout-cart.yaml": strings.Replace(strings.Replace(rollout, "%s", "3", 1), "%s",
 			"        - {name: A, value: a}\n        - {name: B, value: b}\n", 1),
-		"svc-cart/service-old.yaml":  "apiVersion: v1\nkind: Service\nmetadata: {name: old, namespace: shop}\n",
+		"svc-cart/service-old.yaml":   "apiVersion: v1\nkind: Service\nmetadata: {name: old, namespace: shop}\n",
 		"svc-cart/kustomization.yaml": "resources: []\n",
 	})}
 	head := []generator.Env{env("prod", map[string]string{
