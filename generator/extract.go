@@ -17,8 +17,9 @@ type app struct {
 }
 
 type object struct {
-	key  string // the object's key in the CUE (for error messages)
-	json []byte
+	key   string // the object's key in the CUE (for error messages)
+	json  []byte
+	value cue.Value
 }
 
 // extract reads output.apps.<app>.objects.<key> as JSON.
@@ -43,7 +44,7 @@ func extract(v cue.Value, env string) ([]app, error) {
 			if err != nil {
 				return nil, &InputError{Env: env, Msg: fmt.Sprintf("output.apps.%s.objects.%s: %v", a.name, objs.Selector(), err)}
 			}
-			a.objects = append(a.objects, object{key: objs.Selector().String(), json: data})
+			a.objects = append(a.objects, object{key: objs.Selector().String(), json: data, value: objs.Value()})
 		}
 		apps = append(apps, a)
 	}

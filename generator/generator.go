@@ -19,6 +19,7 @@ import (
 	"runtime"
 	"slices"
 
+	"cuelang.org/go/cue"
 	"golang.org/x/sync/errgroup"
 )
 
@@ -63,7 +64,7 @@ func Render(ctx context.Context, opts Options) ([]Env, error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			env, err := renderEnv(opts, name)
+			env, _, err := renderEnv(opts, name)
 			if err != nil {
 				return err
 			}
@@ -77,19 +78,20 @@ func Render(ctx context.Context, opts Options) ([]Env, error) {
 	return envs, nil
 }
 
-// renderEnv is the pipeline for one env.
-func renderEnv(opts Options, name string) (Env, error) {
+// renderEnv is the pipeline for one env. It also returns the CUE value
+// behind each file, for tracing rendered fields back to their source.
+func renderEnv(opts Options, name string) (Env, map[string]cue.Value, error) {
 	value, err := evaluate(opts, name)
 	if err != nil {
-		return Env{}, err
+		return Env{}, nil, err
 	}
 	apps, err := extract(value, name)
 	if err != nil {
-		return Env{}, err
+		return Env{}, nil, err
 	}
-	files, err := serialise(apps, name)
+	files, values, err := serialise(apps, name)
 	if err != nil {
-		return Env{}, err
+		return Env{}, nil, err
 	}
 	slices.SortFunc(files, func(a, b File) int {
 		switch {
@@ -100,7 +102,7 @@ func renderEnv(opts Options, name string) (Env, error) {
 		}
 		return 0
 	})
-	return Env{Name: name, Files: files}, nil
+	return Env{Name: name, Files: files}, values, nil
 }
 
 // InputError is bad input (CUE that does not evaluate, an unknown env, an

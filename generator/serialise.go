@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"cuelang.org/go/cue"
 	"sigs.k8s.io/yaml"
 )
 
@@ -43,41 +44,43 @@ func (id identity) key() string {
 // sorted, and <app>/kustomization.yaml listing them, so Argo CD and
 // `kubectl apply -k` read the same set. Two objects with one identity, or one
 // file name, are an error: Argo CD would apply only one of them.
-func serialise(apps []app, env string) ([]File, error) {
+func serialise(apps []app, env string) ([]File, map[string]cue.Value, error) {
 	var files []File
+	values := map[string]cue.Value{}
 	seen := map[string]string{} // identity -> where it was first rendered
 	for _, a := range apps {
 		if !dnsLabel.MatchString(a.name) {
-			return nil, &InputError{Env: env, Msg: fmt.Sprintf("output.apps.%s: app name must be a DNS label (it names a folder and an Application)", a.name)}
+			return nil, nil, &InputError{Env: env, Msg: fmt.Sprintf("output.apps.%s: app name must be a DNS label (it names a folder and an Application)", a.name)}
 		}
 		var names []string
 		for _, o := range a.objects {
 			where := fmt.Sprintf("output.apps.%s.objects.%s", a.name, o.key)
 			var id identity
 			if err := json.Unmarshal(o.json, &id); err != nil {
-				return nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: not an object: %v", where, err)}
+				return nil, nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: not an object: %v", where, err)}
 			}
 			if id.APIVersion == "" || id.Kind == "" || id.Metadata.Name == "" {
-				return nil, &InputError{Env: env, Msg: where + ": an object needs apiVersion, kind and metadata.name"}
+				return nil, nil, &InputError{Env: env, Msg: where + ": an object needs apiVersion, kind and metadata.name"}
 			}
 			if first, dup := seen[id.key()]; dup {
-				return nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: %s %q is rendered twice (first at %s): names must be unique", where, id.Kind, id.Metadata.Name, first)}
+				return nil, nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: %s %q is rendered twice (first at %s): names must be unique", where, id.Kind, id.Metadata.Name, first)}
 			}
 			seen[id.key()] = where
 			name := strings.ToLower(id.Kind) + "-" + id.Metadata.Name + ".yaml"
 			if slices.Contains(names, name) {
-				return nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: file %s/%s is rendered twice (same kind and name in two namespaces of one app)", where, a.name, name)}
+				return nil, nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: file %s/%s is rendered twice (same kind and name in two namespaces of one app)", where, a.name, name)}
 			}
 			names = append(names, name)
 			body, err := yaml.JSONToYAML(o.json)
 			if err != nil {
-				return nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: %v", where, err)}
+				return nil, nil, &InputError{Env: env, Msg: fmt.Sprintf("%s: %v", where, err)}
 			}
 			files = append(files, File{Path: path.Join(a.name, name), Data: append([]byte(header(env)), body...)})
+			values[path.Join(a.name, name)] = o.value
 		}
 		files = append(files, File{Path: path.Join(a.name, "kustomization.yaml"), Data: kustomization(env, names)})
 	}
-	return files, nil
+	return files, values, nil
 }
 
 func kustomization(env string, resources []string) []byte {

@@ -1,0 +1,189 @@
+package generator
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/token"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ecommerce-platform/gitops/internal/finding"
+)
+
+// SourceIndex traces rendered fields back to the CUE that produced them, so
+// a finding on rendered/prod/svc-cart/rollout-cart.yaml spec.replicas can
+// point at the line of envs/prod/services.cue a pull request changed.
+//
+// It is recomputed on demand from the CUE (one evaluation per env, the cost
+// of a render) rather than kept in a sidecar under rendered/: nothing extra
+// is committed, nothing extra can go stale, and Argo CD never sees it.
+type SourceIndex struct {
+	root, envsDir, outDir string
+	envs                  map[string]*envSources
+}
+
+type envSources struct {
+	files  map[string][]byte    // app/file -> fresh bytes
+	values map[string]cue.Value // app/file -> the object's CUE value
+	mu     sync.Mutex           // cue values are not safe for concurrent use
+}
+
+// Sources evaluates the selected envs for tracing; outDir is where their
+// rendered files are (normally <root>/rendered).
+func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, error) {
+	if opts.EnvsDir == "" {
+		opts.EnvsDir = "envs"
+	}
+	names, err := discover(opts)
+	if err != nil {
+		return nil, err
+	}
+	idx := &SourceIndex{root: opts.Root, envsDir: opts.EnvsDir, outDir: outDir, envs: map[string]*envSources{}}
+	results := make([]*envSources, len(names))
+	g, ctx := errgroup.WithContext(ctx)
+	for i, name := range names {
+		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			env, values, err := renderEnv(opts, name)
+			if err != nil {
+				return err
+			}
+			es := &envSources{files: map[string][]byte{}, values: values}
+			for _, f := range env.Files {
+				es.files[f.Path] = f.Data
+			}
+			results[i] = es
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, name := range names {
+		idx.envs[name] = results[i]
+	}
+	return idx, nil
+}
+
+// Lookup returns the CUE positions behind the field at keys (map keys, or
+// decimal list indices) of the object in file, most specific first: env
+// files, then the schema. A file that is not exactly what the CUE renders
+// (hand-edited, stale, or not under the output folder) has no CUE behind it
+// and gets none.
+func (s *SourceIndex) Lookup(file string, keys []string) []finding.Source {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return nil
+	}
+	rel, err := filepath.Rel(s.outDir, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return nil
+	}
+	envName, appFile, ok := strings.Cut(filepath.ToSlash(rel), "/")
+	if !ok {
+		return nil
+	}
+	es := s.envs[envName]
+	if es == nil {
+		return nil
+	}
+	onDisk, err := os.ReadFile(abs)
+	if err != nil || !bytes.Equal(onDisk, es.files[appFile]) {
+		return nil
+	}
+	es.mu.Lock()
+	defer es.mu.Unlock()
+	v, ok := es.values[appFile]
+	if !ok {
+		return nil
+	}
+	// The deepest field that exists: a finding about a missing field
+	// points at its parent.
+	for _, k := range keys {
+		next := v.LookupPath(cue.MakePath(selector(v, k)))
+		if !next.Exists() {
+			break
+		}
+		v = next
+	}
+	return s.rank(trace(v, 0, map[token.Pos]bool{}))
+}
+
+func selector(v cue.Value, key string) cue.Selector {
+	if n, err := strconv.Atoi(key); err == nil && v.IncompleteKind() == cue.ListKind {
+		return cue.Index(n)
+	}
+	return cue.Str(key)
+}
+
+// maxDepth bounds how far references are followed.
+const maxDepth = 12
+
+// trace collects the positions of a value's conjuncts, following the
+// references a template makes (S.replicas) to the values they select,
+// so a rendered field leads to the env line that set it.
+func trace(v cue.Value, depth int, seen map[token.Pos]bool) []token.Pos {
+	if depth > maxDepth {
+		return nil
+	}
+	var out []token.Pos
+	add := func(p token.Pos) {
+		if p.IsValid() && !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	op, args := v.Expr()
+	switch op {
+	case cue.SelectorOp:
+		// A reference into another value: what it selects is more specific
+		// than the template line that selects it.
+		if sel, err := args[1].String(); err == nil {
+			if target := args[0].LookupPath(cue.MakePath(cue.Str(sel))); target.Exists() {
+				out = append(out, trace(target, depth+1, seen)...)
+			}
+		}
+		add(v.Pos())
+	case cue.AndOp, cue.OrOp, cue.InterpolationOp:
+		for _, a := range args {
+			out = append(out, trace(a, depth+1, seen)...)
+		}
+	default:
+		add(v.Pos())
+	}
+	return out
+}
+
+// rank keeps positions in the repository, env files first, one per line.
+func (s *SourceIndex) rank(ps []token.Pos) []finding.Source {
+	envsPrefix := filepath.Join(s.root, s.envsDir) + string(filepath.Separator)
+	var envSrc, other []finding.Source
+	seen := map[string]bool{}
+	for _, p := range ps {
+		rel, err := filepath.Rel(s.root, p.Filename())
+		if err != nil || strings.HasPrefix(rel, "..") {
+			continue // CUE's own builtins, or another module
+		}
+		src := finding.Source{File: filepath.ToSlash(rel), Line: p.Line(), Column: p.Column()}
+		key := src.File + ":" + strconv.Itoa(src.Line)
+		if seen[key] {
+			continue
+		}
+		seen[key] = true
+		if strings.HasPrefix(p.Filename(), envsPrefix) {
+			envSrc = append(envSrc, src)
+		} else {
+			other = append(other, src)
+		}
+	}
+	return slices.Concat(envSrc, other)
+}
