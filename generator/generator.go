@@ -16,6 +16,7 @@ package generator
 import (
 	"context"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"slices"
 
@@ -31,6 +32,20 @@ type Options struct {
 	EnvsDir string
 	// Envs selects environments by name; empty means every one.
 	Envs []string
+}
+
+// normalise fills defaults and makes Root absolute, so positions in errors
+// and sources can be shown relative to it.
+func (o Options) normalise() (Options, error) {
+	if o.EnvsDir == "" {
+		o.EnvsDir = "envs"
+	}
+	root, err := filepath.Abs(o.Root)
+	if err != nil {
+		return o, &InputError{Msg: err.Error()}
+	}
+	o.Root = root
+	return o, nil
 }
 
 // Env is one rendered environment: every file of rendered/<env>/, sorted by path.
@@ -49,8 +64,9 @@ type File struct {
 // context each (CUE is not safe for concurrent use within a context), and
 // returns them sorted by name. It writes nothing.
 func Render(ctx context.Context, opts Options) ([]Env, error) {
-	if opts.EnvsDir == "" {
-		opts.EnvsDir = "envs"
+	opts, err := opts.normalise()
+	if err != nil {
+		return nil, err
 	}
 	names, err := discover(opts)
 	if err != nil {

@@ -38,11 +38,15 @@ type envSources struct {
 // Sources evaluates the selected envs for tracing; outDir is where their
 // rendered files are (normally <root>/rendered).
 func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, error) {
-	if opts.EnvsDir == "" {
-		opts.EnvsDir = "envs"
+	opts, err := opts.normalise()
+	if err != nil {
+		return nil, err
 	}
 	names, err := discover(opts)
 	if err != nil {
+		return nil, err
+	}
+	if outDir, err = filepath.Abs(outDir); err != nil {
 		return nil, err
 	}
 	idx := &SourceIndex{root: opts.Root, envsDir: opts.EnvsDir, outDir: outDir, envs: map[string]*envSources{}}
