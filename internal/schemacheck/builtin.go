@@ -1,0 +1,204 @@
+package schemacheck
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// kubernetesModule ships the API server's OpenAPI v3 documents under openAPIDir.
+const (
+	kubernetesModule = "k8s.io/kubernetes"
+	openAPIDir       = "api/openapi-spec/v3"
+)
+
+// bundleFormat is bumped when the cached file's layout changes. The cache
+// holds the OpenAPI definitions as published (less descriptions), not their
+// conversion, so a change to convert.go needs no bump.
+const bundleFormat = 1
+
+// builtinBundle is what the validator derives from the Kubernetes OpenAPI
+// documents: every component schema, and which definition is the root of
+// each served built-in apiVersion/kind. Defs (converted) is rebuilt from
+// OpenAPI on every load; only the rest is cached.
+type builtinBundle struct {
+	Format            int                       `json:"format"`
+	KubernetesVersion string                    `json:"kubernetesVersion"`
+	Kinds             map[string]string         `json:"kinds"` // gvkKey -> definition name
+	OpenAPI           map[string]map[string]any `json:"openAPI"`
+	Defs              map[string]any            `json:"-"`
+}
+
+// convert fills Defs from OpenAPI.
+func (b *builtinBundle) convert() *builtinBundle {
+	b.Defs = make(map[string]any, len(b.OpenAPI))
+	for name, s := range b.OpenAPI {
+		if o, ok := builtinOverrides[name]; ok {
+			b.Defs[name] = o
+		} else {
+			b.Defs[name] = convertOpenAPI(s, builtinDialect)
+		}
+	}
+	return b
+}
+
+// gvkKey is how kinds are indexed: "apps/v1 Deployment", "v1 Service".
+func gvkKey(apiVersion, kind string) string { return apiVersion + " " + kind }
+
+// loadBuiltin returns the converted built-in schemas of one Kubernetes
+// version, from cacheDir when present, else from the k8s.io/kubernetes module
+// (downloaded through the Go module proxy on a cold module cache).
+func loadBuiltin(version, cacheDir string) (*builtinBundle, error) {
+	cached := filepath.Join(cacheDir, version, fmt.Sprintf("builtin-v%d.json", bundleFormat))
+	if data, err := os.ReadFile(cached); err == nil {
+		var b builtinBundle
+		if json.Unmarshal(data, &b) == nil && b.Format == bundleFormat && b.KubernetesVersion == version && len(b.Kinds) > 0 {
+			return b.convert(), nil
+		}
+		// A corrupt or foreign cache file is rebuilt below.
+	}
+	dir, err := kubernetesModuleDir(version)
+	if err != nil {
+		return nil, err
+	}
+	b, err := buildBundle(filepath.Join(dir, openAPIDir), version)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFileAtomic(cached, b); err != nil {
+		return nil, fmt.Errorf("caching built-in schemas: %w", err)
+	}
+	return b.convert(), nil
+}
+
+// kubernetesModuleDir asks the go command where k8s.io/kubernetes@version is
+// extracted, downloading it through GOPROXY if needed. It runs outside any
+// module so the project's go.mod is never touched.
+func kubernetesModuleDir(version string) (string, error) {
+	cmd := exec.Command("go", "mod", "download", "-json", kubernetesModule+"@"+version)
+	cmd.Dir = os.TempDir()
+	cmd.Env = append(os.Environ(), "GOWORK=off")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, runErr := cmd.Output()
+	var info struct{ Dir, Error string }
+	_ = json.Unmarshal(out, &info)
+	switch {
+	case info.Error != "":
+		return "", fmt.Errorf("fetching Kubernetes OpenAPI documents: go mod download %s@%s: %s", kubernetesModule, version, info.Error)
+	case runErr != nil:
+		return "", fmt.Errorf("fetching Kubernetes OpenAPI documents: go mod download %s@%s: %v: %s", kubernetesModule, version, runErr, strings.TrimSpace(stderr.String()))
+	case info.Dir == "":
+		return "", fmt.Errorf("fetching Kubernetes OpenAPI documents: go mod download %s@%s printed no Dir", kubernetesModule, version)
+	}
+	return info.Dir, nil
+}
+
+// buildBundle merges the component schemas of every OpenAPI v3 document in
+// dir and converts them.
+func buildBundle(dir, version string) (*builtinBundle, error) {
+	files, err := filepath.Glob(filepath.Join(dir, "*_openapi.json"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no OpenAPI v3 documents in %s", dir)
+	}
+	b := &builtinBundle{Format: bundleFormat, KubernetesVersion: version, Kinds: map[string]string{}, OpenAPI: map[string]map[string]any{}}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		var doc struct {
+			Components struct {
+				Schemas map[string]map[string]any `json:"schemas"`
+			} `json:"components"`
+		}
+		if err := json.Unmarshal(data, &doc); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+		for name, s := range doc.Components.Schemas {
+			if _, seen := b.OpenAPI[name]; seen {
+				continue // every document carries the same shared definitions
+			}
+			b.OpenAPI[name] = withoutDescriptions(s).(map[string]any)
+			// A definition naming exactly one GVK is that kind's root; the
+			// ones naming many (DeleteOptions, WatchEvent) are not objects.
+			gvks, _ := s["x-kubernetes-group-version-kind"].([]any)
+			if len(gvks) != 1 {
+				continue
+			}
+			g, _ := gvks[0].(map[string]any)
+			group, _ := g["group"].(string)
+			ver, _ := g["version"].(string)
+			kind, _ := g["kind"].(string)
+			apiVersion := ver
+			if group != "" {
+				apiVersion = group + "/" + ver
+			}
+			b.Kinds[gvkKey(apiVersion, kind)] = name
+		}
+	}
+	if _, ok := b.OpenAPI[objectMetaDef]; !ok {
+		return nil, fmt.Errorf("OpenAPI documents in %s define no %s", dir, objectMetaDef)
+	}
+	return b, nil
+}
+
+// withoutDescriptions drops the prose, most of the documents' size, which
+// validation never reads. A property named "description" is kept.
+func withoutDescriptions(s any) any {
+	switch t := s.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, x := range t {
+			switch k {
+			case "description":
+				if _, isSchema := x.(map[string]any); !isSchema {
+					continue
+				}
+			case "properties":
+				props, _ := x.(map[string]any)
+				kept := make(map[string]any, len(props))
+				for name, p := range props {
+					kept[name] = withoutDescriptions(p)
+				}
+				out[k] = kept
+				continue
+			}
+			out[k] = withoutDescriptions(x)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, x := range t {
+			out[i] = withoutDescriptions(x)
+		}
+		return out
+	}
+	return s
+}
+
+func writeFileAtomic(path string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return err
+	}
+	_, werr := tmp.Write(data)
+	cerr := tmp.Close()
+	if err := errors.Join(werr, cerr); err != nil {
+		os.Remove(tmp.Name())
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

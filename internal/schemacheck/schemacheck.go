@@ -1,0 +1,402 @@
+// Package schemacheck validates rendered Kubernetes objects against the
+// OpenAPI v3 schema of their apiVersion/kind, offline: built-in kinds from the
+// OpenAPI documents shipped in the k8s.io/kubernetes module (fetched through
+// the Go module proxy and cached), custom kinds from the CRD files in a
+// directory. Kinds declared schemaless (Stork, Portworx) are counted, not
+// checked: their CUE definitions are their only schema.
+//
+// Validation is JSON Schema 2020-12 by github.com/santhosh-tekuri/jsonschema/v6
+// on schemas converted from Kubernetes' OpenAPI flavour (see convert.go).
+package schemacheck
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/manifest"
+)
+
+// Rule is the rule name every schema finding carries.
+const Rule = "schema"
+
+// DefaultKubernetesVersion is the k8s.io/kubernetes module version whose
+// OpenAPI documents define the built-in kinds.
+const DefaultKubernetesVersion = "v1.37.2"
+
+// Environment variables that override the defaults (flags override them).
+const (
+	EnvCRDDir            = "GITOPS_CRD_DIR"
+	EnvKubernetesVersion = "GITOPS_KUBERNETES_VERSION"
+	EnvCacheDir          = "GITOPS_SCHEMA_CACHE"
+)
+
+// Options configure a Validator. Zero values take the defaults.
+type Options struct {
+	// CRDDir holds CustomResourceDefinition YAML files (searched recursively).
+	// Default: $GITOPS_CRD_DIR, else ../shared/crds from the repository root.
+	CRDDir string
+	// KubernetesVersion is the k8s.io/kubernetes module version.
+	// Default: $GITOPS_KUBERNETES_VERSION, else DefaultKubernetesVersion.
+	KubernetesVersion string
+	// CacheDir holds the schemas derived from the Kubernetes module.
+	// Default: $GITOPS_SCHEMA_CACHE, else os.UserCacheDir()/gitops-schemacheck
+	// (os.TempDir() when there is no user cache directory).
+	CacheDir string
+}
+
+// Validator checks objects against their schemas. It is safe for concurrent
+// use: each kind's schema is compiled once, on first use, and compiled
+// schemas and CEL programs are immutable.
+type Validator struct {
+	opts     Options
+	builtin  *builtinBundle
+	crds     map[string]*crdKind // "group Kind"
+	builtGVs map[string]bool     // built-in apiVersions, to tell an unknown kind from an unknown API
+
+	mu      sync.Mutex        // guards entries
+	entries map[string]*entry // by schema URL
+}
+
+// entry is the compiled schema of one apiVersion/kind.
+type entry struct {
+	once   sync.Once
+	schema *jsonschema.Schema
+	rules  *celRules      // CRD kinds only
+	raw    map[string]any // CRD kinds only: the openAPIV3Schema, for defaults
+	err    error
+}
+
+// New loads every schema source once: the Kubernetes OpenAPI documents
+// (downloading the module through the proxy on a cold cache) and every CRD
+// under CRDDir. Schemas are compiled lazily, per kind, on first use.
+func New(opts Options) (*Validator, error) {
+	opts, err := withDefaults(opts)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := os.Stat(opts.CRDDir); err != nil || !st.IsDir() {
+		return nil, fmt.Errorf("CRD directory %s: not a readable directory (pass render check --crds or set %s)", opts.CRDDir, EnvCRDDir)
+	}
+	v := &Validator{opts: opts, builtGVs: map[string]bool{}, entries: map[string]*entry{}}
+	var crdErr error
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // CRD parsing and the built-in bundle are independent
+		defer wg.Done()
+		v.crds, crdErr = loadCRDs(opts.CRDDir, opts.CacheDir)
+	}()
+	v.builtin, err = loadBuiltin(opts.KubernetesVersion, opts.CacheDir)
+	wg.Wait()
+	if err := errors.Join(err, crdErr); err != nil {
+		return nil, err
+	}
+	for key := range v.builtin.Kinds {
+		v.builtGVs[key[:strings.IndexByte(key, ' ')]] = true
+	}
+	return v, nil
+}
+
+// noNetwork refuses every schema URL not added as a resource: validation
+// never reaches the network.
+type noNetwork struct{}
+
+func (noNetwork) Load(url string) (any, error) {
+	return nil, fmt.Errorf("schema %s is not available offline", url)
+}
+
+func withDefaults(o Options) (Options, error) {
+	if o.KubernetesVersion == "" {
+		o.KubernetesVersion = os.Getenv(EnvKubernetesVersion)
+	}
+	if o.KubernetesVersion == "" {
+		o.KubernetesVersion = DefaultKubernetesVersion
+	}
+	if o.CacheDir == "" {
+		o.CacheDir = os.Getenv(EnvCacheDir)
+	}
+	if o.CacheDir == "" {
+		dir, err := os.UserCacheDir()
+		if err != nil {
+			dir = os.TempDir() // no $HOME (some CI runners): a cache that may not last
+		}
+		o.CacheDir = filepath.Join(dir, "gitops-schemacheck")
+	}
+	if o.CRDDir == "" {
+		o.CRDDir = os.Getenv(EnvCRDDir)
+	}
+	if o.CRDDir == "" {
+		dir, err := DefaultCRDDir()
+		if err != nil {
+			return o, err
+		}
+		o.CRDDir = dir
+	}
+	return o, nil
+}
+
+// DefaultCRDDir is ../shared/crds beside the repository root: the nearest
+// directory above the working directory that holds a go.mod and has
+// ../shared/crds (a nested module such as e2e/ is skipped that way).
+func DefaultCRDDir() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	first := ""
+	for d := dir; ; d = filepath.Dir(d) {
+		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
+			candidate := filepath.Join(filepath.Dir(d), "shared", "crds")
+			if st, err := os.Stat(candidate); err == nil && st.IsDir() {
+				return candidate, nil
+			}
+			if first == "" {
+				first = candidate
+			}
+		}
+		if filepath.Dir(d) == d {
+			break
+		}
+	}
+	if first == "" {
+		return "", fmt.Errorf("no repository root (go.mod) above %s to find ../shared/crds; pass render check --crds or set %s", dir, EnvCRDDir)
+	}
+	return first, nil // New reports that it does not exist
+}
+
+// KubernetesVersion is the Kubernetes version the built-in schemas come from.
+func (v *Validator) KubernetesVersion() string { return v.opts.KubernetesVersion }
+
+// CRDDir is the directory the CRD schemas were read from.
+func (v *Validator) CRDDir() string { return v.opts.CRDDir }
+
+// source says where the schema of one apiVersion/kind comes from.
+type source struct {
+	url        string // compiler URL, when there is a schema
+	crd        *crdKind
+	crdVersion string
+	schemaless string // reason, when declared schemaless
+	problem    string // why the object cannot be validated, when it cannot
+}
+
+func (v *Validator) lookup(apiVersion, kind string) source {
+	group, version := splitAPIVersion(apiVersion)
+	if k, ok := v.crds[group+" "+kind]; ok {
+		ver, ok := k.Versions[version]
+		switch {
+		case !ok:
+			return source{problem: fmt.Sprintf("%s has no version %s in %s (served: %s)", kind+"."+group, version, k.File, k.servedList())}
+		case !ver.Served:
+			return source{problem: fmt.Sprintf("%s version %s is not served (served: %s; %s)", kind+"."+group, version, k.servedList(), k.File)}
+		case !ver.HasSchema:
+			return source{problem: fmt.Sprintf("%s version %s has no openAPIV3Schema in %s", kind+"."+group, version, k.File)}
+		}
+		return source{url: "urn:schemacheck:crd:" + apiVersion + "/" + kind, crd: k, crdVersion: version}
+	}
+	if def, ok := v.builtin.Kinds[gvkKey(apiVersion, kind)]; ok {
+		return source{url: builtinResource + "#/$defs/" + def}
+	}
+	if reason, ok := schemalessReason(apiVersion, kind); ok {
+		return source{schemaless: reason}
+	}
+	if v.builtGVs[apiVersion] {
+		return source{problem: fmt.Sprintf("kind %s does not exist in %s (Kubernetes %s)", kind, apiVersion, v.opts.KubernetesVersion)}
+	}
+	for _, k := range v.crds {
+		if k.Group == group {
+			return source{problem: fmt.Sprintf("kind %s is not defined for group %s by any CRD in %s", kind, group, v.opts.CRDDir)}
+		}
+	}
+	return source{problem: fmt.Sprintf("no schema for %s %s: not a Kubernetes %s built-in, no CRD in %s, not declared schemaless",
+		apiVersion, kind, v.opts.KubernetesVersion, v.opts.CRDDir)}
+}
+
+func splitAPIVersion(apiVersion string) (group, version string) {
+	if i := strings.LastIndexByte(apiVersion, '/'); i >= 0 {
+		return apiVersion[:i], apiVersion[i+1:]
+	}
+	return "", apiVersion
+}
+
+// compiled returns the compiled schema for src, compiling it on first use.
+func (v *Validator) compiled(src source) (*entry, error) {
+	v.mu.Lock()
+	e, ok := v.entries[src.url]
+	if !ok {
+		e = &entry{}
+		v.entries[src.url] = e
+	}
+	v.mu.Unlock()
+	e.once.Do(func() {
+		doc, raw, err := v.standalone(src)
+		if err != nil {
+			e.err = err
+			return
+		}
+		if raw != nil {
+			e.raw = raw
+			if e.rules, e.err = compileRules(raw); e.err != nil {
+				return
+			}
+		}
+		// One compiler per kind: a Compiler is not safe for concurrent use,
+		// and separate ones let kinds compile in parallel.
+		c := newCompiler()
+		const url = "urn:schemacheck:kind"
+		if err := c.AddResource(url, doc); err != nil {
+			e.err = err
+			return
+		}
+		e.schema, e.err = c.Compile(url)
+	})
+	return e, e.err
+}
+
+func newCompiler() *jsonschema.Compiler {
+	c := jsonschema.NewCompiler()
+	c.DefaultDraft(jsonschema.Draft2020)
+	c.AssertFormat()
+	for _, f := range formats {
+		c.RegisterFormat(f)
+	}
+	c.UseLoader(noNetwork{})
+	return c
+}
+
+// Validate reports every schema violation of every object as a deny finding
+// with rule "schema", in object order. Objects of a schemaless kind are
+// skipped (see Coverage); an apiVersion/kind known nowhere is a finding.
+func (v *Validator) Validate(objs []*manifest.Object, env string) []finding.Finding {
+	perObj := make([][]finding.Finding, len(objs))
+	workers := min(runtime.GOMAXPROCS(0), len(objs))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := w; i < len(objs); i += workers {
+				perObj[i] = v.validateObject(objs[i], env)
+			}
+		}()
+	}
+	wg.Wait()
+	var out []finding.Finding
+	for _, fs := range perObj {
+		out = append(out, fs...)
+	}
+	return out
+}
+
+func (v *Validator) validateObject(o *manifest.Object, env string) []finding.Finding {
+	src := v.lookup(o.APIVersion(), o.Kind())
+	switch {
+	case src.schemaless != "":
+		return nil
+	case src.problem != "":
+		return []finding.Finding{newFinding(o, env, "", o.Line, src.problem)}
+	}
+	e, err := v.compiled(src)
+	if err != nil {
+		return []finding.Finding{newFinding(o, env, "", o.Line, fmt.Sprintf("schema of %s %s does not compile: %v", o.APIVersion(), o.Kind(), err))}
+	}
+	var out []finding.Finding
+	err = e.schema.Validate(o.Object)
+	var verr *jsonschema.ValidationError
+	switch {
+	case err == nil:
+	case errors.As(err, &verr):
+		out = violations(o, env, verr)
+	default:
+		out = []finding.Finding{newFinding(o, env, "", o.Line, err.Error())}
+	}
+	if src.crd != nil {
+		out = append(out, e.rules.evaluate(o, env, e.raw, err == nil)...)
+	}
+	return out
+}
+
+func newFinding(o *manifest.Object, env, path string, line int, msg string) finding.Finding {
+	return finding.Finding{
+		Rule:      Rule,
+		Severity:  finding.Deny,
+		Message:   msg,
+		File:      o.File,
+		Line:      line,
+		Kind:      o.Kind(),
+		Namespace: o.Namespace(),
+		Name:      o.Name(),
+		Env:       env,
+		Path:      path,
+	}
+}
+
+// Coverage says how objects were (or would be) checked: the CLI prints it so
+// a user sees which kinds are validated by CUE only.
+type Coverage struct {
+	KubernetesVersion string
+	BuiltIn           int // objects checked against Kubernetes built-in schemas
+	CRD               int // objects checked against CRD schemas
+	Unknown           int // objects with no schema anywhere (each is a finding)
+	Schemaless        []SchemalessCount
+}
+
+// SchemalessCount is how many objects of one schemaless kind were skipped.
+type SchemalessCount struct {
+	APIVersion, Kind string
+	Objects          int
+	Reason           string
+}
+
+// Coverage classifies objects by schema source without validating them.
+func (v *Validator) Coverage(objs []*manifest.Object) Coverage {
+	c := Coverage{KubernetesVersion: v.opts.KubernetesVersion}
+	skipped := map[[2]string]*SchemalessCount{}
+	for _, o := range objs {
+		src := v.lookup(o.APIVersion(), o.Kind())
+		switch {
+		case src.schemaless != "":
+			k := [2]string{o.APIVersion(), o.Kind()}
+			if skipped[k] == nil {
+				skipped[k] = &SchemalessCount{APIVersion: k[0], Kind: k[1], Reason: src.schemaless}
+			}
+			skipped[k].Objects++
+		case src.problem != "":
+			c.Unknown++
+		case src.crd != nil:
+			c.CRD++
+		default:
+			c.BuiltIn++
+		}
+	}
+	for _, s := range skipped {
+		c.Schemaless = append(c.Schemaless, *s)
+	}
+	sort.Slice(c.Schemaless, func(i, j int) bool {
+		a, b := c.Schemaless[i], c.Schemaless[j]
+		return a.APIVersion+" "+a.Kind < b.APIVersion+" "+b.Kind
+	})
+	return c
+}
+
+// String is the summary line(s) the CLI prints.
+func (c Coverage) String() string {
+	var b strings.Builder
+	n := 0
+	for _, s := range c.Schemaless {
+		n += s.Objects
+	}
+	fmt.Fprintf(&b, "schema: %d objects checked (%d Kubernetes %s built-in, %d CRD), %d schemaless, %d unknown",
+		c.BuiltIn+c.CRD, c.BuiltIn, c.KubernetesVersion, c.CRD, n, c.Unknown)
+	for _, s := range c.Schemaless {
+		fmt.Fprintf(&b, "\nschemaless: validated by CUE only: %s %s (%d)", s.APIVersion, s.Kind, s.Objects)
+	}
+	return b.String()
+}
