@@ -1,0 +1,469 @@
+// Tests of the AWS side of the platform model (schema/aws_*.cue): every
+// Crossplane and ACK object both envs render matches the CRD it will be
+// applied against, and the objects agree with each other on names.
+package schema_test
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"sigs.k8s.io/yaml"
+
+	"github.com/ecommerce-platform/gitops/generator"
+	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/manifest"
+	"github.com/ecommerce-platform/gitops/internal/schemacheck"
+)
+
+// repoRoot is the CUE module root, seen from this package's folder.
+const repoRoot = ".."
+
+// EnvCRDs names the CRD directory; schemacheck's GITOPS_CRD_DIR works too,
+// and the default is ../shared/crds beside the repository.
+const EnvCRDs = "PLATFORM_CRDS"
+
+func crdDir() string {
+	for _, env := range []string{EnvCRDs, schemacheck.EnvCRDDir} {
+		if d := os.Getenv(env); d != "" {
+			return d
+		}
+	}
+	return filepath.Join(repoRoot, "..", "shared", "crds")
+}
+
+// isAWS says whether an object is one this test owns: a Crossplane AWS
+// managed resource or ProviderConfig, an ACK object, or anything in an aws-* app.
+func isAWS(o *manifest.Object) bool {
+	group, _, _ := strings.Cut(o.APIVersion(), "/")
+	return strings.HasSuffix(group, "aws.upbound.io") || strings.HasSuffix(group, ".services.k8s.aws") ||
+		strings.HasPrefix(filepath.ToSlash(o.File), "aws-") || strings.Contains(filepath.ToSlash(o.File), "/aws-")
+}
+
+// renderAWS renders every env under root/envsDir and returns their AWS objects.
+func renderAWS(t *testing.T, root, envsDir string) map[string][]*manifest.Object {
+	t.Helper()
+	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: envsDir})
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	out := map[string][]*manifest.Object{}
+	for _, env := range envs {
+		for _, f := range env.Files {
+			if !manifest.IsYAML(f.Path) || manifest.IsKustomization(filepath.Base(f.Path)) {
+				continue
+			}
+			objs, err := manifest.Parse(f.Path, f.Data)
+			if err != nil {
+				t.Fatalf("env %s: %v", env.Name, err)
+			}
+			for _, o := range objs {
+				if isAWS(o) {
+					out[env.Name] = append(out[env.Name], o)
+				}
+			}
+		}
+	}
+	return out
+}
+
+var (
+	validatorOnce sync.Once
+	validator     *schemacheck.Validator
+	validatorErr  error
+	crdsOnce      sync.Once
+	crdIndex      map[string]*crd
+	crdErr        error
+)
+
+func schemaValidator(t *testing.T) *schemacheck.Validator {
+	t.Helper()
+	validatorOnce.Do(func() {
+		validator, validatorErr = schemacheck.New(schemacheck.Options{CRDDir: crdDir()})
+	})
+	if validatorErr != nil {
+		t.Fatalf("schema validator (CRDs from %s, set %s to move them): %v", crdDir(), EnvCRDs, validatorErr)
+	}
+	return validator
+}
+
+// check runs every check on one env's AWS objects and returns the problems:
+// the CRD's openAPIV3Schema and its required-parameter CEL rules
+// (schemacheck), then what that does not cover: the storage version, the
+// scope, the ProviderConfig, and references that name no object.
+func check(t *testing.T, env string, objs []*manifest.Object) []string {
+	t.Helper()
+	var problems []string
+	fs := schemaValidator(t).Validate(objs, env)
+	finding.Sort(fs)
+	for _, f := range fs {
+		problems = append(problems, fmt.Sprintf("%s:%d: %s %s: %s", f.File, f.Line, f.Kind, f.Name, f.Message))
+	}
+	crds := loadCRDs(t)
+	byKind := map[string]bool{} // "group Kind name"
+	providerConfigs := map[string]bool{}
+	for _, o := range objs {
+		group, _, _ := strings.Cut(o.APIVersion(), "/")
+		byKind[group+" "+o.Kind()+" "+o.Name()] = true
+		if o.Kind() == "ProviderConfig" && group == "aws.upbound.io" {
+			providerConfigs[o.Name()] = true
+		}
+	}
+	for _, o := range objs {
+		group, version, _ := strings.Cut(o.APIVersion(), "/")
+		c := crds[group+" "+o.Kind()]
+		if c == nil {
+			continue // a built-in kind (Namespace) or an ExternalSecret: schemacheck covers it
+		}
+		where := fmt.Sprintf("%s: %s %s", o.File, o.Kind(), o.Name())
+		if version != c.storage {
+			problems = append(problems, fmt.Sprintf("%s: apiVersion %s, but the storage version is %s", where, o.APIVersion(), c.storage))
+		}
+		switch {
+		case c.scope == "Cluster" && o.Namespace() != "":
+			problems = append(problems, where+": cluster-scoped kind has metadata.namespace")
+		case c.scope == "Namespaced" && o.Namespace() == "":
+			problems = append(problems, where+": namespaced kind has no metadata.namespace")
+		}
+		spec, _ := o.Object["spec"].(map[string]any)
+		if strings.HasSuffix(group, ".aws.upbound.io") {
+			ref, _ := spec["providerConfigRef"].(map[string]any)
+			if name, _ := ref["name"].(string); !providerConfigs[name] {
+				problems = append(problems, fmt.Sprintf("%s: providerConfigRef %q is no ProviderConfig of env %s", where, name, env))
+			}
+		}
+		v := c.versions[version]
+		if v == nil {
+			continue
+		}
+		for _, r := range references(spec, v.spec(), "spec") {
+			if !byKind[r.group+" "+r.kind+" "+r.name] {
+				problems = append(problems, fmt.Sprintf("%s: %s names %s %q, which env %s does not have", where, r.path, r.kind, r.name, env))
+			}
+		}
+	}
+	return problems
+}
+
+func TestAWSObjectsMatchTheirCRDs(t *testing.T) {
+	envs := renderAWS(t, repoRoot, "envs")
+	for _, env := range []string{"prod", "dr"} {
+		t.Run(env, func(t *testing.T) {
+			objs := envs[env]
+			if len(objs) == 0 {
+				t.Fatalf("env %s renders no AWS objects", env)
+			}
+			for _, p := range check(t, env, objs) {
+				t.Error(p)
+			}
+			t.Logf("%d AWS objects checked", len(objs))
+		})
+	}
+}
+
+// TestAWSMisspeltFieldFails: the CRD check catches what CUE cannot, a typo in
+// a field of forProvider (open in the schema, closed in the CRD), and CUE
+// catches a typo in an env's values. Both run on a copy of the module.
+func TestAWSMisspeltFieldFails(t *testing.T) {
+	t.Run("schema", func(t *testing.T) {
+		root := copyModule(t, "schema/aws_eks.cue", "endpointPrivateAccess: true", "endpointPrivatAccess: true")
+		objs := renderAWS(t, root, "envs")["prod"]
+		problems := check(t, "prod", objs)
+		t.Logf("caught:\n%s", strings.Join(problems, "\n"))
+		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, "endpointPrivatAccess") }) {
+			t.Fatalf("a misspelt forProvider field passed the CRD check; problems:\n%s", strings.Join(problems, "\n"))
+		}
+	})
+	t.Run("required-parameter", func(t *testing.T) {
+		root := copyModule(t, "schema/aws_eks.cue", "vpcConfig: {", "vpcConfg: {")
+		problems := check(t, "prod", renderAWS(t, root, "envs")["prod"])
+		t.Logf("caught:\n%s", strings.Join(problems, "\n"))
+		for _, want := range []string{"vpcConfg", "spec.forProvider.vpcConfig is a required parameter"} {
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, want) }) {
+				t.Errorf("no problem mentions %q; problems:\n%s", want, strings.Join(problems, "\n"))
+			}
+		}
+	})
+	t.Run("env", func(t *testing.T) {
+		root := copyModule(t, "envs/prod/aws.cue", "version: \"1.35\"", "verison: \"1.35\"")
+		_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"prod"}})
+		if err == nil || !strings.Contains(err.Error(), "verison") {
+			t.Fatalf("a misspelt env field rendered: err = %v", err)
+		}
+		t.Logf("caught: %v", err)
+	})
+}
+
+// TestAWSNamesAgree: the objects of both envs agree on the names that tie
+// them together, as the issue asks.
+func TestAWSNamesAgree(t *testing.T) {
+	envs := renderAWS(t, repoRoot, "envs")
+	get := func(env, kind string) []map[string]any {
+		var out []map[string]any
+		for _, o := range envs[env] {
+			if o.Kind() == kind {
+				out = append(out, o.Object)
+			}
+		}
+		return out
+	}
+	for _, env := range []string{"prod", "dr"} {
+		// Every NodeGroup spans exactly the env's subnets, one per zone.
+		var platformVPC string
+		for _, o := range envs[env] {
+			if o.Kind() == "VPC" && strings.HasPrefix(o.File, "aws-network/") {
+				platformVPC = o.Name()
+			}
+		}
+		subnets := map[string]string{} // name -> zone
+		for _, s := range get(env, "Subnet") {
+			if str(s, "spec", "forProvider", "vpcIdRef", "name") == platformVPC {
+				subnets[str(s, "metadata", "name")] = str(s, "spec", "forProvider", "availabilityZone")
+			}
+		}
+		if len(subnets) < 3 {
+			t.Errorf("%s: %d platform subnets, want one per zone (at least 3)", env, len(subnets))
+		}
+		ngs := get(env, "NodeGroup")
+		if len(ngs) == 0 {
+			t.Errorf("%s: no NodeGroup", env)
+		}
+		for _, ng := range ngs {
+			var names []string
+			for _, r := range list(ng, "spec", "forProvider", "subnetIdRefs") {
+				names = append(names, r.(map[string]any)["name"].(string))
+			}
+			var want []string
+			for n := range subnets {
+				want = append(want, n)
+			}
+			slices.Sort(names)
+			slices.Sort(want)
+			if !slices.Equal(names, want) {
+				t.Errorf("%s: NodeGroup %s subnets %v, want the env's per-zone subnets %v", env, str(ng, "metadata", "name"), names, want)
+			}
+		}
+	}
+
+	// The Firehose writes the bucket the crawler reads and Athena writes results to.
+	for _, fh := range get("prod", "DeliveryStream") {
+		bucket := str(fh, "spec", "forProvider", "extendedS3Configuration", "bucketArnRef", "name")
+		for _, c := range get("prod", "Crawler") {
+			for _, target := range list(c, "spec", "forProvider", "s3Target") {
+				if p := target.(map[string]any)["path"].(string); !strings.HasPrefix(p, "s3://"+bucket+"/") {
+					t.Errorf("crawler reads %s, Firehose writes bucket %s", p, bucket)
+				}
+			}
+		}
+	}
+
+	// One latency record per region for the CloudFront origin, each with a health check.
+	regions := map[string]string{}
+	distOrigin := list(get("prod", "Distribution")[0], "spec", "forProvider", "origin")[0].(map[string]any)["domainName"].(string)
+	for _, env := range []string{"prod", "dr"} {
+		for _, r := range get(env, "Record") {
+			if str(r, "spec", "forProvider", "name") != distOrigin {
+				continue
+			}
+			if str(r, "spec", "forProvider", "healthCheckIdRef", "name") == "" {
+				t.Errorf("%s: origin record %s has no health check", env, str(r, "metadata", "name"))
+			}
+			regions[env] = str(r, "spec", "forProvider", "latencyRoutingPolicy", "region")
+		}
+	}
+	if len(regions) != 2 || regions["prod"] == regions["dr"] || regions["prod"] == "" || regions["dr"] == "" {
+		t.Errorf("latency records for the CloudFront origin %s: %v, want one per region (prod and dr)", distOrigin, regions)
+	}
+
+	// prod replicates the CloudSnap bucket to the bucket dr creates.
+	var replicaArn string
+	for _, rc := range get("prod", "BucketReplicationConfiguration") {
+		for _, rule := range list(rc, "spec", "forProvider", "rule") {
+			replicaArn = str(rule.(map[string]any), "destination", "bucket")
+		}
+	}
+	var drBuckets []string
+	for _, b := range get("dr", "Bucket") {
+		drBuckets = append(drBuckets, "arn:aws:s3:::"+str(b, "metadata", "name"))
+	}
+	if replicaArn == "" || !slices.Contains(drBuckets, replicaArn) {
+		t.Errorf("prod replicates to %q, dr creates buckets %v", replicaArn, drBuckets)
+	}
+}
+
+func str(m map[string]any, path ...string) string {
+	var v any = m
+	for _, p := range path {
+		mm, _ := v.(map[string]any)
+		v = mm[p]
+	}
+	s, _ := v.(string)
+	return s
+}
+
+func list(m map[string]any, path ...string) []any {
+	var v any = m
+	for _, p := range path {
+		mm, _ := v.(map[string]any)
+		v = mm[p]
+	}
+	l, _ := v.([]any)
+	return l
+}
+
+// copyModule copies cue.mod, schema and envs into a temporary module root and
+// replaces old with new in file (once; the test fails if old is absent).
+func copyModule(t *testing.T, file, old, new string) string {
+	t.Helper()
+	root := t.TempDir()
+	for _, dir := range []string{"cue.mod", "schema", "envs"} {
+		err := filepath.WalkDir(filepath.Join(repoRoot, dir), func(path string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(repoRoot, path)
+			if d.IsDir() {
+				return os.MkdirAll(filepath.Join(root, rel), 0o755)
+			}
+			if strings.HasSuffix(path, ".go") {
+				return nil
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			if filepath.ToSlash(rel) == file {
+				if !strings.Contains(string(data), old) {
+					return fmt.Errorf("%s does not contain %q", file, old)
+				}
+				data = []byte(strings.Replace(string(data), old, new, 1))
+			}
+			return os.WriteFile(filepath.Join(root, rel), data, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+// crd is what this test reads from a CustomResourceDefinition beyond what
+// schemacheck validates.
+type crd struct {
+	scope    string
+	storage  string
+	versions map[string]*crdVersion
+}
+
+type crdVersion struct {
+	Name   string `json:"name"`
+	Schema struct {
+		OpenAPIV3Schema schemaNode `json:"openAPIV3Schema"`
+	} `json:"schema"`
+	Storage bool `json:"storage"`
+}
+
+type schemaNode struct {
+	Type        string                `json:"type"`
+	Description string                `json:"description"`
+	Properties  map[string]schemaNode `json:"properties"`
+	Items       *schemaNode           `json:"items"`
+}
+
+func (v *crdVersion) spec() schemaNode { return v.Schema.OpenAPIV3Schema.Properties["spec"] }
+
+func loadCRDs(t *testing.T) map[string]*crd {
+	t.Helper()
+	crdsOnce.Do(func() {
+		crdIndex = map[string]*crd{}
+		crdErr = filepath.WalkDir(crdDir(), func(path string, d os.DirEntry, err error) error {
+			if err != nil || d.IsDir() || !manifest.IsYAML(path) {
+				return err
+			}
+			data, err := os.ReadFile(path)
+			if err != nil {
+				return err
+			}
+			var doc struct {
+				Kind string `json:"kind"`
+				Spec struct {
+					Group string `json:"group"`
+					Scope string `json:"scope"`
+					Names struct {
+						Kind string `json:"kind"`
+					} `json:"names"`
+					Versions []*crdVersion `json:"versions"`
+				} `json:"spec"`
+			}
+			if err := yaml.Unmarshal(data, &doc); err != nil || doc.Kind != "CustomResourceDefinition" {
+				return nil // not a single CRD: schemacheck reports what it cannot read
+			}
+			c := &crd{scope: doc.Spec.Scope, versions: map[string]*crdVersion{}}
+			for _, v := range doc.Spec.Versions {
+				c.versions[v.Name] = v
+				if v.Storage {
+					c.storage = v.Name
+				}
+			}
+			crdIndex[doc.Spec.Group+" "+doc.Spec.Names.Kind] = c
+			return nil
+		})
+	})
+	if crdErr != nil {
+		t.Fatalf("reading CRDs from %s: %v", crdDir(), crdErr)
+	}
+	return crdIndex
+}
+
+type reference struct{ path, group, kind, name string }
+
+// refTarget reads the referenced kind from the description upjet writes on
+// every reference field: "Reference to a VPC in ec2 to populate vpcId." or
+// "References to Subnet in ec2 to populate subnetIds."
+var refTarget = regexp.MustCompile(`^References? to (?:an? )?(\w+) in (\w+) to populate`)
+
+// references lists every *Ref / *Refs of v (walked beside its schema) whose
+// target kind is a Crossplane AWS kind.
+func references(v any, s schemaNode, path string) []reference {
+	var out []reference
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			ps, ok := s.Properties[k]
+			if !ok {
+				continue
+			}
+			p := path + "." + k
+			if m := refTarget.FindStringSubmatch(ps.Description); m != nil && (strings.HasSuffix(k, "Ref") || strings.HasSuffix(k, "Refs")) {
+				group := m[2] + ".aws.upbound.io"
+				add := func(p string, r any) {
+					if name := str(r.(map[string]any), "name"); name != "" {
+						out = append(out, reference{p, group, m[1], name})
+					}
+				}
+				if l, ok := x.([]any); ok {
+					for i, r := range l {
+						add(fmt.Sprintf("%s[%d]", p, i), r)
+					}
+				} else {
+					add(p, x)
+				}
+				continue
+			}
+			out = append(out, references(x, ps, p)...)
+		}
+	case []any:
+		if s.Items != nil {
+			for i, x := range t {
+				out = append(out, references(x, *s.Items, fmt.Sprintf("%s[%d]", path, i))...)
+			}
+		}
+	}
+	return out
+}
