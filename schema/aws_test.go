@@ -25,15 +25,11 @@ import (
 // repoRoot is the CUE module root, seen from this package's folder.
 const repoRoot = ".."
 
-// EnvCRDs names the CRD directory; schemacheck's GITOPS_CRD_DIR works too,
-// and the default is ../shared/crds beside the repository.
-const EnvCRDs = "PLATFORM_CRDS"
-
+// crdDir is $GITOPS_CRD_DIR, else ../shared/crds beside the repository,
+// as for render check.
 func crdDir() string {
-	for _, env := range []string{EnvCRDs, schemacheck.EnvCRDDir} {
-		if d := os.Getenv(env); d != "" {
-			return d
-		}
+	if d := os.Getenv(schemacheck.EnvCRDDir); d != "" {
+		return d
 	}
 	return filepath.Join(repoRoot, "..", "shared", "crds")
 }
