@@ -84,7 +84,7 @@ func schemaValidator(t *testing.T) *schemacheck.Validator {
 		validator, validatorErr = schemacheck.New(schemacheck.Options{CRDDir: crdDir()})
 	})
 	if validatorErr != nil {
-		t.Fatalf("schema validator (CRDs from %s, set %s to move them): %v", crdDir(), EnvCRDs, validatorErr)
+		t.Fatalf("schema validator (CRDs from %s, set %s to move them): %v", crdDir(), schemacheck.EnvCRDDir, validatorErr)
 	}
 	return validator
 }
