@@ -27,6 +27,11 @@ golden:
 check:
 	$(RENDER) check
 
+## policy: Rego unit tests (100% coverage gate), engine and report tests, then check rendered/
+policy:
+	$(GO) test ./policies/ ./internal/checker/ ./internal/report/
+	$(RENDER) check --crds $(CRDS)
+
 ## fmt: format Go and CUE
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -1,0 +1,190 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/ecommerce-platform/gitops/internal/checker"
+	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/manifest"
+	"github.com/ecommerce-platform/gitops/internal/report"
+	"github.com/ecommerce-platform/gitops/internal/schemacheck"
+)
+
+func init() {
+	subcommands["check"] = subcommand{
+		summary: "schema validation and policies over rendered YAML (exit 1 on a deny)",
+		run:     runCheck,
+	}
+}
+
+// schemaValidator is what check needs from internal/schemacheck.
+type schemaValidator interface {
+	Validate(objs []*manifest.Object, env string) []finding.Finding
+}
+
+// newSchemaValidator builds the schema validator; tests swap it for a fake
+// so they need neither the CRDs nor the Kubernetes OpenAPI documents.
+var newSchemaValidator = func(crdDir string) (schemaValidator, error) {
+	return schemacheck.New(schemacheck.Options{CRDDir: crdDir})
+}
+
+// today is the date waivers expire against; tests pin it.
+var today = func() time.Time { return time.Now().UTC() }
+
+// runCheck implements
+//
+//	render check [--env NAME] [--format text|json|sarif|junit|github] [PATH...]
+//
+// PATHs default to rendered/<env> for every env folder under rendered/ (or
+// just --env's). --env picks the thresholds for PATHs given explicitly
+// (default prod, the strictest). Schema validation runs first; the policies
+// run only on a schema-valid set, since rules reading mistyped fields would
+// report noise.
+func runCheck(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("render check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	env := fs.String("env", "", "env whose thresholds apply to every PATH (default: a PATH under rendered/<env>/ takes that env, any other prod; no PATH: every env folder of rendered/)")
+	format := fs.String("format", "text", "output format: "+strings.Join(report.Formats, ", "))
+	waiversFile := fs.String("waivers", "policies/waivers.yaml", "waivers file (missing: no waivers)")
+	schemaOnly := fs.Bool("schema-only", false, "run schema validation only, not the policies")
+	crds := fs.String("crds", "", "folder of CustomResourceDefinitions for schema validation (default $"+schemacheck.EnvCRDDir+", else ../shared/crds beside the repository root)")
+	workers := fs.Int("workers", 0, "concurrent policy evaluations (default GOMAXPROCS)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: render check [--env NAME] [--format text|json|sarif|junit|github] [PATH...]")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadInput
+	}
+	if !slices.Contains(report.Formats, *format) {
+		fmt.Fprintf(stderr, "render check: unknown format %q (want one of %s)\n", *format, strings.Join(report.Formats, ", "))
+		return exitBadInput
+	}
+	bad := func(err error) int {
+		fmt.Fprintf(stderr, "render check: %v\n", err)
+		return exitBadInput
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	// Compiled even for --schema-only: the thresholds name the known envs.
+	chk, err := checker.New(ctx, checker.Options{Workers: *workers})
+	if err != nil {
+		return bad(err)
+	}
+
+	// Which envs, over which paths.
+	type envPaths struct {
+		env   string
+		paths []string
+	}
+	var plan []envPaths
+	switch {
+	case fs.NArg() > 0:
+		// Without --env, a PATH under rendered/<env>/ takes that env's
+		// thresholds (so `check rendered/prod rendered/dr` checks two envs,
+		// parity included); any other PATH takes prod's, the strictest.
+		at := map[string]int{}
+		for _, p := range fs.Args() {
+			e := cmp.Or(*env, envOfPath(p, chk.HasEnv), "prod")
+			if i, ok := at[e]; ok {
+				plan[i].paths = append(plan[i].paths, p)
+				continue
+			}
+			at[e] = len(plan)
+			plan = append(plan, envPaths{e, []string{p}})
+		}
+	case *env != "":
+		plan = []envPaths{{*env, []string{filepath.Join("rendered", *env)}}}
+	default:
+		entries, err := os.ReadDir("rendered")
+		if err != nil {
+			return bad(fmt.Errorf("no PATH given and no rendered/ folder here: %v", err))
+		}
+		for _, e := range entries {
+			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
+				plan = append(plan, envPaths{e.Name(), []string{filepath.Join("rendered", e.Name())}})
+			}
+		}
+		if len(plan) == 0 {
+			return bad(errors.New("rendered/ holds no env folder"))
+		}
+	}
+	var sets []checker.Set
+	res := report.Result{Rules: chk.RuleDocs()}
+	res.Rules[schemacheck.Rule] = "Objects match the OpenAPI schema of their apiVersion/kind (Kubernetes built-ins and the CRDs in --crds)."
+	for _, p := range plan {
+		if !chk.HasEnv(p.env) {
+			return bad(fmt.Errorf("unknown env %q (known: %s)", p.env, strings.Join(chk.Envs(), ", ")))
+		}
+		objs, err := manifest.Load(p.paths...)
+		if err != nil {
+			return bad(err)
+		}
+		sets = append(sets, checker.Set{Env: p.env, Objects: objs})
+		res.Envs = append(res.Envs, p.env)
+		for _, o := range objs {
+			res.Objects = append(res.Objects, report.Object{Env: p.env, File: o.File, Line: o.Line, Kind: o.Kind(), Namespace: o.Namespace(), Name: o.Name()})
+		}
+	}
+
+	// Schema first.
+	v, err := newSchemaValidator(*crds)
+	if err != nil {
+		return bad(fmt.Errorf("schema validation: %w", err))
+	}
+	for _, s := range sets {
+		res.Findings = append(res.Findings, v.Validate(s.Objects, s.Env)...)
+	}
+	ws, err := checker.LoadWaivers(*waiversFile)
+	if err != nil {
+		return bad(err)
+	}
+	schemaDenied := slices.ContainsFunc(res.Findings, func(f finding.Finding) bool {
+		return f.Severity == finding.Deny && !checker.Waives(ws, f, today())
+	})
+	switch {
+	case *schemaOnly:
+	case schemaDenied:
+		fmt.Fprintln(stderr, "render check: schema validation failed; policies not run (fix the schema errors first)")
+	default:
+		fs, err := chk.Check(ctx, sets)
+		if err != nil {
+			return bad(err)
+		}
+		res.Findings = append(res.Findings, fs...)
+	}
+	res.Findings = checker.ApplyWaivers(res.Findings, ws, res.Envs, today())
+	if err := report.Write(stdout, *format, res); err != nil {
+		return bad(err)
+	}
+	if finding.Denied(res.Findings) {
+		return exitFindings
+	}
+	return exitOK
+}
+
+// envOfPath returns the env of a path inside rendered/<env>/, if known.
+func envOfPath(p string, known func(string) bool) string {
+	parts := strings.Split(filepath.ToSlash(filepath.Clean(p)), "/")
+	for i := len(parts) - 2; i >= 0; i-- {
+		if parts[i] == "rendered" && known(parts[i+1]) {
+			return parts[i+1]
+		}
+	}
+	return ""
+}

@@ -1,0 +1,450 @@
+// Package checker runs the Rego policies of policies/ over rendered objects
+// with OPA's v1 Go API: the policies are compiled and the query prepared once,
+// each object's input is converted to an AST value once, and objects are
+// evaluated by a bounded worker pool. Cross-resource rules read the env's
+// whole object set from data.check (see policies/lib.rego for its shape).
+//
+// The Go code knows nothing about Rollouts or Portworx: adding a rule is a
+// Rego change. It only knows the result shape: every package's deny, warn
+// and violation sets, whose members are strings (conftest style) or objects
+// {"msg", "rule", "path"}.
+package checker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/rego"
+	"github.com/open-policy-agent/opa/v1/storage"
+	"github.com/open-policy-agent/opa/v1/storage/inmem"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/manifest"
+	"github.com/ecommerce-platform/gitops/policies"
+)
+
+// Options configure a Checker. Zero values take the defaults.
+type Options struct {
+	// Policies holds the *.rego files, thresholds.rego among them (default:
+	// the embedded policies.FS). *_test.rego files are skipped: they are for
+	// the tester.
+	Policies fs.FS
+	// Workers bounds concurrent evaluations (default GOMAXPROCS).
+	Workers int
+}
+
+// Checker evaluates the policies. Check may be called from several
+// goroutines; calls are serialised because data.check holds one env at a time.
+type Checker struct {
+	query      rego.PreparedEvalQuery
+	store      storage.Store
+	rules      []ruleSet
+	thresholds map[string]any
+	docs       map[string]string
+	workers    int
+	mu         sync.Mutex
+}
+
+// ruleSet is one package's deny/warn/violation set, as queried.
+type ruleSet struct {
+	pkg      string // "zones"
+	name     string // "deny"
+	severity finding.Severity
+}
+
+// PolicyError is a broken policy: it fails to parse, compile or evaluate.
+type PolicyError struct{ Err error }
+
+func (e *PolicyError) Error() string { return "policy: " + e.Err.Error() }
+func (e *PolicyError) Unwrap() error { return e.Err }
+
+// New loads, compiles and prepares the policies once.
+func New(ctx context.Context, opts Options) (*Checker, error) {
+	fsys := opts.Policies
+	if fsys == nil {
+		fsys = policies.FS
+	}
+	modules, err := load(fsys)
+	if err != nil {
+		return nil, &PolicyError{err}
+	}
+	compiler := ast.NewCompiler().WithEnablePrintStatements(false)
+	compiler.Compile(modules)
+	if compiler.Failed() {
+		return nil, &PolicyError{compiler.Errors}
+	}
+	rules := findRuleSets(compiler)
+	if len(rules) == 0 {
+		return nil, &PolicyError{fmt.Errorf("no deny, warn or violation rules found")}
+	}
+	thresholds, err := evalThresholds(ctx, compiler)
+	if err != nil {
+		return nil, &PolicyError{err}
+	}
+	docs, err := evalDocs(ctx, compiler, rules)
+	if err != nil {
+		return nil, &PolicyError{err}
+	}
+	// AST values on read: data.check is converted once per env on write,
+	// not on every evaluation that reads it.
+	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
+
+	// One query returns every rule set: one evaluation per object.
+	terms := make([]string, len(rules))
+	for i, r := range rules {
+		terms[i] = fmt.Sprintf("data[%q][%q]", r.pkg, r.name)
+	}
+	pq, err := rego.New(
+		rego.Query("x := ["+strings.Join(terms, ", ")+"]"),
+		rego.Compiler(compiler),
+		rego.Store(store),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return nil, &PolicyError{err}
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	return &Checker{query: pq, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers}, nil
+}
+
+func load(fsys fs.FS) (map[string]*ast.Module, error) {
+	modules := map[string]*ast.Module{}
+	err := fs.WalkDir(fsys, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".rego") || strings.HasSuffix(p, "_test.rego") {
+			return err
+		}
+		src, err := fs.ReadFile(fsys, p)
+		if err != nil {
+			return err
+		}
+		m, err := ast.ParseModuleWithOpts(p, string(src), ast.ParserOptions{RegoVersion: ast.RegoV1})
+		if err != nil {
+			return err
+		}
+		modules[p] = m
+		return nil
+	})
+	return modules, err
+}
+
+// evalThresholds reads data.thresholds (thresholds.rego): its keys are the
+// known envs.
+func evalThresholds(ctx context.Context, c *ast.Compiler) (map[string]any, error) {
+	rs, err := rego.New(rego.Query("x := data.thresholds"), rego.Compiler(c)).Eval(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if len(rs) == 1 {
+		if t, ok := rs[0].Bindings["x"].(map[string]any); ok && len(t) > 0 {
+			return t, nil
+		}
+	}
+	return nil, errors.New("data.thresholds is undefined or empty: no env is known")
+}
+
+// evalDocs reads each rule package's optional docs object (rule id ->
+// description).
+func evalDocs(ctx context.Context, c *ast.Compiler, rules []ruleSet) (map[string]string, error) {
+	docs := map[string]string{
+		RuleWaiverExpired: "A waiver in the waivers file is past its expiry date: it waives nothing and fails the check.",
+		RuleWaiverUnused:  "Warning: a waiver matches no finding of the envs checked.",
+	}
+	for _, r := range rules {
+		rs, err := rego.New(rego.Query(fmt.Sprintf("x := data[%q].docs", r.pkg)), rego.Compiler(c)).Eval(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if len(rs) == 1 {
+			m, _ := rs[0].Bindings["x"].(map[string]any)
+			for id, d := range m {
+				if s, ok := d.(string); ok {
+					docs[id] = s
+				}
+			}
+		}
+	}
+	return docs, nil
+}
+
+// RuleDocs returns rule id -> description for every documented rule,
+// the waiver rules included.
+func (c *Checker) RuleDocs() map[string]string { return maps.Clone(c.docs) }
+
+// findRuleSets lists the packages that define deny, warn or violation, the
+// rule names conftest reads with --all-namespaces.
+func findRuleSets(c *ast.Compiler) []ruleSet {
+	seen := map[string]bool{}
+	var out []ruleSet
+	for _, m := range c.Modules {
+		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		for _, r := range m.Rules {
+			name := r.Head.Name.String()
+			if len(r.Head.Reference) > 0 {
+				name = r.Head.Reference[0].Value.(ast.Var).String()
+			}
+			var sev finding.Severity
+			switch name {
+			case "deny", "violation":
+				sev = finding.Deny
+			case "warn":
+				sev = finding.Warn
+			default:
+				continue
+			}
+			if k := pkg + "." + name; !seen[k] {
+				seen[k] = true
+				out = append(out, ruleSet{pkg: pkg, name: name, severity: sev})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ruleSet) int { return strings.Compare(a.pkg+"."+a.name, b.pkg+"."+b.name) })
+	return out
+}
+
+// Envs lists the envs that have thresholds, sorted.
+func (c *Checker) Envs() []string {
+	envs := make([]string, 0, len(c.thresholds))
+	for e := range c.thresholds {
+		envs = append(envs, e)
+	}
+	slices.Sort(envs)
+	return envs
+}
+
+// HasEnv reports whether env has thresholds.
+func (c *Checker) HasEnv(env string) bool {
+	_, ok := c.thresholds[env]
+	return ok
+}
+
+// Set is one env's objects.
+type Set struct {
+	Env     string
+	Objects []*manifest.Object
+}
+
+// Check evaluates every object of every set and returns the findings sorted.
+// Sets are evaluated one after the other (data.check holds one env); the
+// objects of a set in parallel. An env's parity peer (thresholds parity_peer)
+// is compared when it is among the sets.
+func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	indexes := map[string]map[string]any{}
+	for _, s := range sets {
+		if !c.HasEnv(s.Env) {
+			return nil, fmt.Errorf("unknown env %q (known: %s)", s.Env, strings.Join(c.Envs(), ", "))
+		}
+		indexes[s.Env] = Index(s.Objects)
+	}
+	var all []finding.Finding
+	for _, s := range sets {
+		check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
+		if peer, ok := c.thresholds[s.Env].(map[string]any)["parity_peer"].(string); ok && indexes[peer] != nil {
+			check["peers"] = map[string]any{peer: map[string]any{"index": indexes[peer]}}
+		}
+		if err := c.setCheck(ctx, check); err != nil {
+			return nil, err
+		}
+		fs, err := c.evalSet(ctx, s)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, fs...)
+	}
+	finding.Sort(all)
+	return all, nil
+}
+
+func (c *Checker) setCheck(ctx context.Context, check map[string]any) error {
+	return storage.Txn(ctx, c.store, storage.WriteParams, func(txn storage.Transaction) error {
+		p := storage.MustParsePath("/check")
+		if _, err := c.store.Read(ctx, txn, p); err == nil {
+			if err := c.store.Write(ctx, txn, storage.RemoveOp, p, nil); err != nil {
+				return err
+			}
+		}
+		v, err := ast.InterfaceToValue(check)
+		if err != nil {
+			return err
+		}
+		return c.store.Write(ctx, txn, storage.AddOp, p, v)
+	})
+}
+
+func (c *Checker) evalSet(ctx context.Context, s Set) ([]finding.Finding, error) {
+	results := make([][]finding.Finding, len(s.Objects))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.workers)
+	for i, obj := range s.Objects {
+		g.Go(func() error {
+			fs, err := c.evalObject(gctx, obj, s.Env)
+			results[i] = fs
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	return slices.Concat(results...), nil
+}
+
+func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env string) ([]finding.Finding, error) {
+	// Converted once per object, shared by every rule of every package.
+	input, err := ast.InterfaceToValue(obj.Object)
+	if err != nil {
+		return nil, fmt.Errorf("%s:%d: %w", obj.File, obj.Line, err)
+	}
+	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+	if err != nil {
+		return nil, &PolicyError{fmt.Errorf("evaluating %s:%d (%s %s): %w", obj.File, obj.Line, obj.Kind(), obj.Name(), err)}
+	}
+	if len(rs) != 1 {
+		return nil, &PolicyError{fmt.Errorf("evaluating %s:%d: query returned %d results", obj.File, obj.Line, len(rs))}
+	}
+	sets, _ := rs[0].Bindings["x"].([]any)
+	var out []finding.Finding
+	for i, set := range sets {
+		members, _ := set.([]any)
+		for _, m := range members {
+			f, err := c.toFinding(c.rules[i], m, obj, env)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, f)
+		}
+	}
+	return out, nil
+}
+
+// toFinding reads one member of a deny/warn set: a string (conftest's
+// simplest form) or an object with msg and optional rule and path.
+func (c *Checker) toFinding(r ruleSet, m any, obj *manifest.Object, env string) (finding.Finding, error) {
+	f := finding.Finding{
+		Rule:      r.pkg,
+		Severity:  r.severity,
+		File:      obj.File,
+		Line:      obj.Line,
+		Kind:      obj.Kind(),
+		Namespace: obj.Namespace(),
+		Name:      obj.Name(),
+		Env:       env,
+	}
+	switch v := m.(type) {
+	case string:
+		f.Message = v
+	case map[string]any:
+		msg, ok := v["msg"].(string)
+		if !ok {
+			return f, &PolicyError{fmt.Errorf("data.%s.%s: a result has no string msg: %v", r.pkg, r.name, v)}
+		}
+		f.Message = msg
+		if rule, ok := v["rule"].(string); ok && rule != "" {
+			f.Rule = rule
+		}
+		if p, ok := v["path"].([]any); ok && len(p) > 0 {
+			keys := make([]string, len(p))
+			for i, k := range p {
+				keys[i] = pathKey(k)
+			}
+			f.Line = obj.LineOf(keys...)
+			f.Path = DottedPath(keys)
+		}
+	default:
+		return f, &PolicyError{fmt.Errorf("data.%s.%s: a result is neither a string nor an object: %v", r.pkg, r.name, m)}
+	}
+	return f, nil
+}
+
+func pathKey(k any) string {
+	switch v := k.(type) {
+	case string:
+		return v
+	case json.Number:
+		return v.String()
+	default:
+		return fmt.Sprint(v)
+	}
+}
+
+// DottedPath writes a field path as spec.template.spec.containers[0].image.
+func DottedPath(keys []string) string {
+	var b strings.Builder
+	for i, k := range keys {
+		if _, err := strconv.Atoi(k); err == nil {
+			b.WriteString("[" + k + "]")
+			continue
+		}
+		if i > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(k)
+	}
+	return b.String()
+}
+
+// Files builds data.check.files: key -> namespace -> name -> the file the
+// object was read from (the first, if the same identity is in several).
+func Files(objs []*manifest.Object) map[string]any {
+	files := map[string]any{}
+	for _, o := range objs {
+		byNS, _ := files[indexKey(o)].(map[string]any)
+		if byNS == nil {
+			byNS = map[string]any{}
+			files[indexKey(o)] = byNS
+		}
+		byName, _ := byNS[o.Namespace()].(map[string]any)
+		if byName == nil {
+			byName = map[string]any{}
+			byNS[o.Namespace()] = byName
+		}
+		if _, ok := byName[o.Name()]; !ok {
+			byName[o.Name()] = filepath.ToSlash(o.File)
+		}
+	}
+	return files
+}
+
+// indexKey is Kind for the core group, else Kind.group.
+func indexKey(o *manifest.Object) string {
+	if g, _, ok := strings.Cut(o.APIVersion(), "/"); ok {
+		return o.Kind() + "." + g
+	}
+	return o.Kind()
+}
+
+// Index builds data.check.index: key (Kind, or Kind.group) -> namespace ->
+// name -> objects. Cluster-scoped objects have namespace "".
+func Index(objs []*manifest.Object) map[string]any {
+	idx := map[string]any{}
+	for _, o := range objs {
+		key := indexKey(o)
+		byNS, _ := idx[key].(map[string]any)
+		if byNS == nil {
+			byNS = map[string]any{}
+			idx[key] = byNS
+		}
+		byName, _ := byNS[o.Namespace()].(map[string]any)
+		if byName == nil {
+			byName = map[string]any{}
+			byNS[o.Namespace()] = byName
+		}
+		list, _ := byName[o.Name()].([]any)
+		byName[o.Name()] = append(list, o.Object)
+	}
+	return idx
+}

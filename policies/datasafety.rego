@@ -1,0 +1,72 @@
+# Data safety: Argo CD and Kubernetes must never delete a volume on their own.
+# (The package cannot be called `data`: that name is Rego's root document.)
+package datasafety
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {
+	"datasafety.sync-options": "PVCs and StatefulSets with volumeClaimTemplates carry argocd.argoproj.io/sync-options Prune=false and Delete=false.",
+	"datasafety.pvc-retention": "Data StatefulSets set persistentVolumeClaimRetentionPolicy whenDeleted and whenScaled to Retain.",
+	"datasafety.storageclass": "PVCs and volumeClaimTemplates name a StorageClass that is in the set.",
+}
+
+sync_options := "argocd.argoproj.io/sync-options"
+
+# Data StatefulSets are the ones that claim volumes.
+data_statefulset(obj) if {
+	obj.kind == "StatefulSet"
+	count(object.get(obj, ["spec", "volumeClaimTemplates"], [])) > 0
+}
+
+data_object(obj) if obj.kind == "PersistentVolumeClaim"
+
+data_object(obj) if data_statefulset(obj)
+
+# datasafety.sync-options: a PVC or data StatefulSet that Argo CD may prune or
+# delete (removing it from git, or deleting the app, would delete the data).
+deny contains lib.finding("datasafety.sync-options", msg, ["metadata", "annotations"]) if {
+	data_object(input)
+	some opt in ["Prune=false", "Delete=false"]
+	not has_option(input, opt)
+	msg := sprintf("%s %s lacks %s in annotation %s: Argo CD may delete its data", [input.kind, input.metadata.name, opt, sync_options])
+}
+
+has_option(obj, opt) if {
+	some item in split(obj.metadata.annotations[sync_options], ",")
+	trim_space(item) == opt
+}
+
+# datasafety.pvc-retention: a data StatefulSet must retain its PVCs when it is
+# deleted or scaled down. Kubernetes defaults to Retain, but the policy must
+# be explicit so no patch or default change can turn it into Delete.
+deny contains lib.finding("datasafety.pvc-retention", msg, ["spec", "persistentVolumeClaimRetentionPolicy", field]) if {
+	data_statefulset(input)
+	some field in ["whenDeleted", "whenScaled"]
+	v := object.get(input, ["spec", "persistentVolumeClaimRetentionPolicy", field], "unset")
+	v != "Retain"
+	msg := sprintf("StatefulSet %s has persistentVolumeClaimRetentionPolicy.%s %s: set it to Retain", [input.metadata.name, field, v])
+}
+
+# datasafety.storageclass: a claim must name a StorageClass in the set; an
+# unset class takes the cluster default, which is not the replicated one.
+deny contains lib.finding("datasafety.storageclass", msg, array.concat(path, ["storageClassName"])) if {
+	some [path, what, spec] in claims(input)
+	not spec.storageClassName
+	msg := sprintf("%s of %s %s names no storageClassName: it would get the cluster default", [what, input.kind, input.metadata.name])
+}
+
+deny contains lib.finding("datasafety.storageclass", msg, array.concat(path, ["storageClassName"])) if {
+	lib.has_inventory
+	some [path, what, spec] in claims(input)
+	name := spec.storageClassName
+	not lib.exists("StorageClass.storage.k8s.io", "", name)
+	msg := sprintf("%s of %s %s uses StorageClass %q, which is not in the set", [what, input.kind, input.metadata.name, name])
+}
+
+claims(obj) := {[["spec"], "the claim", obj.spec] | obj.kind == "PersistentVolumeClaim"} | {[path, what, t.spec] |
+	obj.kind == "StatefulSet"
+	some i, t in obj.spec.volumeClaimTemplates
+	path := ["spec", "volumeClaimTemplates", i, "spec"]
+	what := sprintf("volumeClaimTemplate %s", [t.metadata.name])
+}

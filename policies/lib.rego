@@ -1,0 +1,163 @@
+# Shared helpers for every policy package. No deny/warn rules here.
+#
+# Input contract (conftest style): `input` is ONE Kubernetes object.
+# Cross-resource rules read the env's whole object set from `data.check`,
+# which the Go engine (internal/checker) writes before evaluating an env:
+#
+#   data.check.env                  "prod" | "dr" | ...: selects data.thresholds[env]
+#   data.check.index[key][ns][name] the env's objects; key is the Kind for the
+#                                   core group, else "Kind.group" (kubectl style:
+#                                   "StatefulSet.apps", "Subnet.ec2.aws.upbound.io");
+#                                   ns is "" for cluster-scoped objects. The value
+#                                   is a list (the same kind/ns/name may exist in
+#                                   several API versions).
+#   data.check.files[key][ns][name] the file each object was read from (rules
+#                                   that relate objects to Argo CD source paths)
+#   data.check.peers[env].index     the same index for a peer env (parity rules)
+#
+# Without data.check (plain `conftest test`), the env falls back to the
+# object's platform.shop/env label, else "prod" (the strictest), and rules
+# that need other objects to decide stay silent instead of guessing.
+package lib
+
+# env selects the thresholds.
+default env := "prod"
+
+env := data.check.env
+
+env := input.metadata.labels["platform.shop/env"] if {
+	not data.check.env
+	data.thresholds[input.metadata.labels["platform.shop/env"]]
+}
+
+thresholds := data.thresholds[env]
+
+# has_inventory is true when the engine provided the env's object set.
+has_inventory if data.check.index
+
+default index := {}
+
+index := data.check.index
+
+# key is the index key of an object: Kind, or Kind.group for named groups.
+key(obj) := obj.kind if not contains(obj.apiVersion, "/")
+
+key(obj) := concat(".", [obj.kind, split(obj.apiVersion, "/")[0]]) if contains(obj.apiVersion, "/")
+
+namespace(obj) := object.get(obj, ["metadata", "namespace"], "")
+
+# objects returns every object of kind key k in namespace ns.
+objects(k, ns) := [o |
+	some same_name in object.get(index, [k, ns], {})
+	some o in same_name
+]
+
+# exists is true when an object of key k named name exists in ns.
+exists(k, ns, name) if count(object.get(index, [k, ns, name], [])) > 0
+
+# finding is the shape every deny/warn carries: conftest reads msg, the Go
+# engine also reads rule (a stable id) and path (the field, for its line).
+finding(rule, msg, path) := {"msg": msg, "rule": rule, "path": path}
+
+# Pod-owning kinds and where their pod spec lives.
+workload_kinds := {"Deployment", "StatefulSet", "Rollout", "ReplicaSet", "DaemonSet", "Job"}
+
+# scalable are the kinds with spec.replicas whose count the replica rules police.
+scalable_kinds := {"Deployment", "StatefulSet", "Rollout"}
+
+pod_spec_path(obj) := ["spec"] if obj.kind == "Pod"
+
+pod_spec_path(obj) := ["spec", "template", "spec"] if obj.kind in workload_kinds
+
+pod_spec_path(obj) := ["spec", "jobTemplate", "spec", "template", "spec"] if obj.kind == "CronJob"
+
+pod_spec(obj) := object.get(obj, pod_spec_path(obj), {})
+
+pod_labels(obj) := object.get(obj, ["spec", "template", "metadata", "labels"], {}) if obj.kind != "Pod"
+
+pod_labels(obj) := object.get(obj, ["metadata", "labels"], {}) if obj.kind == "Pod"
+
+# containers yields [path, container] for every container of a pod template.
+containers(obj) := {[path, c] |
+	spec := pod_spec(obj)
+	some field in ["initContainers", "containers", "ephemeralContainers"]
+	some i, c in object.get(spec, [field], [])
+	path := array.concat(pod_spec_path(obj), [field, i])
+}
+
+# hpas_for lists the HPAs in the set that scale obj.
+hpas_for(obj) := [h |
+	some h in objects("HorizontalPodAutoscaler.autoscaling", namespace(obj))
+	h.spec.scaleTargetRef.kind == obj.kind
+	h.spec.scaleTargetRef.name == obj.metadata.name
+]
+
+# replicas is the workload's effective replica count at rest: the static
+# count, else the minimum of an HPA scaling it, else the API default 1.
+replicas(obj) := obj.spec.replicas
+
+replicas(obj) := object.get(hpas_for(obj)[0], ["spec", "minReplicas"], 1) if {
+	not obj.spec.replicas
+	count(hpas_for(obj)) > 0
+}
+
+default replicas(_) := 1
+
+# max_replicas is the most the workload can run: the HPA's max when scaled.
+max_replicas(obj) := max(array.concat([replicas(obj)], [h.spec.maxReplicas | some h in hpas_for(obj)]))
+
+# selects reports whether a label selector matches labels (matchLabels and
+# matchExpressions, as the API server evaluates them: an empty selector
+# matches every pod, e.g. a namespace-wide PodDisruptionBudget).
+selects(selector, labels) if {
+	every k, v in object.get(selector, ["matchLabels"], {}) {
+		labels[k] == v
+	}
+	every e in object.get(selector, ["matchExpressions"], []) {
+		expression_matches(e, labels)
+	}
+}
+
+expression_matches(e, labels) if {
+	e.operator == "In"
+	labels[e.key] in e.values
+}
+
+expression_matches(e, labels) if {
+	e.operator == "NotIn"
+	not labels[e.key] in e.values
+}
+
+expression_matches(e, labels) if {
+	e.operator == "Exists"
+	labels[e.key]
+}
+
+expression_matches(e, labels) if {
+	e.operator == "DoesNotExist"
+	not labels[e.key]
+}
+
+# sensitive reports whether a name looks like it holds a credential:
+# PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL... as a word of a snake, kebab,
+# dotted or camelCase name (so MONKEY or KEYBOARD do not count), unless the
+# name ends in a word that marks a reference to one (SECRET_NAME, KEY_ID).
+sensitive(name) if {
+	ws := [lower(w) | some w in words(name)]
+	some w in ws
+	w in sensitive_words
+	not ws[count(ws) - 1] in reference_words
+}
+
+sensitive_words := {
+	"password", "passwd", "pwd", "passphrase", "secret", "token", "key", "apikey",
+	"privatekey", "accesskey", "credential", "credentials", "creds",
+}
+
+reference_words := {"id", "name", "file", "path", "ref", "arn", "url", "uri", "length", "version", "type"}
+
+# words splits FOO_BAR, foo-bar, foo.bar and fooBar into their words.
+words(name) := [w | some w in split(regex.replace(regex.replace(name, `([a-z0-9])([A-Z])`, "${1}_${2}"), `[-.\s]`, "_"), "_"); w != ""]
+
+# private_key_block matches PEM private keys of any algorithm.
+private_key_block(s) if regex.match(`-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`, s)

@@ -1,0 +1,37 @@
+# Parity: the DR site must be able to take over. An env with a parity peer
+# (prod -> dr, from data.thresholds) lists what it runs that the peer lacks.
+# It runs when the engine checks both envs together (data.check.peers).
+package parity
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {"parity.missing-in-peer": "Services, databases and storage classes in prod exist in dr (same kind and namespace, same name or the env name swapped)."}
+
+# Kinds that make a site able to serve users: services, the databases they
+# read and write, storage. Analytics (Redshift, EMR, QuickSight) is prod-only
+# by design and not needed to take over, so it is not listed.
+kinds := {
+	"Service": "service",
+	"Rollout.argoproj.io": "service",
+	"Deployment.apps": "service",
+	"StatefulSet.apps": "database",
+	"StorageClass.storage.k8s.io": "storage class",
+	"Cluster.rds.aws.upbound.io": "database",
+	"Instance.rds.aws.upbound.io": "database",
+}
+
+# parity.missing-in-peer: something prod runs has no counterpart of the same
+# kind and namespace in the peer (dr), named alike or with the env's name
+# swapped for the peer's (Crossplane objects carry it: shop-prod / shop-dr).
+# An object annotated platform.shop/parity: primary-only is exempt.
+deny contains lib.finding("parity.missing-in-peer", msg, ["metadata", "name"]) if {
+	peer := lib.thresholds.parity_peer
+	peer_index := data.check.peers[peer].index
+	what := kinds[lib.key(input)]
+	object.get(input, ["metadata", "annotations", "platform.shop/parity"], "") != "primary-only"
+	every name in {input.metadata.name, replace(input.metadata.name, lib.env, peer)} {
+		count(object.get(peer_index, [lib.key(input), lib.namespace(input), name], [])) == 0
+	}
+	msg := sprintf("%s %s %q is in %s but not in %s: %s cannot take over", [what, input.kind, input.metadata.name, lib.env, peer, peer])
+}

@@ -1,0 +1,55 @@
+package parity_test
+
+import data.fixtures
+
+# prod checked with dr as its peer.
+with_peer(peer_objs) := object.union(fixtures.prod, {"peers": {"dr": {"index": fixtures.index(peer_objs)}}})
+
+test_parity_complete_passes if {
+	every obj in fixtures.good {
+		count(fixtures.denied(obj, with_peer(fixtures.good))) == 0
+	}
+}
+
+test_service_missing_in_dr if {
+	fixtures.only("parity.missing-in-peer", fixtures.service("web"), with_peer(fixtures.drop(fixtures.good, fixtures.service("web"))))
+}
+
+test_database_missing_in_dr if {
+	fixtures.only("parity.missing-in-peer", fixtures.statefulset, with_peer(fixtures.drop(fixtures.good, fixtures.statefulset)))
+	rds := {"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance", "metadata": {"name": "prod-orders"}}
+	fixtures.only("parity.missing-in-peer", rds, with_peer(fixtures.good))
+}
+
+test_env_named_peer_counts if {
+	rds := {"apiVersion": "rds.aws.upbound.io/v1beta1", "kind": "Instance", "metadata": {"name": "prod-orders"}}
+	peer := {"apiVersion": "rds.aws.upbound.io/v1beta2", "kind": "Instance", "metadata": {"name": "dr-orders"}}
+	count(fixtures.denied(rds, with_peer([peer]))) == 0
+}
+
+test_primary_only_exempt if {
+	svc := fixtures.set(fixtures.service("reports"), "/metadata/annotations", {"platform.shop/parity": "primary-only"})
+	count(fixtures.denied(svc, with_peer([]))) == 0
+}
+
+test_analytics_warehouse_needs_no_parity if {
+	count(fixtures.denied(fixtures.redshift, with_peer([]))) == 0
+}
+
+test_storage_class_missing_in_dr if {
+	fixtures.only("parity.missing-in-peer", fixtures.storage_class, with_peer(fixtures.drop(fixtures.good, fixtures.storage_class)))
+}
+
+test_other_kinds_need_no_parity if {
+	count(fixtures.denied(fixtures.config_map, with_peer([]))) == 0
+}
+
+test_dr_has_no_peer if {
+	# dr names no parity_peer: what dr has and prod lacks is not a finding.
+	chk := object.union(fixtures.dr, {"peers": {"prod": {"index": {}}}})
+	count(fixtures.denied(fixtures.service("web"), chk)) == 0
+}
+
+test_no_peer_loaded_is_silent if {
+	count(fixtures.denied(fixtures.service("web"), fixtures.prod)) == 0
+}

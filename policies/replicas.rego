@@ -1,0 +1,87 @@
+# Replica counts: enough pods to survive losing a node or a zone.
+package replicas
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {
+	"replicas.min": "Deployments, Rollouts and StatefulSets run at least the env's minimum replicas (prod 3, dr 2); an unset count is 1 unless an HPA scales the workload.",
+	"replicas.hpa-min": "HorizontalPodAutoscaler minReplicas (default 1) is at least the env's minimum replicas.",
+	"replicas.hpa-fight": "Warning: a static spec.replicas fights the HPA scaling the workload: outside its range, or synced by an Argo CD Application that does not ignore /spec/replicas.",
+}
+
+# replicas.min: a Deployment, Rollout or StatefulSet runs fewer pods than the
+# env minimum (a missing spec.replicas defaults to 1 unless an HPA scales it).
+deny contains lib.finding("replicas.min", msg, ["spec", "replicas"]) if {
+	input.kind in lib.scalable_kinds
+	n := lib.replicas(input)
+	n < lib.thresholds.min_replicas
+	msg := sprintf("%s %s runs %d replica(s); %s needs at least %d", [input.kind, input.metadata.name, n, lib.env, lib.thresholds.min_replicas])
+}
+
+# replicas.hpa-min: an HPA may scale its target below the env minimum
+# (minReplicas defaults to 1).
+deny contains lib.finding("replicas.hpa-min", msg, ["spec", "minReplicas"]) if {
+	input.kind == "HorizontalPodAutoscaler"
+	n := object.get(input, ["spec", "minReplicas"], 1)
+	n < lib.thresholds.min_replicas
+	msg := sprintf("HorizontalPodAutoscaler %s has minReplicas %d; %s needs at least %d", [input.metadata.name, n, lib.env, lib.thresholds.min_replicas])
+}
+
+# replicas.hpa-fight (warn): a static replica count that fights the HPA
+# scaling the workload. Either it is outside the HPA's range (the HPA scales
+# it back at once), or the Argo CD Application that syncs the object does not
+# ignore spec.replicas (ignoreDifferences + RespectIgnoreDifferences=true),
+# so every sync resets the HPA's count to the one in git.
+warn contains lib.finding("replicas.hpa-fight", msg, ["spec", "replicas"]) if {
+	input.kind in lib.scalable_kinds
+	n := input.spec.replicas
+	some h in lib.hpas_for(input)
+	lo := object.get(h, ["spec", "minReplicas"], 1)
+	hi := h.spec.maxReplicas
+	not between(n, lo, hi)
+	msg := sprintf("%s %s sets replicas %d but HorizontalPodAutoscaler %s keeps it within %d..%d: the two fight on every sync", [input.kind, input.metadata.name, n, h.metadata.name, lo, hi])
+}
+
+warn contains lib.finding("replicas.hpa-fight", msg, ["spec", "replicas"]) if {
+	input.kind in lib.scalable_kinds
+	n := input.spec.replicas
+	some h in lib.hpas_for(input)
+	some app in syncing_apps(input)
+	not ignores_replicas(app, input)
+	msg := sprintf("%s %s sets replicas %d and HorizontalPodAutoscaler %s scales it, but Argo CD Application %s does not ignore /spec/replicas (ignoreDifferences and RespectIgnoreDifferences=true): every sync resets the HPA's count", [input.kind, input.metadata.name, n, h.metadata.name, app.metadata.name])
+}
+
+# syncing_apps lists the Argo CD Applications whose source path holds obj's
+# file (data.check.files, from the engine).
+syncing_apps(obj) := [app |
+	file := data.check.files[lib.key(obj)][lib.namespace(obj)][obj.metadata.name]
+	some by_name in lib.index["Application.argoproj.io"]
+	some same_name in by_name
+	some app in same_name
+	some src in array.concat([object.get(app, ["spec", "source"], {})], object.get(app, ["spec", "sources"], []))
+	src.path != ""
+	in_dir(file, src.path)
+]
+
+in_dir(file, dir) if startswith(file, concat("", [trim_suffix(dir, "/"), "/"]))
+
+in_dir(file, dir) if contains(file, concat("", ["/", trim_suffix(dir, "/"), "/"]))
+
+ignores_replicas(app, obj) if {
+	"RespectIgnoreDifferences=true" in object.get(app, ["spec", "syncPolicy", "syncOptions"], [])
+	some d in app.spec.ignoreDifferences
+	d.kind == obj.kind
+	object.get(d, ["group"], "") == group(obj)
+	some p in array.concat(object.get(d, ["jsonPointers"], []), object.get(d, ["jqPathExpressions"], []))
+	p in {"/spec/replicas", ".spec.replicas"}
+}
+
+group(obj) := split(obj.apiVersion, "/")[0] if contains(obj.apiVersion, "/")
+
+group(obj) := "" if not contains(obj.apiVersion, "/")
+
+between(n, lo, hi) if {
+	n >= lo
+	n <= hi
+}

@@ -1,0 +1,22 @@
+# Per-env thresholds (data.thresholds[env]): plain data, no rules. They live
+# in a Rego file rather than data.json because conftest loads only *.rego from
+# -p, so a data.json would need an extra --data flag there; opa test, opa
+# eval, conftest and the engine all read this file as it is.
+#
+# An env without an entry here is unknown: `render check` refuses it (exit 2).
+package thresholds
+
+prod := {
+	"min_replicas": 3, # Deployments, Rollouts, StatefulSets, HPA minReplicas
+	"min_zones": 3, # AZs the EKS node groups of a cluster must reach
+	"min_portworx_repl": 3, # Portworx StorageClass repl: one replica per zone
+	"require_promotion_gate": true, # blue-green: manual promotion or prePromotionAnalysis
+	"parity_peer": "dr", # what prod runs, dr must be able to run
+}
+
+dr := {
+	"min_replicas": 2,
+	"min_zones": 2,
+	"min_portworx_repl": 2,
+	"require_promotion_gate": false,
+}

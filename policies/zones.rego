@@ -1,0 +1,214 @@
+# Availability zones: losing one zone must not take a service down.
+package zones
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {
+	"zones.spread": "Multi-replica workloads carry a topologySpreadConstraint on topology.kubernetes.io/zone with maxSkew 1.",
+	"zones.pdb-missing": "Every multi-replica workload's pods are selected by a PodDisruptionBudget in its namespace.",
+	"zones.pdb-blocks-drain": "No PodDisruptionBudget blocks every drain (maxUnavailable 0, minAvailable 100% or >= the workload's replicas).",
+	"zones.portworx-repl": "Portworx StorageClasses keep at least the env's volume replicas (repl; prod 3).",
+	"zones.portworx-placement": "Portworx StorageClasses name a placement_strategy: a VolumePlacementStrategy in the set with a replicaAntiAffinity on topology.kubernetes.io/zone.",
+	"zones.nodegroup-azs": "The EKS NodeGroups of a cluster reach at least the env's number of availability zones through their Subnets.",
+	"zones.lb-cross-zone": "Load balancers balance across zones: ALB Ingress target-group-attributes, NLB aws-load-balancer-attributes, or the classic ELB annotation.",
+}
+
+zone_key := "topology.kubernetes.io/zone"
+
+portworx_provisioners := {"pxd.portworx.com", "kubernetes.io/portworx-volume"}
+
+multi_replica(obj) if lib.max_replicas(obj) > 1
+
+# zones.spread: a multi-replica workload's pods may all land in one zone.
+deny contains lib.finding("zones.spread", msg, path) if {
+	input.kind in lib.scalable_kinds
+	multi_replica(input)
+	spec := lib.pod_spec(input)
+	not zone_spread(spec)
+	path := array.concat(lib.pod_spec_path(input), ["topologySpreadConstraints"])
+	msg := sprintf("%s %s runs %d replicas without a topologySpreadConstraint on %s with maxSkew 1", [input.kind, input.metadata.name, lib.max_replicas(input), zone_key])
+}
+
+zone_spread(spec) if {
+	some c in spec.topologySpreadConstraints
+	c.topologyKey == zone_key
+	c.maxSkew == 1
+}
+
+# zones.pdb-missing: nothing stops a node drain evicting every pod at once.
+deny contains lib.finding("zones.pdb-missing", msg, ["metadata", "name"]) if {
+	lib.has_inventory
+	input.kind in lib.scalable_kinds
+	multi_replica(input)
+	labels := lib.pod_labels(input)
+	not covered_by_pdb(input, labels)
+	msg := sprintf("%s %s has %d replicas but no PodDisruptionBudget in namespace %q selects its pods", [input.kind, input.metadata.name, lib.max_replicas(input), lib.namespace(input)])
+}
+
+covered_by_pdb(obj, labels) if {
+	some pdb in lib.objects("PodDisruptionBudget.policy", lib.namespace(obj))
+	lib.selects(pdb.spec.selector, labels)
+}
+
+# zones.pdb-blocks-drain: a PDB that allows no eviction blocks every node
+# drain (and so every node group upgrade).
+deny contains lib.finding("zones.pdb-blocks-drain", msg, ["spec", "maxUnavailable"]) if {
+	input.kind == "PodDisruptionBudget"
+	zero(input.spec.maxUnavailable)
+	msg := sprintf("PodDisruptionBudget %s has maxUnavailable %v: no pod can ever be evicted, so node drains hang", [input.metadata.name, input.spec.maxUnavailable])
+}
+
+deny contains lib.finding("zones.pdb-blocks-drain", msg, ["spec", "minAvailable"]) if {
+	input.kind == "PodDisruptionBudget"
+	input.spec.minAvailable == "100%"
+	msg := sprintf("PodDisruptionBudget %s has minAvailable 100%%: no pod can ever be evicted, so node drains hang", [input.metadata.name])
+}
+
+deny contains lib.finding("zones.pdb-blocks-drain", msg, ["spec", "minAvailable"]) if {
+	input.kind == "PodDisruptionBudget"
+	is_number(input.spec.minAvailable)
+	some w in lib.scalable_kinds
+	some obj in lib.objects(workload_key[w], lib.namespace(input))
+	lib.selects(input.spec.selector, lib.pod_labels(obj))
+	input.spec.minAvailable >= lib.replicas(obj)
+	msg := sprintf("PodDisruptionBudget %s has minAvailable %d but %s %s runs %d replica(s): no pod can ever be evicted, so node drains hang", [input.metadata.name, input.spec.minAvailable, obj.kind, obj.metadata.name, lib.replicas(obj)])
+}
+
+workload_key := {"Deployment": "Deployment.apps", "StatefulSet": "StatefulSet.apps", "Rollout": "Rollout.argoproj.io"}
+
+zero(v) if v == 0
+
+zero(v) if v == "0%"
+
+# zones.portworx-repl: a Portworx StorageClass keeps fewer volume replicas
+# than the env requires (prod: 3, one per zone).
+deny contains lib.finding("zones.portworx-repl", msg, ["parameters", "repl"]) if {
+	input.kind == "StorageClass"
+	input.provisioner in portworx_provisioners
+	repl := to_number(object.get(input, ["parameters", "repl"], "1"))
+	repl < lib.thresholds.min_portworx_repl
+	msg := sprintf("Portworx StorageClass %s has repl %v; %s needs at least %d", [input.metadata.name, repl, lib.env, lib.thresholds.min_portworx_repl])
+}
+
+# zones.portworx-placement: a Portworx StorageClass without a placement
+# strategy may put every replica of a volume in one zone.
+deny contains lib.finding("zones.portworx-placement", msg, ["parameters"]) if {
+	input.kind == "StorageClass"
+	input.provisioner in portworx_provisioners
+	not input.parameters.placement_strategy
+	msg := sprintf("Portworx StorageClass %s has no placement_strategy: volume replicas may share a zone", [input.metadata.name])
+}
+
+deny contains lib.finding("zones.portworx-placement", msg, ["parameters", "placement_strategy"]) if {
+	lib.has_inventory
+	input.kind == "StorageClass"
+	input.provisioner in portworx_provisioners
+	name := input.parameters.placement_strategy
+	not zone_placement(name)
+	msg := sprintf("Portworx StorageClass %s names placement_strategy %q, but no VolumePlacementStrategy of that name with a replicaAntiAffinity on %s is in the set", [input.metadata.name, name, zone_key])
+}
+
+zone_placement(name) if {
+	some vps in lib.index["VolumePlacementStrategy.portworx.io"][""][name]
+	some rule in vps.spec.replicaAntiAffinity
+	rule.topologyKey == zone_key
+}
+
+# zones.nodegroup-azs: the node groups of an EKS cluster reach fewer zones
+# than the env requires, so pods spread over zones have nowhere to go.
+# Node groups may be one per zone: the zones of all the cluster's node
+# groups count together.
+deny contains lib.finding("zones.nodegroup-azs", msg, ["spec", "forProvider"]) if {
+	lib.has_inventory
+	is_nodegroup(input)
+	zones := cluster_zones(cluster_of(input))
+	count(zones) < lib.thresholds.min_zones
+	msg := sprintf("the node groups of EKS cluster %q reach %d availability zone(s) %v through their subnets; %s needs at least %d", [cluster_of(input), count(zones), sort(zones), lib.env, lib.thresholds.min_zones])
+}
+
+is_nodegroup(obj) if {
+	obj.kind == "NodeGroup"
+	startswith(obj.apiVersion, "eks.aws.upbound.io/")
+}
+
+cluster_of(ng) := ng.spec.forProvider.clusterName
+
+cluster_of(ng) := ng.spec.forProvider.clusterNameRef.name if not ng.spec.forProvider.clusterName
+
+cluster_zones(cluster) := {zone |
+	some ng in lib.objects("NodeGroup.eks.aws.upbound.io", "")
+	cluster_of(ng) == cluster
+	some subnet in subnets_of(ng)
+	zone := subnet_zone(subnet)
+}
+
+subnets := lib.objects("Subnet.ec2.aws.upbound.io", "")
+
+# Subnets by the id they are known under once created (status) or when
+# imported (external-name): built once per evaluation, looked up per id.
+subnets_by_id[id] contains s if {
+	some s in subnets
+	some id in [
+		object.get(s, ["status", "atProvider", "id"], ""),
+		object.get(s, ["metadata", "annotations", "crossplane.io/external-name"], ""),
+	]
+	id != ""
+}
+
+subnets_of(ng) := ({s |
+	some ref in ng.spec.forProvider.subnetIdRefs
+	some s in lib.index["Subnet.ec2.aws.upbound.io"][""][ref.name]
+} | {s |
+	some id in ng.spec.forProvider.subnetIds
+	some s in subnets_by_id[id]
+}) | {s |
+	sel := ng.spec.forProvider.subnetIdSelector
+	some s in subnets
+	lib.selects(sel, object.get(s, ["metadata", "labels"], {}))
+}
+
+subnet_zone(s) := s.spec.forProvider.availabilityZone
+
+subnet_zone(s) := s.spec.forProvider.availabilityZoneId if not s.spec.forProvider.availabilityZone
+
+# zones.lb-cross-zone: a load balancer that only sends traffic to targets in
+# its own zone overloads the surviving zones' nodes unevenly when one fails.
+cross_zone_attr := "load_balancing.cross_zone.enabled=true"
+
+deny contains lib.finding("zones.lb-cross-zone", msg, ["metadata", "annotations"]) if {
+	input.kind == "Ingress"
+	is_alb(input)
+	not attribute(input, "alb.ingress.kubernetes.io/target-group-attributes", cross_zone_attr)
+	msg := sprintf("ALB Ingress %s lacks %s in alb.ingress.kubernetes.io/target-group-attributes", [input.metadata.name, cross_zone_attr])
+}
+
+deny contains lib.finding("zones.lb-cross-zone", msg, ["metadata", "annotations"]) if {
+	input.kind == "Service"
+	input.spec.type == "LoadBalancer"
+	is_nlb(input)
+	not attribute(input, "service.beta.kubernetes.io/aws-load-balancer-attributes", cross_zone_attr)
+	msg := sprintf("NLB Service %s lacks %s in service.beta.kubernetes.io/aws-load-balancer-attributes", [input.metadata.name, cross_zone_attr])
+}
+
+deny contains lib.finding("zones.lb-cross-zone", msg, ["metadata", "annotations"]) if {
+	input.kind == "Service"
+	input.spec.type == "LoadBalancer"
+	not is_nlb(input)
+	object.get(input, ["metadata", "annotations", "service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled"], "false") != "true"
+	msg := sprintf("Classic ELB Service %s lacks service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled: \"true\"", [input.metadata.name])
+}
+
+is_alb(obj) if obj.spec.ingressClassName == "alb"
+
+is_alb(obj) if obj.metadata.annotations["kubernetes.io/ingress.class"] == "alb"
+
+is_nlb(obj) if obj.metadata.annotations["service.beta.kubernetes.io/aws-load-balancer-type"] in {"nlb", "external", "nlb-ip"}
+
+is_nlb(obj) if obj.spec.loadBalancerClass == "service.k8s.aws/nlb"
+
+# attribute reports whether a comma-separated key=value annotation holds kv.
+attribute(obj, annotation, kv) if {
+	some item in split(obj.metadata.annotations[annotation], ",")
+	replace(trim_space(item), " ", "") == kv
+}

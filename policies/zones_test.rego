@@ -1,0 +1,137 @@
+package zones_test
+
+import data.fixtures
+
+prod_with(obj) := fixtures.check("prod", fixtures.swap(fixtures.good, obj))
+
+prod_without(obj) := fixtures.check("prod", fixtures.drop(fixtures.good, obj))
+
+test_spread_denies_missing_constraint if {
+	fixtures.only("zones.spread", fixtures.without(fixtures.statefulset, "/spec/template/spec/topologySpreadConstraints"), fixtures.prod)
+}
+
+test_spread_denies_skew_2 if {
+	fixtures.only("zones.spread", fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/maxSkew", 2), fixtures.prod)
+}
+
+test_spread_denies_hostname_only if {
+	fixtures.only("zones.spread", fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/topologyKey", "kubernetes.io/hostname"), fixtures.prod)
+}
+
+test_spread_passes_single_replica_in_lax_env if {
+	# A one-replica workload has nothing to spread (dr thresholds set aside).
+	d := fixtures.without(fixtures.set(fixtures.statefulset, "/spec/replicas", 1), "/spec/template/spec/topologySpreadConstraints")
+	not "zones.spread" in fixtures.denied(d, fixtures.dr)
+}
+
+test_pdb_missing_denies if {
+	fixtures.only("zones.pdb-missing", fixtures.rollout, prod_without(fixtures.pdb))
+}
+
+test_pdb_missing_passes_when_selected if {
+	not "zones.pdb-missing" in fixtures.denied(fixtures.rollout, fixtures.prod)
+}
+
+test_pdb_blocks_drain_max_unavailable_zero if {
+	fixtures.only("zones.pdb-blocks-drain", fixtures.set(fixtures.pdb, "/spec/maxUnavailable", 0), fixtures.prod)
+	fixtures.only("zones.pdb-blocks-drain", fixtures.set(fixtures.pdb, "/spec/maxUnavailable", "0%"), fixtures.prod)
+}
+
+test_pdb_blocks_drain_min_available_all if {
+	p := fixtures.without(fixtures.pdb, "/spec/maxUnavailable")
+	fixtures.only("zones.pdb-blocks-drain", fixtures.set(p, "/spec/minAvailable", 3), prod_with(p))
+	fixtures.only("zones.pdb-blocks-drain", fixtures.set(p, "/spec/minAvailable", "100%"), prod_with(p))
+}
+
+test_pdb_min_available_below_replicas_passes if {
+	p := fixtures.set(fixtures.without(fixtures.pdb, "/spec/maxUnavailable"), "/spec/minAvailable", 2)
+	count(fixtures.denied(p, prod_with(p))) == 0
+}
+
+test_portworx_repl_denies_in_prod if {
+	fixtures.only("zones.portworx-repl", fixtures.set(fixtures.storage_class, "/parameters/repl", "2"), fixtures.prod)
+}
+
+test_portworx_repl_2_passes_in_dr if {
+	count(fixtures.denied(fixtures.set(fixtures.storage_class, "/parameters/repl", "2"), fixtures.dr)) == 0
+}
+
+test_portworx_repl_defaults_to_one if {
+	fixtures.only("zones.portworx-repl", fixtures.without(fixtures.storage_class, "/parameters/repl"), fixtures.dr)
+}
+
+test_portworx_placement_missing if {
+	fixtures.only("zones.portworx-placement", fixtures.without(fixtures.storage_class, "/parameters/placement_strategy"), fixtures.prod)
+}
+
+test_portworx_placement_unknown_strategy if {
+	fixtures.only("zones.portworx-placement", fixtures.set(fixtures.storage_class, "/parameters/placement_strategy", "nope"), fixtures.prod)
+}
+
+test_portworx_placement_without_zone_rule if {
+	vps := fixtures.set(fixtures.placement, "/spec/replicaAntiAffinity/0/topologyKey", "kubernetes.io/hostname")
+	fixtures.only("zones.portworx-placement", fixtures.storage_class, prod_with(vps))
+}
+
+test_non_portworx_storage_class_ignored if {
+	sc := fixtures.set(fixtures.without(fixtures.storage_class, "/parameters/repl"), "/provisioner", "ebs.csi.aws.com")
+	count(fixtures.denied(sc, fixtures.prod)) == 0
+}
+
+test_nodegroups_cover_three_zones if {
+	every ng in fixtures.nodegroups {
+		count(fixtures.denied(ng, fixtures.prod)) == 0
+	}
+}
+
+test_nodegroups_two_zones_deny_in_prod_pass_in_dr if {
+	objs := fixtures.drop(fixtures.good, fixtures.nodegroups[2])
+	fixtures.only("zones.nodegroup-azs", fixtures.nodegroups[0], fixtures.check("prod", objs))
+	count(fixtures.denied(fixtures.nodegroups[0], fixtures.check("dr", objs))) == 0
+}
+
+test_nodegroup_spanning_all_subnets_by_name if {
+	ng := fixtures.nodegroup("all", {"clusterName": "other", "subnetIdRefs": [{"name": "nodes-a"}, {"name": "nodes-b"}, {"name": "nodes-c"}]})
+	count(fixtures.denied(ng, prod_with(ng))) == 0
+}
+
+test_nodegroup_unresolved_subnets_deny if {
+	ng := fixtures.nodegroup("lost", {"clusterName": "other", "subnetIds": ["subnet-unknown"]})
+	fixtures.only("zones.nodegroup-azs", ng, prod_with(ng))
+}
+
+test_subnet_zone_id_counts if {
+	s := fixtures.without(fixtures.set(fixtures.subnets[0], "/spec/forProvider/availabilityZoneId", "use1-az1"), "/spec/forProvider/availabilityZone")
+	count(fixtures.denied(fixtures.nodegroups[0], prod_with(s))) == 0
+}
+
+test_alb_without_cross_zone if {
+	i := fixtures.set(fixtures.ingress, "/metadata/annotations", {"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30"})
+	fixtures.only("zones.lb-cross-zone", i, fixtures.prod)
+	legacy := fixtures.set(fixtures.without(i, "/spec/ingressClassName"), "/metadata/annotations/kubernetes.io~1ingress.class", "alb")
+	fixtures.only("zones.lb-cross-zone", legacy, fixtures.prod)
+}
+
+test_non_alb_ingress_ignored if {
+	i := fixtures.set(fixtures.set(fixtures.ingress, "/metadata/annotations", {}), "/spec/ingressClassName", "nginx")
+	count(fixtures.denied(i, fixtures.prod)) == 0
+}
+
+test_nlb_without_cross_zone if {
+	s := fixtures.without(fixtures.nlb, "/metadata/annotations/service.beta.kubernetes.io~1aws-load-balancer-attributes")
+	fixtures.only("zones.lb-cross-zone", s, fixtures.prod)
+	by_class := fixtures.set(fixtures.set(s, "/metadata/annotations", {}), "/spec/loadBalancerClass", "service.k8s.aws/nlb")
+	fixtures.only("zones.lb-cross-zone", by_class, fixtures.prod)
+}
+
+test_classic_elb_cross_zone if {
+	s := fixtures.set(fixtures.nlb, "/metadata/annotations", {})
+	fixtures.only("zones.lb-cross-zone", s, fixtures.prod)
+	ok := fixtures.set(s, "/metadata/annotations", {"service.beta.kubernetes.io/aws-load-balancer-cross-zone-load-balancing-enabled": "true"})
+	count(fixtures.denied(ok, fixtures.prod)) == 0
+}
+
+test_namespace_wide_pdb_covers if {
+	blanket := fixtures.set(fixtures.pdb, "/spec/selector", {})
+	count(fixtures.denied(fixtures.rollout, prod_with(blanket))) == 0
+}
