@@ -1,0 +1,169 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path"
+	"path/filepath"
+
+	"github.com/ecommerce-platform/gitops/generator"
+	"github.com/ecommerce-platform/gitops/internal/checker"
+	"github.com/ecommerce-platform/gitops/internal/diff"
+	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/gitref"
+	"github.com/ecommerce-platform/gitops/internal/manifest"
+)
+
+func init() {
+	subcommands["diff"] = subcommand{
+		summary: "what Argo CD will change: the working tree's render against a base git ref",
+		run:     runDiff,
+	}
+}
+
+// renderInputs are what a render reads; only they are taken from the base.
+var renderInputs = []string{"cue.mod", "schema", "envs"}
+
+// runDiff implements
+//
+//	render diff [--base REF] [--env NAME] [--format text|markdown|json]
+//
+// Both sides are rendered in memory from CUE (the committed rendered/ is not
+// trusted: it may be stale on either side), compared object by object, and
+// the policy findings the change introduces are listed.
+func runDiff(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("render diff", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	base := fs.String("base", "", "git ref to compare with (default: the merge base of HEAD and main)")
+	var envs stringList
+	fs.Var(&envs, "env", "compare only this env (repeatable)")
+	format := fs.String("format", "text", "output format: text, markdown or json")
+	root := fs.String("root", ".", "the repository root")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitBadInput
+	}
+	write, ok := map[string]func(io.Writer, *diff.Report) error{
+		"text": diff.WriteText, "markdown": diff.WriteMarkdown, "json": diff.WriteJSON,
+	}[*format]
+	if !ok || fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "render diff: want --format text, markdown or json and no arguments\n")
+		return exitBadInput
+	}
+	bad := func(err error) int {
+		fmt.Fprintf(stderr, "render diff: %v\n", err)
+		return exitBadInput
+	}
+	rootDir, err := filepath.Abs(*root)
+	if err != nil {
+		return bad(err)
+	}
+	ref := *base
+	if ref == "" {
+		if ref, err = gitref.MergeBase(rootDir, "main", "origin/main"); err != nil {
+			return bad(err)
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+
+	head, err := generator.Render(ctx, generator.Options{Root: rootDir, Envs: envs})
+	if err != nil {
+		return bad(fmt.Errorf("working tree: %w", err))
+	}
+	baseDir, err := os.MkdirTemp("", "render-diff-base-")
+	if err != nil {
+		return bad(err)
+	}
+	defer os.RemoveAll(baseDir)
+	if err := gitref.Extract(rootDir, ref, renderInputs, baseDir); err != nil {
+		return bad(err)
+	}
+	// A base without envs (or without a selected env) renders as empty:
+	// everything in head is then added.
+	var baseEnvs []generator.Env
+	if sel, any := existing(baseDir, envs); any {
+		baseEnvs, err = generator.Render(ctx, generator.Options{Root: baseDir, Envs: sel})
+		if err != nil {
+			return bad(fmt.Errorf("base %s: %w", ref, err))
+		}
+	}
+
+	report, err := diff.Compare(baseEnvs, head)
+	if err != nil {
+		return bad(err)
+	}
+	report.Base = ref
+	if len(ref) == 40 {
+		report.Base = ref[:12]
+	}
+	baseFindings, err := policyFindings(ctx, baseEnvs)
+	if err != nil {
+		return bad(fmt.Errorf("base %s: %w", ref, err))
+	}
+	headFindings, err := policyFindings(ctx, head)
+	if err != nil {
+		return bad(err)
+	}
+	report.Findings = diff.NewFindings(baseFindings, headFindings)
+	if err := write(stdout, report); err != nil {
+		return bad(err)
+	}
+	return exitOK
+}
+
+// existing keeps the selected envs the base has (none selected: all), and
+// says whether there is anything to render.
+func existing(root string, envs []string) ([]string, bool) {
+	if _, err := os.Stat(filepath.Join(root, "envs")); err != nil {
+		return nil, false
+	}
+	if len(envs) == 0 {
+		return nil, true
+	}
+	var out []string
+	for _, e := range envs {
+		if _, err := os.Stat(filepath.Join(root, "envs", e)); err == nil {
+			out = append(out, e)
+		}
+	}
+	return out, len(out) > 0
+}
+
+// policyFindings runs the policies over rendered envs held in memory.
+func policyFindings(ctx context.Context, envs []generator.Env) ([]finding.Finding, error) {
+	if len(envs) == 0 {
+		return nil, nil
+	}
+	chk, err := checker.New(ctx, checker.Options{})
+	if err != nil {
+		return nil, err
+	}
+	var sets []checker.Set
+	for _, env := range envs {
+		if !chk.HasEnv(env.Name) {
+			continue // an env the policies have no thresholds for is not checked
+		}
+		var objs []*manifest.Object
+		for _, f := range env.Files {
+			name := path.Base(f.Path)
+			if manifest.IsKustomization(name) {
+				continue
+			}
+			got, err := manifest.Parse(path.Join("rendered", env.Name, f.Path), f.Data)
+			if err != nil {
+				return nil, err
+			}
+			objs = append(objs, got...)
+		}
+		sets = append(sets, checker.Set{Env: env.Name, Objects: objs})
+	}
+	return chk.Check(ctx, sets)
+}
