@@ -27,9 +27,14 @@ import (
 type SourceIndex struct {
 	root, envsDir, outDir string
 	envs                  map[string]*envSources
+	rendered              []Env
 }
 
+// Rendered is the render the index traces, as Render returns it.
+func (s *SourceIndex) Rendered() []Env { return s.rendered }
+
 type envSources struct {
+	env    Env
 	files  map[string][]byte    // app/file -> fresh bytes
 	values map[string]cue.Value // app/file -> the object's CUE value
 	mu     sync.Mutex           // cue values are not safe for concurrent use
@@ -61,7 +66,7 @@ func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, er
 			if err != nil {
 				return err
 			}
-			es := &envSources{files: map[string][]byte{}, values: values}
+			es := &envSources{files: map[string][]byte{}, values: values, env: env}
 			for _, f := range env.Files {
 				es.files[f.Path] = f.Data
 			}
@@ -74,6 +79,7 @@ func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, er
 	}
 	for i, name := range names {
 		idx.envs[name] = results[i]
+		idx.rendered = append(idx.rendered, results[i].env)
 	}
 	return idx, nil
 }
@@ -102,6 +108,17 @@ func (s *SourceIndex) Lookup(file string, keys []string) []finding.Source {
 	}
 	onDisk, err := os.ReadFile(abs)
 	if err != nil || !bytes.Equal(onDisk, es.files[appFile]) {
+		return nil
+	}
+	return s.LookupRendered(envName, appFile, keys)
+}
+
+// LookupRendered is Lookup for a file of the index's own render (env, and
+// app/file under rendered/<env>/), whatever is on disk: render diff traces
+// the working tree's render before it is written.
+func (s *SourceIndex) LookupRendered(envName, appFile string, keys []string) []finding.Source {
+	es := s.envs[envName]
+	if es == nil {
 		return nil
 	}
 	es.mu.Lock()

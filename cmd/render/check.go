@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ecommerce-platform/gitops/generator"
 	"github.com/ecommerce-platform/gitops/internal/checker"
 	"github.com/ecommerce-platform/gitops/internal/finding"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
@@ -169,6 +170,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		res.Findings = append(res.Findings, fs...)
 	}
 	res.Findings = checker.ApplyWaivers(res.Findings, ws, res.Envs, today())
+	attachSources(ctx, ".", res.Findings)
 	if err := report.Write(stdout, *format, res); err != nil {
 		return bad(err)
 	}
@@ -187,4 +189,32 @@ func envOfPath(p string, known func(string) bool) string {
 		}
 	}
 	return ""
+}
+
+// attachSources points each finding about a rendered field at the CUE lines
+// that produced it (env file first), so a reviewer sees the line the pull
+// request changed. The CUE is evaluated only when there is a finding to
+// trace; findings on files with no CUE behind them (hand-edited, or outside
+// rendered/) keep only their rendered location.
+func attachSources(ctx context.Context, root string, fs []finding.Finding) {
+	var envs []string
+	for _, f := range fs {
+		if len(f.Keys) > 0 && !slices.Contains(envs, f.Env) {
+			if _, err := os.Stat(filepath.Join(root, "envs", f.Env)); err == nil {
+				envs = append(envs, f.Env)
+			}
+		}
+	}
+	if len(envs) == 0 {
+		return
+	}
+	idx, err := generator.Sources(ctx, generator.Options{Root: root, Envs: envs}, filepath.Join(root, "rendered"))
+	if err != nil {
+		return // CUE that does not evaluate: `render` reports that itself
+	}
+	for i := range fs {
+		if len(fs[i].Keys) > 0 {
+			fs[i].Source = idx.Lookup(fs[i].File, fs[i].Keys)
+		}
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"strings"
 
 	"github.com/ecommerce-platform/gitops/generator"
 	"github.com/ecommerce-platform/gitops/internal/checker"
@@ -74,10 +75,12 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 
-	head, err := generator.Render(ctx, generator.Options{Root: rootDir, Envs: envs})
+	// The working tree's render, kept traceable to the CUE lines behind it.
+	sources, err := generator.Sources(ctx, generator.Options{Root: rootDir, Envs: envs}, filepath.Join(rootDir, "rendered"))
 	if err != nil {
 		return bad(fmt.Errorf("working tree: %w", err))
 	}
+	head := sources.Rendered()
 	baseDir, err := os.MkdirTemp("", "render-diff-base-")
 	if err != nil {
 		return bad(err)
@@ -100,6 +103,18 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(err)
 	}
+	for i := range report.Objects {
+		o := &report.Objects[i]
+		if o.Status != diff.Changed {
+			continue
+		}
+		appFile := strings.TrimPrefix(o.File, "rendered/"+o.Env+"/")
+		for j := range o.Changes {
+			if o.Changes[j].New != "" {
+				o.Changes[j].Source = sources.LookupRendered(o.Env, appFile, o.Changes[j].Keys)
+			}
+		}
+	}
 	report.Base = ref
 	if len(ref) == 40 {
 		report.Base = ref[:12]
@@ -113,6 +128,12 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		return bad(err)
 	}
 	report.Findings = diff.NewFindings(baseFindings, headFindings)
+	for i := range report.Findings {
+		f := &report.Findings[i]
+		if len(f.Keys) > 0 {
+			f.Source = sources.LookupRendered(f.Env, strings.TrimPrefix(f.File, "rendered/"+f.Env+"/"), f.Keys)
+		}
+	}
 	if err := write(stdout, report); err != nil {
 		return bad(err)
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os/exec"
 	"strings"
 	"testing"
@@ -64,12 +65,28 @@ func TestDiffAgainstBase(t *testing.T) {
 	if r.Base == "" {
 		t.Errorf("report does not name its base")
 	}
+	// The change breaks the replica policy: reported as new, at the env line.
+	var introduced []string
+	for _, f := range r.Findings {
+		where := f.File
+		if len(f.Source) > 0 {
+			where = fmt.Sprintf("%s:%d", f.Source[0].File, f.Source[0].Line)
+		}
+		introduced = append(introduced, f.Rule+" "+f.Kind+"/"+f.Name+" "+where)
+	}
+	wantFindings := []string{
+		"replicas.hpa-min HorizontalPodAutoscaler/cart envs/prod/services.cue:7",
+		"replicas.min Rollout/cart envs/prod/services.cue:7",
+	}
+	if d := cmp.Diff(wantFindings, introduced); d != "" {
+		t.Errorf("new findings (-want +got):\n%s", d)
+	}
 
 	code, md, stderr := runCLI(t, "diff", "--root", root, "--format", "markdown", "--env", "prod")
 	if code != exitOK {
 		t.Fatalf("markdown: exit %d: %s", code, stderr)
 	}
-	for _, s := range []string{diff.Marker, "| prod | svc-cart | 0 | 2 | 0 |", "| `spec.replicas` | `3` | `1` |"} {
+	for _, s := range []string{diff.Marker, "| prod | svc-cart | 0 | 2 | 0 |", "| `spec.replicas` | `3` | `1` | `envs/prod/services.cue:7` |"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}

@@ -363,6 +363,7 @@ func (c *Checker) toFinding(r ruleSet, m any, obj *manifest.Object, env string) 
 			}
 			f.Line = obj.LineOf(keys...)
 			f.Path = DottedPath(keys)
+			f.Keys = keys
 		}
 	default:
 		return f, &PolicyError{fmt.Errorf("data.%s.%s: a result is neither a string nor an object: %v", r.pkg, r.name, m)}

@@ -36,6 +36,10 @@ type Change struct {
 	Path string `json:"path"`
 	Old  string `json:"old,omitempty"`
 	New  string `json:"new,omitempty"`
+	// Keys is Path as map keys and list indices (in head, else base).
+	Keys []string `json:"-"`
+	// Source is the CUE behind the new value, env file first, when traced.
+	Source []finding.Source `json:"source,omitempty"`
 }
 
 // Object is one object that was added, removed or changed.
@@ -190,18 +194,18 @@ func object(env string, p parsed, s Status, changes []Change) Object {
 // inserting a container or an env var shows as one addition.
 func Fields(kind string, old, new map[string]any) []Change {
 	var out []Change
-	walk(kind, "", old, new, &out)
+	walk(kind, "", nil, old, new, &out)
 	return out
 }
 
-func walk(kind, at string, old, new any, out *[]Change) {
+func walk(kind, at string, keys []string, old, new any, out *[]Change) {
 	if reflect.DeepEqual(old, new) {
 		return
 	}
 	switch o := old.(type) {
 	case map[string]any:
 		if n, ok := new.(map[string]any); ok {
-			keys := slices.Sorted(func(yield func(string) bool) {
+			fields := slices.Sorted(func(yield func(string) bool) {
 				for k := range o {
 					if !yield(k) {
 						return
@@ -213,15 +217,15 @@ func walk(kind, at string, old, new any, out *[]Change) {
 					}
 				}
 			})
-			for _, k := range keys {
-				walk(kind, join(at, k), o[k], n[k], out)
+			for _, k := range fields {
+				walk(kind, join(at, k), with(keys, k), o[k], n[k], out)
 			}
 			return
 		}
 	case []any:
 		if n, ok := new.([]any); ok {
 			if ok, on, nn := byName(o, n); ok {
-				keys := slices.Sorted(func(yield func(string) bool) {
+				names := slices.Sorted(func(yield func(string) bool) {
 					for k := range on {
 						if !yield(k) {
 							return
@@ -233,8 +237,12 @@ func walk(kind, at string, old, new any, out *[]Change) {
 						}
 					}
 				})
-				for _, k := range keys {
-					walk(kind, at+"[name="+k+"]", on[k], nn[k], out)
+				for _, k := range names {
+					i := indexOfName(n, k)
+					if i < 0 {
+						i = indexOfName(o, k)
+					}
+					walk(kind, at+"[name="+k+"]", with(keys, strconv.Itoa(i)), on[k], nn[k], out)
 				}
 				return
 			}
@@ -246,12 +254,26 @@ func walk(kind, at string, old, new any, out *[]Change) {
 				if i < len(n) {
 					nv = n[i]
 				}
-				walk(kind, at+"["+strconv.Itoa(i)+"]", ov, nv, out)
+				walk(kind, at+"["+strconv.Itoa(i)+"]", with(keys, strconv.Itoa(i)), ov, nv, out)
 			}
 			return
 		}
 	}
-	*out = append(*out, Change{Path: at, Old: show(kind, at, old), New: show(kind, at, new)})
+	*out = append(*out, Change{Path: at, Old: show(kind, at, old), New: show(kind, at, new), Keys: keys})
+}
+
+// with returns keys plus one more, never sharing the backing array.
+func with(keys []string, k string) []string {
+	return append(slices.Clip(keys), k)
+}
+
+func indexOfName(items []any, name string) int {
+	for i, it := range items {
+		if m, ok := it.(map[string]any); ok && m["name"] == name {
+			return i
+		}
+	}
+	return -1
 }
 
 // byName indexes two lists by their items' name when every item has a

@@ -54,8 +54,9 @@ func TestCompareObjectsAndFields(t *testing.T) {
 		Env: "prod", App: "svc-cart", File: "rendered/prod/svc-cart/rollout-cart.yaml", APIVersion: "argoproj.io/v1alpha1",
 		Kind: "Rollout", Namespace: "shop", Name: "cart", Status: Changed,
 		Changes: []Change{
-			{Path: "spec.replicas", Old: "3", New: "1"},
-			{Path: "spec.template.spec.containers[name=cart].env[name=C]", New: `{"name":"C","value":"c"}`},
+			{Path: "spec.replicas", Old: "3", New: "1", Keys: []string{"spec", "replicas"}},
+			{Path: "spec.template.spec.containers[name=cart].env[name=C]", New: `{"name":"C","value":"c"}`,
+				Keys: []string{"spec", "template", "spec", "containers", "0", "env", "2"}},
 		},
 	}, {
 		Env: "prod", App: "svc-cart", File: "rendered/prod/svc-cart/service-new.yaml", APIVersion: "v1",
@@ -143,7 +144,7 @@ func TestMarkdownIsAPullRequestComment(t *testing.T) {
 		"| env | app | added | changed | removed |",
 		"| prod | svc-cart | 0 | 1 | 0 |",
 		"<details><summary>prod/svc-cart: Rollout <code>shop/cart</code> changed (1 field)</summary>",
-		"| `spec.replicas` | `3` | `1` |",
+		"| `spec.replicas` | `3` | `1` |  |",
 		"| **deny** | replicas | Rollout cart | Rollout has 1 replica, prod needs 3 | `envs/prod/services.cue:7` |",
 	} {
 		if !strings.Contains(out.String(), want) {

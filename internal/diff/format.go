@@ -30,7 +30,11 @@ func WriteText(w io.Writer, r *Report) error {
 		sign := map[Status]string{Added: "+", Removed: "-", Changed: "~"}[o.Status]
 		fmt.Fprintf(&b, "%s %s/%s %s %s\n", sign, o.Env, o.App, o.Kind, qualified(o))
 		for _, c := range o.Changes {
-			fmt.Fprintf(&b, "    %s\n", c)
+			fmt.Fprintf(&b, "    %s", c)
+			if len(c.Source) > 0 {
+				fmt.Fprintf(&b, "  (%s:%d)", c.Source[0].File, c.Source[0].Line)
+			}
+			b.WriteString("\n")
 		}
 	}
 	if len(r.Findings) > 0 {
@@ -65,9 +69,13 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 			b.WriteString("</summary>\n\n")
 			fmt.Fprintf(&b, "`%s`\n\n", o.File)
 			if len(o.Changes) > 0 {
-				b.WriteString("| field | old | new |\n|---|---|---|\n")
+				b.WriteString("| field | old | new | set in |\n|---|---|---|---|\n")
 				for _, c := range o.Changes {
-					fmt.Fprintf(&b, "| `%s` | %s | %s |\n", cell(c.Path), code(c.Old), code(c.New))
+					src := ""
+					if len(c.Source) > 0 {
+						src = fmt.Sprintf("`%s:%d`", c.Source[0].File, c.Source[0].Line)
+					}
+					fmt.Fprintf(&b, "| `%s` | %s | %s | %s |\n", cell(c.Path), code(c.Old), code(c.New), src)
 				}
 				b.WriteString("\n")
 			}

@@ -36,6 +36,9 @@ type Finding struct {
 	Env       string   `json:"env"`
 	// Path is the offending field as a dotted path (spec.replicas), when known.
 	Path string `json:"path,omitempty"`
+	// Keys is Path unambiguously: map keys and decimal list indices, for
+	// tracing the field back to its CUE source.
+	Keys []string `json:"-"`
 	// Waived carries the waiver's reason when a waiver covers this finding.
 	Waived string `json:"waived,omitempty"`
 	// Source lists the CUE positions behind the offending field, most specific first.

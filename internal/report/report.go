@@ -72,6 +72,9 @@ func writeText(w io.Writer, r Result) error {
 			fmt.Fprintf(w, " -- waived: %s", f.Waived)
 		}
 		fmt.Fprintln(w)
+		for _, src := range f.Source {
+			fmt.Fprintf(w, "    from %s:%d:%d\n", src.File, src.Line, src.Column)
+		}
 		switch {
 		case f.Waived != "":
 			waived++
@@ -123,6 +126,13 @@ func writeGitHub(w io.Writer, r Result) error {
 		msg := fmt.Sprintf("%s (%s, %s)", f.Message, object(f), f.Env)
 		if f.Waived != "" {
 			msg += " -- waived: " + f.Waived
+		}
+		// The CUE line first: that is the line a pull request changed, and
+		// GitHub shows annotations on the files of the diff.
+		if len(f.Source) > 0 {
+			src := f.Source[0]
+			fmt.Fprintf(w, "::%s file=%s,line=%d,col=%d,title=%s::%s\n", level, ghProp(src.File), src.Line, max(src.Column, 1), ghProp(f.Rule),
+				ghData(fmt.Sprintf("%s (rendered as %s:%d)", msg, uri(f.File), max(f.Line, 1))))
 		}
 		fmt.Fprintf(w, "::%s file=%s,line=%d,title=%s::%s\n", level, ghProp(uri(f.File)), max(f.Line, 1), ghProp(f.Rule), ghData(msg))
 	}

@@ -63,18 +63,22 @@ type sarifResult struct {
 	Level        string             `json:"level"`
 	Message      sarifMessage       `json:"message"`
 	Locations    []sarifLocation    `json:"locations"`
+	Related      []sarifLocation    `json:"relatedLocations,omitempty"`
 	Suppressions []sarifSuppression `json:"suppressions,omitempty"`
 	Properties   map[string]string  `json:"properties,omitempty"`
 }
 
 type sarifLocation struct {
+	ID               int           `json:"id,omitempty"`
+	Message          *sarifMessage `json:"message,omitempty"`
 	PhysicalLocation struct {
 		ArtifactLocation struct {
 			URI       string `json:"uri"`
 			URIBaseID string `json:"uriBaseId"`
 		} `json:"artifactLocation"`
 		Region struct {
-			StartLine int `json:"startLine"`
+			StartLine   int `json:"startLine"`
+			StartColumn int `json:"startColumn,omitempty"`
 		} `json:"region"`
 	} `json:"physicalLocation"`
 }
@@ -139,6 +143,28 @@ func writeSARIF(w io.Writer, r Result) error {
 		loc.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
 		loc.PhysicalLocation.Region.StartLine = max(f.Line, 1) // SARIF lines start at 1
 		res.Locations = []sarifLocation{loc}
+		// Traced to CUE: the env (or schema) line is where the alert belongs,
+		// the rendered file and the other CUE lines are related.
+		if len(f.Source) > 0 {
+			var related []sarifLocation
+			for i, src := range f.Source {
+				var l sarifLocation
+				l.PhysicalLocation.ArtifactLocation.URI = uri(src.File)
+				l.PhysicalLocation.ArtifactLocation.URIBaseID = "%SRCROOT%"
+				l.PhysicalLocation.Region.StartLine = max(src.Line, 1)
+				l.PhysicalLocation.Region.StartColumn = src.Column
+				if i == 0 {
+					res.Locations = []sarifLocation{l}
+					continue
+				}
+				l.ID = i + 1
+				l.Message = &sarifMessage{Text: "also set by this CUE"}
+				related = append(related, l)
+			}
+			loc.ID = 1
+			loc.Message = &sarifMessage{Text: "the rendered object"}
+			res.Related = append([]sarifLocation{loc}, related...)
+		}
 		if f.Waived != "" {
 			res.Suppressions = []sarifSuppression{{Kind: "external", Justification: f.Waived}}
 		}

@@ -112,7 +112,7 @@ func (r *celRules) evaluate(o *manifest.Object, env string, schema map[string]an
 			path := dotted(m.path)
 			if err != nil {
 				if reportErrors {
-					out = append(out, newFinding(o, env, path, o.LineOf(m.path...),
+					out = append(out, newFinding(o, env, path, m.path, o.LineOf(m.path...),
 						prefixPath(path, fmt.Sprintf("validation rule %q cannot be evaluated: %v", rule.rule, err))))
 				}
 				continue
@@ -128,7 +128,7 @@ func (r *celRules) evaluate(o *manifest.Object, env string, schema map[string]an
 			if msg == "" {
 				msg = fmt.Sprintf("failed rule: %s", rule.rule)
 			}
-			out = append(out, newFinding(o, env, dotted(at), o.LineOf(at...), prefixPath(dotted(at), msg)))
+			out = append(out, newFinding(o, env, dotted(at), at, o.LineOf(at...), prefixPath(dotted(at), msg)))
 		}
 	}
 	return out

@@ -301,11 +301,11 @@ func (v *Validator) validateObject(o *manifest.Object, env string) []finding.Fin
 	case src.schemaless != "":
 		return nil
 	case src.problem != "":
-		return []finding.Finding{newFinding(o, env, "", o.Line, src.problem)}
+		return []finding.Finding{newFinding(o, env, "", nil, o.Line, src.problem)}
 	}
 	e, err := v.compiled(src)
 	if err != nil {
-		return []finding.Finding{newFinding(o, env, "", o.Line, fmt.Sprintf("schema of %s %s does not compile: %v", o.APIVersion(), o.Kind(), err))}
+		return []finding.Finding{newFinding(o, env, "", nil, o.Line, fmt.Sprintf("schema of %s %s does not compile: %v", o.APIVersion(), o.Kind(), err))}
 	}
 	var out []finding.Finding
 	err = e.schema.Validate(o.Object)
@@ -315,7 +315,7 @@ func (v *Validator) validateObject(o *manifest.Object, env string) []finding.Fin
 	case errors.As(err, &verr):
 		out = violations(o, env, verr)
 	default:
-		out = []finding.Finding{newFinding(o, env, "", o.Line, err.Error())}
+		out = []finding.Finding{newFinding(o, env, "", nil, o.Line, err.Error())}
 	}
 	if src.crd != nil {
 		out = append(out, e.rules.evaluate(o, env, e.raw, err == nil)...)
@@ -323,7 +323,7 @@ func (v *Validator) validateObject(o *manifest.Object, env string) []finding.Fin
 	return out
 }
 
-func newFinding(o *manifest.Object, env, path string, line int, msg string) finding.Finding {
+func newFinding(o *manifest.Object, env, path string, keys []string, line int, msg string) finding.Finding {
 	return finding.Finding{
 		Rule:      Rule,
 		Severity:  finding.Deny,
@@ -335,6 +335,7 @@ func newFinding(o *manifest.Object, env, path string, line int, msg string) find
 		Name:      o.Name(),
 		Env:       env,
 		Path:      path,
+		Keys:      keys,
 	}
 }
 

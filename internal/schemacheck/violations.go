@@ -33,7 +33,7 @@ func violations(o *manifest.Object, env string, verr *jsonschema.ValidationError
 			return
 		}
 		seen[full] = true
-		out = append(out, newFinding(o, env, p, o.LineOf(path...), full))
+		out = append(out, newFinding(o, env, p, path, o.LineOf(path...), full))
 	}
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
