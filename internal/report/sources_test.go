@@ -13,7 +13,7 @@ import (
 var traced = Result{Envs: []string{"prod"}, Findings: []finding.Finding{{
 	Rule: "replicas.min", Severity: finding.Deny, Message: "Rollout cart runs 1 replica(s); prod needs at least 3",
 	File: "rendered/prod/svc-cart/rollout-cart.yaml", Line: 13, Kind: "Rollout", Namespace: "shop", Name: "cart", Env: "prod",
-	Path: "spec.replicas",
+	Path:   "spec.replicas",
 	Source: []finding.Source{{File: "envs/prod/services.cue", Line: 7, Column: 8}, {File: "schema/platform.cue", Line: 84, Column: 15}},
 }}}
 
