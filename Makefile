@@ -3,7 +3,7 @@ GO      ?= go
 RENDER  := $(GO) run ./cmd/render
 CRDS    ?= ../shared/crds
 
-.PHONY: render verify test golden check fmt bench e2e e2e-argocd
+.PHONY: render verify test golden check policy fmt bench e2e
 
 ## render: write rendered/<env>/ from envs/ + schema/ (what Argo CD applies)
 render:
@@ -13,11 +13,12 @@ render:
 verify:
 	$(RENDER) --check
 
-## test: every test: Go (golden files, CLI, policies, schemas) and rendered/ up to date
+## test: every test: Go (golden files, CLI, policies, schemas), rendered/ up to date and clean
 test:
 	$(GO) vet ./...
 	$(GO) test ./...
 	$(RENDER) --check
+	$(RENDER) check
 
 ## golden: regenerate the golden files of the test fixtures, on purpose
 golden:
@@ -36,3 +37,13 @@ policy:
 fmt:
 	gofmt -w $$(git ls-files '*.go')
 	$(GO) run cuelang.org/go/cmd/cue fmt ./...
+
+## e2e: apply rendered/ to a real kube-apiserver + etcd (built once per machine, cached in ~/.cache/platform-e2e)
+e2e:
+	cd e2e && $(GO) run ./cmd/e2e-binaries >/dev/null
+	cd e2e && E2E_CRDS=$(abspath $(CRDS)) $(GO) test -count=1 -timeout 60m ./...
+
+## bench: the performance table of BENCHMARKS.md (peers built from the module proxy)
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 5x ./generator/ ./internal/checker/ ./internal/schemacheck/
+	bench/run

@@ -1,0 +1,212 @@
+package e2e_test
+
+import (
+	"bytes"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+)
+
+// bumpReplicas finds the cart service's replica floor in envs/prod.
+var bumpReplicas = regexp.MustCompile(`(?m)^(\s*cart:\s*replicas:\s*)(\d+)`)
+
+// TestEnvChangeUpdatesExactlyTheDiff renders prod twice from a copy of the
+// repository's inputs, the second time with one replica count bumped, applies
+// the first render and then the second, and checks that exactly the objects
+// whose rendered content differs changed on the server: no more (a noisy
+// render or apply would touch others), no fewer (the change must land).
+func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
+	const env = "prod"
+	root := repoRoot(t)
+	tmp := t.TempDir()
+	render := buildRenderCLI(t, root, tmp)
+
+	base := filepath.Join(tmp, "base")
+	changed := filepath.Join(tmp, "changed")
+	for _, dst := range []string{base, changed} {
+		for _, dir := range []string{"cue.mod", "envs", "schema"} {
+			copyDir(t, filepath.Join(root, dir), filepath.Join(dst, dir))
+		}
+	}
+	services := filepath.Join(changed, "envs", env, "services.cue")
+	src, err := os.ReadFile(services)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := bumpReplicas.FindSubmatch(src)
+	if m == nil {
+		t.Fatalf("%s: no `cart: replicas: N` line to bump; update bumpReplicas to the env's current shape", services)
+	}
+	oldReplicas, _ := strconv.Atoi(string(m[2]))
+	newReplicas := oldReplicas + 1
+	src = bumpReplicas.ReplaceAll(src, []byte("${1}"+strconv.Itoa(newReplicas)))
+	if err := os.WriteFile(services, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, dst := range []string{base, changed} {
+		runCmd(t, dst, render, "--root", dst, "--env", env)
+	}
+	files := changedFiles(t, filepath.Join(base, "rendered", env), filepath.Join(changed, "rendered", env))
+	if len(files) == 0 {
+		t.Fatalf("bumping cart replicas %d -> %d changed no rendered file", oldReplicas, newReplicas)
+	}
+	t.Logf("cart replicas %d -> %d changed %d rendered files: %s", oldReplicas, newReplicas, len(files), strings.Join(files, ", "))
+
+	s := newServer(t)
+	before := s.sync(t, base, filepath.Join(base, "rendered", env))
+	after := s.sync(t, changed, filepath.Join(changed, "rendered", env))
+	if t.Failed() {
+		return
+	}
+
+	// What the diff says: objects whose applied body differs (or is new).
+	prev := before.ByID()
+	var want []string
+	for _, a := range after.Applied {
+		if b, ok := prev[a.ID]; !ok || !bytes.Equal(a.Body, b.Body) {
+			want = append(want, a.ID)
+		}
+	}
+	next := after.ByID()
+	for id := range prev {
+		if _, ok := next[id]; !ok {
+			t.Fatalf("%s is gone from the changed render; this test does not prune, so it cannot check removals", id)
+		}
+	}
+	// What the server says: objects whose stored content moved, and the
+	// subset whose generation (spec) moved.
+	var gotContent, gotGen, rewritten []string
+	for _, a := range after.Applied {
+		b := prev[a.ID]
+		switch {
+		case !bytes.Equal(a.Live, b.Live):
+			gotContent = append(gotContent, a.ID)
+		case a.ResourceVersion != b.ResourceVersion:
+			rewritten = append(rewritten, a.ID)
+		}
+		if a.Generation != b.Generation {
+			gotGen = append(gotGen, a.ID)
+		}
+	}
+	slices.Sort(want)
+	slices.Sort(gotContent)
+	slices.Sort(gotGen)
+	want, gotContent, gotGen = slices.Compact(want), slices.Compact(gotContent), slices.Compact(gotGen)
+	t.Logf("diff says %d objects change: %s", len(want), strings.Join(want, ", "))
+	if !slices.Equal(want, gotContent) {
+		t.Errorf("objects changed on the server differ from the diff:\n  diff:   %s\n  server: %s", strings.Join(want, ", "), strings.Join(gotContent, ", "))
+	}
+	for _, id := range gotGen {
+		if !slices.Contains(want, id) {
+			t.Errorf("%s changed generation but is not in the diff", id)
+		}
+	}
+	if len(gotGen) == 0 {
+		t.Errorf("a replica change moved no object's generation")
+	}
+	if len(rewritten) > 0 {
+		t.Logf("the server rewrote %d objects with identical content (new resourceVersion only): %s", len(rewritten), strings.Join(rewritten, ", "))
+	}
+
+	// And the change itself landed where the render put it.
+	var rollout *unstructured.Unstructured
+	for _, a := range after.Applied {
+		if strings.HasPrefix(a.ID, "Rollout.argoproj.io ") && a.Name == "cart" {
+			rollout, err = s.applier.Client().Resource(a.GVR).Namespace(a.Namespace).Get(t.Context(), a.Name, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	if rollout == nil {
+		t.Fatal("no cart Rollout in the render")
+	}
+	if got, _, _ := unstructured.NestedInt64(rollout.Object, "spec", "replicas"); got != int64(newReplicas) {
+		t.Errorf("cart Rollout spec.replicas on the server = %d, want %d", got, newReplicas)
+	}
+}
+
+// buildRenderCLI builds the repository's render command once: the e2e module
+// stays free of the main module's dependencies (CUE, OPA) by running the real
+// CLI instead of importing the generator.
+func buildRenderCLI(t *testing.T, root, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "render")
+	runCmd(t, root, "go", "build", "-o", bin, "./cmd/render")
+	return bin
+}
+
+func runCmd(t *testing.T, dir, name string, args ...string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), name, args...)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
+	}
+}
+
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, path)
+		target := filepath.Join(dst, rel)
+		if d.IsDir() {
+			return os.MkdirAll(target, 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(target, data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// changedFiles lists the files that differ between two rendered env folders.
+func changedFiles(t *testing.T, a, b string) []string {
+	t.Helper()
+	read := func(dir string) map[string][]byte {
+		files := map[string][]byte{}
+		err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
+			if err != nil || d.IsDir() {
+				return err
+			}
+			rel, _ := filepath.Rel(dir, path)
+			files[rel], err = os.ReadFile(path)
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return files
+	}
+	fa, fb := read(a), read(b)
+	var out []string
+	for name, data := range fb {
+		if !bytes.Equal(fa[name], data) {
+			out = append(out, name)
+		}
+	}
+	for name := range fa {
+		if _, ok := fb[name]; !ok {
+			out = append(out, fmt.Sprintf("%s (removed)", name))
+		}
+	}
+	slices.Sort(out)
+	return out
+}
