@@ -57,6 +57,9 @@ func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, er
 	idx := &SourceIndex{root: opts.Root, envsDir: opts.EnvsDir, outDir: outDir, envs: map[string]*envSources{}}
 	results := make([]*envSources, len(names))
 	g, ctx := errgroup.WithContext(ctx)
+	if opts.Jobs > 0 {
+		g.SetLimit(opts.Jobs)
+	}
 	for i, name := range names {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {

@@ -22,6 +22,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "render in memory and exit 1 with a diff if rendered/ differs")
 	root := fs.String("root", ".", "the repository root (holds cue.mod/, envs/, schema/)")
 	out := fs.String("out", "", "output folder (default <root>/rendered)")
+	jobs := fs.Int("jobs", 0, "envs evaluated at once (default GOMAXPROCS; 1 bounds memory to one env's evaluation)")
 	fs.Usage = func() {
 		usage(stderr)
 		fs.PrintDefaults()
@@ -48,7 +49,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rendered, err := generator.Render(ctx, generator.Options{Root: rootDir, Envs: envs})
+	rendered, err := generator.Render(ctx, generator.Options{Root: rootDir, Envs: envs, Jobs: *jobs})
 	if err != nil {
 		fmt.Fprintf(stderr, "render: %v\n", err)
 		return exitBadInput
