@@ -69,15 +69,35 @@ type File struct {
 // context each (CUE is not safe for concurrent use within a context), and
 // returns them sorted by name. It writes nothing.
 func Render(ctx context.Context, opts Options) ([]Env, error) {
-	opts, err := opts.normalise()
+	results, _, err := renderAll(ctx, opts)
 	if err != nil {
 		return nil, err
+	}
+	envs := make([]Env, len(results))
+	for i, r := range results {
+		envs[i] = r.env
+	}
+	return envs, nil
+}
+
+// rendered is one env's render and the CUE value behind each of its files.
+type rendered struct {
+	env    Env
+	values map[string]cue.Value
+}
+
+// renderAll renders the selected envs, at most opts.Jobs at once, sorted by
+// name; it also returns the normalised options.
+func renderAll(ctx context.Context, opts Options) ([]rendered, Options, error) {
+	opts, err := opts.normalise()
+	if err != nil {
+		return nil, opts, err
 	}
 	names, err := discover(opts)
 	if err != nil {
-		return nil, err
+		return nil, opts, err
 	}
-	envs := make([]Env, len(names))
+	results := make([]rendered, len(names))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(cmp.Or(opts.Jobs, runtime.GOMAXPROCS(0)))
 	for i, name := range names {
@@ -85,18 +105,15 @@ func Render(ctx context.Context, opts Options) ([]Env, error) {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			env, _, err := renderEnv(opts, name)
-			if err != nil {
-				return err
-			}
-			envs[i] = env
-			return nil
+			env, values, err := renderEnv(opts, name)
+			results[i] = rendered{env, values}
+			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, opts, err
 	}
-	return envs, nil
+	return results, opts, nil
 }
 
 // renderEnv is the pipeline for one env. It also returns the CUE value

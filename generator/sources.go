@@ -12,7 +12,6 @@ import (
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/token"
-	"golang.org/x/sync/errgroup"
 
 	"github.com/ecommerce-platform/gitops/internal/finding"
 )
@@ -34,7 +33,6 @@ type SourceIndex struct {
 func (s *SourceIndex) Rendered() []Env { return s.rendered }
 
 type envSources struct {
-	env    Env
 	files  map[string][]byte    // app/file -> fresh bytes
 	values map[string]cue.Value // app/file -> the object's CUE value
 	mu     sync.Mutex           // cue values are not safe for concurrent use
@@ -43,11 +41,7 @@ type envSources struct {
 // Sources evaluates the selected envs for tracing; outDir is where their
 // rendered files are (normally <root>/rendered).
 func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, error) {
-	opts, err := opts.normalise()
-	if err != nil {
-		return nil, err
-	}
-	names, err := discover(opts)
+	results, opts, err := renderAll(ctx, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -55,34 +49,13 @@ func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, er
 		return nil, err
 	}
 	idx := &SourceIndex{root: opts.Root, envsDir: opts.EnvsDir, outDir: outDir, envs: map[string]*envSources{}}
-	results := make([]*envSources, len(names))
-	g, ctx := errgroup.WithContext(ctx)
-	if opts.Jobs > 0 {
-		g.SetLimit(opts.Jobs)
-	}
-	for i, name := range names {
-		g.Go(func() error {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			env, values, err := renderEnv(opts, name)
-			if err != nil {
-				return err
-			}
-			es := &envSources{files: map[string][]byte{}, values: values, env: env}
-			for _, f := range env.Files {
-				es.files[f.Path] = f.Data
-			}
-			results[i] = es
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	for i, name := range names {
-		idx.envs[name] = results[i]
-		idx.rendered = append(idx.rendered, results[i].env)
+	for _, r := range results {
+		es := &envSources{files: map[string][]byte{}, values: r.values}
+		for _, f := range r.env.Files {
+			es.files[f.Path] = f.Data
+		}
+		idx.envs[r.env.Name] = es
+		idx.rendered = append(idx.rendered, r.env)
 	}
 	return idx, nil
 }
