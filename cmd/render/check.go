@@ -148,8 +148,17 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return bad(fmt.Errorf("schema validation: %w", err))
 	}
+	var all []*manifest.Object
 	for _, s := range sets {
 		res.Findings = append(res.Findings, v.Validate(s.Objects, s.Env)...)
+		all = append(all, s.Objects...)
+	}
+	// Say which kinds only CUE validates (schemaless upstream), on stderr so
+	// the machine formats on stdout stay clean.
+	if c, ok := v.(interface {
+		Coverage([]*manifest.Object) schemacheck.Coverage
+	}); ok {
+		fmt.Fprintln(stderr, c.Coverage(all))
 	}
 	ws, err := checker.LoadWaivers(*waiversFile)
 	if err != nil {

@@ -27,6 +27,16 @@ func TestCheckFindingsPointAtTheEnvLine(t *testing.T) {
 	if code != exitFindings {
 		t.Fatalf("exit %d, want %d: %s\n%s", code, exitFindings, stderr, stdout)
 	}
+	// The report says which kinds only their CUE definitions validate.
+	for _, want := range []string{
+		"schemaless: validated by CUE only: portworx.io/v1beta2 VolumePlacementStrategy (1)",
+		"schemaless: validated by CUE only: stork.libopenstorage.org/v1alpha1 SchedulePolicy (1)",
+		", 0 unknown",
+	} {
+		if !strings.Contains(stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, stderr)
+		}
+	}
 	var out struct{ Findings []finding.Finding }
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatal(err)
