@@ -3,7 +3,7 @@ GO      ?= go
 RENDER  := $(GO) run ./cmd/render
 CRDS    ?= ../shared/crds
 
-.PHONY: render verify test golden check policy fmt bench e2e
+.PHONY: render verify test golden check policy fmt bench e2e e2e-argocd
 
 ## render: write rendered/<env>/ from envs/ + schema/ (what Argo CD applies)
 render:
@@ -42,6 +42,12 @@ fmt:
 e2e:
 	cd e2e && $(GO) run ./cmd/e2e-binaries >/dev/null
 	cd e2e && E2E_CRDS=$(abspath $(CRDS)) $(GO) test -count=1 -timeout 60m ./...
+
+## e2e-argocd: Argo CD v3.6.1 itself (built once per machine) syncs rendered/prod from a local git server: all Applications Synced, one auto-sync, one prune
+e2e-argocd:
+	e2e/hack/install-deps.sh
+	cd e2e && $(GO) run ./cmd/e2e-binaries -argocd >/dev/null
+	cd e2e && E2E_ARGOCD_TEST=1 E2E_CRDS=$(abspath $(CRDS)) $(GO) test -count=1 -v -timeout 60m ./argocd/
 
 ## bench: the performance table of BENCHMARKS.md (peers built from the module proxy)
 bench:

@@ -1,10 +1,13 @@
 // Command e2e-binaries builds (or finds) the kube-apiserver and etcd the
-// end-to-end tests run, and prints their paths. Run it ahead of the tests to
-// warm the cache, e.g. in CI before the test timeout starts counting.
+// end-to-end tests run, and with -argocd also kube-controller-manager, Argo
+// CD and kustomize, and
+// prints their paths. Run it ahead of the tests to warm the cache, e.g. in CI
+// before the test timeout starts counting.
 package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,6 +16,8 @@ import (
 )
 
 func main() {
+	argocd := flag.Bool("argocd", false, "also build kube-controller-manager, Argo CD "+binaries.ArgoCDVersion+" and kustomize "+binaries.KustomizeVersion)
+	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	p, err := binaries.Ensure(ctx, binaries.Options{Log: os.Stderr})
@@ -21,4 +26,18 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("KUBE_APISERVER=%s\nETCD=%s\n", p.KubeAPIServer, p.Etcd)
+	if *argocd {
+		kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: os.Stderr})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("KUBE_CONTROLLER_MANAGER=%s\n", kcm)
+		a, err := binaries.EnsureArgoCD(ctx, binaries.Options{Log: os.Stderr})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("ARGOCD=%s\nKUSTOMIZE=%s\nARGOCD_SCRIPTS=%s\n", a.ArgoCD, a.Kustomize, a.Scripts)
+	}
 }

@@ -143,6 +143,9 @@ type recipe struct {
 	files   map[string]string
 	pkg     string // what go build builds
 	ldflags string
+	// env is added to the go commands' environment, e.g. GOTOOLCHAIN for a
+	// module that needs a newer Go than the one running the tests.
+	env []string
 }
 
 func (r recipe) cacheName() string { return r.name + "-" + r.version }
@@ -161,18 +164,21 @@ func etcdRecipe() recipe {
 	}
 }
 
-func apiserverRecipe() recipe {
+func apiserverRecipe() recipe { return kubernetesRecipe("kube-apiserver") }
+
+// kubernetesRecipe builds k8s.io/kubernetes/cmd/<name>.
+func kubernetesRecipe(name string) recipe {
 	minor := strings.Split(strings.TrimPrefix(KubernetesVersion, "v"), ".")[1]
 	return recipe{
-		name:    "kube-apiserver",
+		name:    name,
 		version: KubernetesVersion,
 		goMod:   kubernetesGoMod,
 		files: map[string]string{
 			// The build tag keeps the import out of any build; go mod tidy
-			// still sees it and records every module kube-apiserver needs.
-			"tools.go": "//go:build tools\n\npackage tools\n\nimport _ \"k8s.io/kubernetes/cmd/kube-apiserver\"\n",
+			// still sees it and records every module the command needs.
+			"tools.go": "//go:build tools\n\npackage tools\n\nimport _ \"k8s.io/kubernetes/cmd/" + name + "\"\n",
 		},
-		pkg: "k8s.io/kubernetes/cmd/kube-apiserver",
+		pkg: "k8s.io/kubernetes/cmd/" + name,
 		// Without a version stamp the server reports v0.0.0-master and clients
 		// such as kubectl refuse to parse it.
 		ldflags: "-X k8s.io/component-base/version.gitVersion=" + KubernetesVersion +
@@ -206,7 +212,7 @@ func kubernetesGoMod(ctx context.Context, env []string) (string, error) {
 	}
 	stagingVersion := "v0." + strings.SplitN(strings.TrimPrefix(KubernetesVersion, "v"), ".", 2)[1]
 	var b strings.Builder
-	fmt.Fprintf(&b, "module platform-e2e/kube-apiserver\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n", KubernetesVersion)
+	fmt.Fprintf(&b, "module platform-e2e/kubernetes\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n", KubernetesVersion)
 	n := 0
 	for _, m := range stagingReplace.FindAllSubmatch(data, -1) {
 		fmt.Fprintf(&b, "\t%s => %s %s\n", m[1], m[1], stagingVersion)
@@ -246,6 +252,7 @@ func build(ctx context.Context, log io.Writer, cache, bin string, r recipe) erro
 	// GOWORK=off: a go.work up the tree must not pull the throwaway module in.
 	// GOFLAGS=-mod=mod lets tidy and build record what they resolve.
 	env := append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GO111MODULE=on")
+	env = append(env, r.env...)
 	goMod, err := r.goMod(ctx, env)
 	if err != nil {
 		return err

@@ -6,22 +6,20 @@
 package cluster
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"k8s.io/client-go/rest"
+
+	"github.com/ecommerce-platform/gitops/e2e/internal/proc"
 )
 
 // Options say which binaries to run and where to keep state.
@@ -45,6 +43,8 @@ type Cluster struct {
 	dir       string
 	etcd      *process
 	apiserver *process
+	// controllerManager runs only when StartControllerManager asks for it.
+	controllerManager *process
 }
 
 // Start launches etcd, then kube-apiserver, and returns once /readyz answers
@@ -158,8 +158,8 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 	var last string
 	for {
 		for _, p := range []*process{c.etcd, c.apiserver} {
-			if p.exited() {
-				return fmt.Errorf("%s exited before the API server was ready: %v\n%s", p.name, p.err(), p.tail(30))
+			if p.Exited() {
+				return fmt.Errorf("%s exited before the API server was ready: %v\n%s", p.Name, p.Err(), p.Tail(30))
 			}
 		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+"/readyz", nil)
@@ -177,7 +177,7 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 		}
 		select {
 		case <-ctx.Done():
-			return fmt.Errorf("API server not ready after %s (last: %s)\n%s", timeout, last, c.apiserver.tail(30))
+			return fmt.Errorf("API server not ready after %s (last: %s)\n%s", timeout, last, c.apiserver.Tail(30))
 		case <-time.After(200 * time.Millisecond):
 		}
 	}
@@ -186,128 +186,50 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) error {
 // MaxRSS reports the peak resident memory of each process so far, in bytes
 // (from /proc, so Linux only; zero elsewhere).
 func (c *Cluster) MaxRSS() (apiserver, etcd int64) {
-	return c.apiserver.maxRSS(), c.etcd.maxRSS()
+	return c.apiserver.MaxRSS(), c.etcd.MaxRSS()
 }
 
 // Logs returns the last lines of both processes' logs, for failure reports.
 func (c *Cluster) Logs(lines int) string {
 	var b strings.Builder
-	for _, p := range []*process{c.etcd, c.apiserver} {
+	for _, p := range []*process{c.etcd, c.apiserver, c.controllerManager} {
 		if p != nil {
-			fmt.Fprintf(&b, "--- %s (last %d lines of %s)\n%s\n", p.name, lines, p.logPath, p.tail(lines))
+			fmt.Fprintf(&b, "--- %s (last %d lines of %s)\n%s\n", p.Name, lines, p.LogPath, p.Tail(lines))
 		}
 	}
 	return b.String()
 }
 
-// Stop terminates kube-apiserver, then etcd (each process group: SIGTERM,
-// then SIGKILL after 10 s), and waits for them. Safe on a partly started
-// cluster and when called twice.
+// Stop terminates kube-controller-manager if started, kube-apiserver, then
+// etcd (each process group: SIGTERM, then SIGKILL after 10 s), and waits for
+// them. Safe on a partly started cluster and when called twice.
 func (c *Cluster) Stop() {
-	for _, p := range []*process{c.apiserver, c.etcd} {
+	for _, p := range []*process{c.controllerManager, c.apiserver, c.etcd} {
 		if p != nil {
-			p.stop(10 * time.Second)
+			p.Stop(10 * time.Second)
 		}
 	}
 }
 
-// process is a child running in its own process group, so stopping it also
-// stops anything it spawned.
-type process struct {
-	name    string
-	logPath string
-	cmd     *exec.Cmd
-	log     *os.File
-	done    chan struct{}
-	waitErr error
-}
+// process is a child in its own process group (internal/proc).
+type process = proc.Process
 
 func startProcess(bin, logPath string, args ...string) (*process, error) {
-	log, err := os.Create(logPath)
+	p, err := proc.Start(filepath.Base(bin), bin, logPath, nil, args...)
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout = log
-	cmd.Stderr = log
-	cmd.SysProcAttr = sysProcAttr()
-	if err := cmd.Start(); err != nil {
-		log.Close()
-		return nil, fmt.Errorf("start %s: %w", bin, err)
-	}
-	p := &process{name: filepath.Base(bin), logPath: logPath, cmd: cmd, log: log, done: make(chan struct{})}
-	go func() {
-		p.waitErr = cmd.Wait()
-		log.Close()
-		close(p.done)
-	}()
 	// etcd and kube-apiserver fail fast on a taken port; catch that here so
 	// Start can retry with other ports.
 	select {
-	case <-p.done:
+	case <-p.Done():
 		if bytes.Contains(readFile(logPath), []byte("address already in use")) {
-			return nil, fmt.Errorf("%s: %w", p.name, errAddrInUse)
+			return nil, fmt.Errorf("%s: %w", p.Name, errAddrInUse)
 		}
-		return nil, fmt.Errorf("%s exited at start: %v\n%s", p.name, p.waitErr, p.tail(30))
+		return nil, fmt.Errorf("%s exited at start: %v\n%s", p.Name, p.Err(), p.Tail(30))
 	case <-time.After(300 * time.Millisecond):
 	}
 	return p, nil
-}
-
-func (p *process) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
-func (p *process) err() error { <-p.done; return p.waitErr }
-
-func (p *process) stop(grace time.Duration) {
-	if p.exited() {
-		return
-	}
-	pgid := p.cmd.Process.Pid
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(grace):
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		<-p.done
-	}
-}
-
-func (p *process) tail(lines int) string {
-	if p == nil {
-		return ""
-	}
-	all := strings.Split(strings.TrimRight(string(readFile(p.logPath)), "\n"), "\n")
-	if len(all) > lines {
-		all = all[len(all)-lines:]
-	}
-	return strings.Join(all, "\n")
-}
-
-// maxRSS reads VmHWM (peak resident set) from /proc/<pid>/status.
-func (p *process) maxRSS() int64 {
-	if p == nil || p.exited() {
-		return 0
-	}
-	f, err := os.Open("/proc/" + strconv.Itoa(p.cmd.Process.Pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	defer f.Close()
-	s := bufio.NewScanner(f)
-	for s.Scan() {
-		if rest, ok := strings.CutPrefix(s.Text(), "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
 }
 
 func readFile(path string) []byte {
@@ -315,22 +237,4 @@ func readFile(path string) []byte {
 	return data
 }
 
-// freePorts asks the kernel for n distinct free ports on 127.0.0.1.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var listeners []net.Listener
-	defer func() {
-		for _, l := range listeners {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		listeners = append(listeners, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
-}
+func freePorts(n int) ([]int, error) { return proc.FreePorts(n) }
