@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -15,6 +14,8 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
 
 // bumpReplicas finds the cart service's replica floor in envs/prod.
@@ -35,7 +36,7 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 	changed := filepath.Join(tmp, "changed")
 	for _, dst := range []string{base, changed} {
 		for _, dir := range []string{"cue.mod", "envs", "schema"} {
-			copyDir(t, filepath.Join(root, dir), filepath.Join(dst, dir))
+			testrepo.CopyDir(t, filepath.Join(root, dir), filepath.Join(dst, dir))
 		}
 	}
 	services := filepath.Join(changed, "envs", env, "services.cue")
@@ -54,7 +55,7 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, dst := range []string{base, changed} {
-		runCmd(t, dst, render, "--root", dst, "--env", env)
+		testrepo.Run(t, dst, render, "--root", dst, "--env", env)
 	}
 	files := changedFiles(t, filepath.Join(base, "rendered", env), filepath.Join(changed, "rendered", env))
 	if len(files) == 0 {
@@ -142,39 +143,8 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 func buildRenderCLI(t *testing.T, root, dir string) string {
 	t.Helper()
 	bin := filepath.Join(dir, "render")
-	runCmd(t, root, "go", "build", "-o", bin, "./cmd/render")
+	testrepo.Run(t, root, "go", "build", "-o", bin, "./cmd/render")
 	return bin
-}
-
-func runCmd(t *testing.T, dir, name string, args ...string) {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), name, args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // changedFiles lists the files that differ between two rendered env folders.

@@ -9,7 +9,6 @@ package argocd_test
 
 import (
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +33,8 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/cluster"
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
+
+	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
 
 const env = "prod"
@@ -536,14 +537,14 @@ var repoURLLine = regexp.MustCompile(`(?m)^(\s*git:\s*repoURL:\s*)"[^"]*"`)
 func newGitRepo(t *testing.T, root, dir, renderDir string) *gitRepo {
 	t.Helper()
 	for _, d := range []string{"cue.mod", "envs", "schema"} {
-		copyDir(t, filepath.Join(root, d), filepath.Join(dir, d))
+		testrepo.CopyDir(t, filepath.Join(root, d), filepath.Join(dir, d))
 	}
 	if err := os.MkdirAll(renderDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	r := &gitRepo{dir: dir, render: filepath.Join(renderDir, "render")}
-	run(t, root, "go", "build", "-o", r.render, "./cmd/render")
-	run(t, dir, "git", "init", "-q", "-b", "main")
+	testrepo.Run(t, root, "go", "build", "-o", r.render, "./cmd/render")
+	testrepo.Run(t, dir, "git", "init", "-q", "-b", "main")
 	srv, err := argocd.ServeGit(filepath.Join(dir, ".git"), "gitops.git")
 	if err != nil {
 		t.Fatal(err)
@@ -578,9 +579,9 @@ func (r *gitRepo) edit(t *testing.T, path string, f func(string) string) {
 // commit renders the env with the repository's CLI and commits everything.
 func (r *gitRepo) commit(t *testing.T, msg string) string {
 	t.Helper()
-	run(t, r.dir, r.render, "--root", r.dir, "--env", env)
-	run(t, r.dir, "git", "add", "-A")
-	run(t, r.dir, "git", "-c", "user.name=e2e", "-c", "user.email=e2e@localhost", "commit", "-q", "-m", msg)
+	testrepo.Run(t, r.dir, r.render, "--root", r.dir, "--env", env)
+	testrepo.Run(t, r.dir, "git", "add", "-A")
+	testrepo.Run(t, r.dir, "git", "-c", "user.name=e2e", "-c", "user.email=e2e@localhost", "commit", "-q", "-m", msg)
 	return r.head(t)
 }
 
@@ -591,37 +592,6 @@ func (r *gitRepo) head(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return strings.TrimSpace(string(out))
-}
-
-func run(t *testing.T, dir, name string, args ...string) {
-	t.Helper()
-	cmd := exec.CommandContext(t.Context(), name, args...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
-	}
-}
-
-func copyDir(t *testing.T, src, dst string) {
-	t.Helper()
-	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		target := filepath.Join(dst, rel)
-		if d.IsDir() {
-			return os.MkdirAll(target, 0o755)
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(target, data, 0o644)
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
 }
 
 // get reads one object; nil when it does not exist.
