@@ -26,6 +26,7 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/cluster"
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
+	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
 
 const (
@@ -56,23 +57,6 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// repoRoot is the main module's root: the tests run in e2e/.
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-func crdsDir(t testing.TB) string {
-	if dir := os.Getenv("E2E_CRDS"); dir != "" {
-		return dir
-	}
-	return filepath.Join(repoRoot(t), "..", "shared", "crds")
-}
-
 // server is a fresh control plane with every CRD the platform uses.
 type server struct {
 	*cluster.Cluster
@@ -85,7 +69,7 @@ func newServer(t *testing.T) *server {
 	t.Helper()
 	ctx := t.Context()
 	start := time.Now()
-	upstream, err := crds.Load(crdsDir(t))
+	upstream, err := crds.Load(testrepo.CRDs(t))
 	if err != nil {
 		t.Fatalf("upstream CRDs (set E2E_CRDS to their folder): %v", err)
 	}
@@ -124,18 +108,18 @@ func newServer(t *testing.T) *server {
 // renderedEnvs lists rendered/<env> folders that have a bootstrap folder.
 func renderedEnvs(t *testing.T) []string {
 	t.Helper()
-	entries, err := os.ReadDir(filepath.Join(repoRoot(t), "rendered"))
+	entries, err := os.ReadDir(filepath.Join(testrepo.Root(t), "rendered"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var envs []string
 	for _, e := range entries {
-		if fi, err := os.Stat(filepath.Join(repoRoot(t), "rendered", e.Name(), bootstrapFolder)); err == nil && fi.IsDir() {
+		if fi, err := os.Stat(filepath.Join(testrepo.Root(t), "rendered", e.Name(), bootstrapFolder)); err == nil && fi.IsDir() {
 			envs = append(envs, e.Name())
 		}
 	}
 	if len(envs) == 0 {
-		t.Fatalf("no rendered/<env>/%s folder under %s", bootstrapFolder, repoRoot(t))
+		t.Fatalf("no rendered/<env>/%s folder under %s", bootstrapFolder, testrepo.Root(t))
 	}
 	return envs
 }
@@ -173,7 +157,7 @@ func TestRenderedEnvsApply(t *testing.T) {
 	for _, env := range renderedEnvs(t) {
 		t.Run(env, func(t *testing.T) {
 			s := newServer(t)
-			root := repoRoot(t)
+			root := testrepo.Root(t)
 			envDir := filepath.Join(root, "rendered", env)
 			first := s.sync(t, root, envDir)
 			if t.Failed() {

@@ -28,7 +28,7 @@ var bumpReplicas = regexp.MustCompile(`(?m)^(\s*cart:\s*replicas:\s*)(\d+)`)
 // render or apply would touch others), no fewer (the change must land).
 func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 	const env = "prod"
-	root := repoRoot(t)
+	root := testrepo.Root(t)
 	tmp := t.TempDir()
 	render := buildRenderCLI(t, root, tmp)
 

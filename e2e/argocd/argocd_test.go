@@ -33,7 +33,6 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/cluster"
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
-
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
 
@@ -43,22 +42,6 @@ const env = "prod"
 // long a pushed commit may wait before the controller notices it without a
 // webhook.
 const resync = 10 * time.Second
-
-func repoRoot(t testing.TB) string {
-	t.Helper()
-	root, err := filepath.Abs("../..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return root
-}
-
-func crdsDir(t testing.TB) string {
-	if dir := os.Getenv("E2E_CRDS"); dir != "" {
-		return dir
-	}
-	return filepath.Join(repoRoot(t), "..", "shared", "crds")
-}
 
 // stack is everything one test runs: control plane, git server, Argo CD.
 type stack struct {
@@ -292,9 +275,9 @@ func startStack(t *testing.T) *stack {
 	// The repository Argo CD syncs: this working tree's CUE, rendered by the
 	// repository's own CLI after pointing git.repoURL at the local server,
 	// committed on main (the Applications' targetRevision).
-	s.repo = newGitRepo(t, repoRoot(t), filepath.Join(tmp, "repo"), filepath.Join(tmp, "render"))
+	s.repo = newGitRepo(t, testrepo.Root(t), filepath.Join(tmp, "repo"), filepath.Join(tmp, "render"))
 
-	upstream, err := crds.Load(crdsDir(t))
+	upstream, err := crds.Load(testrepo.CRDs(t))
 	if err != nil {
 		t.Fatalf("upstream CRDs (set E2E_CRDS to their folder): %v", err)
 	}

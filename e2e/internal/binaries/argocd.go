@@ -70,14 +70,7 @@ func EnsureArgoCD(ctx context.Context, opts Options) (ArgoCDPaths, error) {
 	if p.ArgoCD != "" && p.Kustomize != "" && p.Scripts != "" {
 		return p, nil
 	}
-	cache, err := cacheDir(opts.CacheDir)
-	if err != nil {
-		return ArgoCDPaths{}, err
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return ArgoCDPaths{}, err
-	}
-	unlock, err := lockFile(filepath.Join(cache, ".lock"))
+	cache, unlock, err := lockedCache(opts.CacheDir)
 	if err != nil {
 		return ArgoCDPaths{}, err
 	}

@@ -81,16 +81,7 @@ func Ensure(ctx context.Context, opts Options) (Paths, error) {
 		return p, nil
 	}
 
-	cache, err := cacheDir(opts.CacheDir)
-	if err != nil {
-		return Paths{}, err
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return Paths{}, err
-	}
-	// Two test runs on one machine must not build the same binary twice at
-	// once: the second waits for the first and then finds the cache filled.
-	unlock, err := lockFile(filepath.Join(cache, ".lock"))
+	cache, unlock, err := lockedCache(opts.CacheDir)
 	if err != nil {
 		return Paths{}, err
 	}
@@ -107,6 +98,22 @@ func Ensure(ctx context.Context, opts Options) (Paths, error) {
 		}
 	}
 	return p, nil
+}
+
+// lockedCache creates the cache folder and holds its lock until unlock: two
+// test runs on one machine must not build the same binary twice at once; the
+// second waits for the first and then finds the cache filled.
+func lockedCache(dir string) (cache string, unlock func(), err error) {
+	if cache, err = cacheDir(dir); err != nil {
+		return "", nil, err
+	}
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", nil, err
+	}
+	if unlock, err = lockFile(filepath.Join(cache, ".lock")); err != nil {
+		return "", nil, err
+	}
+	return cache, unlock, nil
 }
 
 func cacheDir(dir string) (string, error) {

@@ -35,14 +35,7 @@ func EnsureControllerManager(ctx context.Context, opts Options) (string, error) 
 		}
 		return path, nil
 	}
-	cache, err := cacheDir(opts.CacheDir)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return "", err
-	}
-	unlock, err := lockFile(filepath.Join(cache, ".lock"))
+	cache, unlock, err := lockedCache(opts.CacheDir)
 	if err != nil {
 		return "", err
 	}

@@ -5,6 +5,7 @@ package testrepo
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -25,4 +26,33 @@ func Run(t testing.TB, dir, name string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
+}
+
+// Root is the main module's root: the nearest folder above the test's
+// working directory that holds cue.mod/.
+func Root(t testing.TB) string {
+	t.Helper()
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if st, err := os.Stat(filepath.Join(dir, "cue.mod")); err == nil && st.IsDir() {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no cue.mod/ above the working directory: run the tests inside the repository")
+		}
+		dir = parent
+	}
+}
+
+// CRDs is the CRD folder: $E2E_CRDS, else shared/crds beside the repository.
+func CRDs(t testing.TB) string {
+	t.Helper()
+	if dir := os.Getenv("E2E_CRDS"); dir != "" {
+		return dir
+	}
+	return filepath.Join(Root(t), "..", "shared", "crds")
 }
