@@ -119,11 +119,16 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	if len(ref) == 40 {
 		report.Base = ref[:12]
 	}
-	baseFindings, err := policyFindings(ctx, baseEnvs)
+	// One compiled policy set serves both sides.
+	chk, err := checker.New(ctx, checker.Options{})
+	if err != nil {
+		return bad(err)
+	}
+	baseFindings, err := policyFindings(ctx, chk, baseEnvs)
 	if err != nil {
 		return bad(fmt.Errorf("base %s: %w", ref, err))
 	}
-	headFindings, err := policyFindings(ctx, head)
+	headFindings, err := policyFindings(ctx, chk, head)
 	if err != nil {
 		return bad(err)
 	}
@@ -159,13 +164,9 @@ func existing(root string, envs []string) ([]string, bool) {
 }
 
 // policyFindings runs the policies over rendered envs held in memory.
-func policyFindings(ctx context.Context, envs []generator.Env) ([]finding.Finding, error) {
+func policyFindings(ctx context.Context, chk *checker.Checker, envs []generator.Env) ([]finding.Finding, error) {
 	if len(envs) == 0 {
 		return nil, nil
-	}
-	chk, err := checker.New(ctx, checker.Options{})
-	if err != nil {
-		return nil, err
 	}
 	var sets []checker.Set
 	for _, env := range envs {
