@@ -231,8 +231,10 @@ func TestAWSNamesAgree(t *testing.T) {
 		}
 	}
 
-	// One latency record per region for the CloudFront origin, each with a health check.
-	regions := map[string]string{}
+	// One failover pair for the CloudFront origin: prod PRIMARY, dr SECONDARY,
+	// each with its own health check and set identifier.
+	roles := map[string]string{}
+	ids := map[string]string{}
 	distOrigin := list(get("prod", "Distribution")[0], "spec", "forProvider", "origin")[0].(map[string]any)["domainName"].(string)
 	for _, env := range []string{"prod", "dr"} {
 		for _, r := range get(env, "Record") {
@@ -242,11 +244,12 @@ func TestAWSNamesAgree(t *testing.T) {
 			if str(r, "spec", "forProvider", "healthCheckIdRef", "name") == "" {
 				t.Errorf("%s: origin record %s has no health check", env, str(r, "metadata", "name"))
 			}
-			regions[env] = str(r, "spec", "forProvider", "latencyRoutingPolicy", "region")
+			roles[env] = str(r, "spec", "forProvider", "failoverRoutingPolicy", "type")
+			ids[env] = str(r, "spec", "forProvider", "setIdentifier")
 		}
 	}
-	if len(regions) != 2 || regions["prod"] == regions["dr"] || regions["prod"] == "" || regions["dr"] == "" {
-		t.Errorf("latency records for the CloudFront origin %s: %v, want one per region (prod and dr)", distOrigin, regions)
+	if roles["prod"] != "PRIMARY" || roles["dr"] != "SECONDARY" || ids["prod"] == ids["dr"] {
+		t.Errorf("failover records for the CloudFront origin %s: %v (set identifiers %v), want prod PRIMARY and dr SECONDARY", distOrigin, roles, ids)
 	}
 
 	// prod replicates the CloudSnap bucket to the bucket dr creates.
