@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -61,6 +62,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	schemaOnly := fs.Bool("schema-only", false, "run schema validation only, not the policies")
 	crds := fs.String("crds", "", "folder of CustomResourceDefinitions for schema validation (default $"+schemacheck.EnvCRDDir+", else ../shared/crds beside the repository root)")
 	workers := fs.Int("workers", 0, "concurrent policy evaluations (default GOMAXPROCS)")
+	policyDir := fs.String("policies", "", policiesUsage)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: render check [--env NAME] [--format text|json|sarif|junit|github] [PATH...]")
 		fs.PrintDefaults()
@@ -83,7 +85,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	// Compiled even for --schema-only: the thresholds name the known envs.
-	chk, err := checker.New(ctx, checker.Options{Workers: *workers})
+	chk, err := checker.New(ctx, checker.Options{Workers: *workers, Policies: policiesFS(*policyDir)})
 	if err != nil {
 		return bad(err)
 	}
@@ -226,4 +228,15 @@ func attachSources(ctx context.Context, root string, fs []finding.Finding) {
 			fs[i].Source = idx.Lookup(fs[i].File, fs[i].Keys)
 		}
 	}
+}
+
+const policiesUsage = "folder of *.rego policies (thresholds.rego among them) to run instead of the ones built into render (policies/)"
+
+// policiesFS is the policy folder given with --policies, or nil for the
+// built-in policies.
+func policiesFS(dir string) fs.FS {
+	if dir == "" {
+		return nil
+	}
+	return os.DirFS(dir)
 }
