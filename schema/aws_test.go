@@ -629,8 +629,10 @@ func TestCertificateNamesAgree(t *testing.T) {
 // cluster version from #EKSVersions, so a version without a row is an error
 // of the env, not a render with unmanaged add-ons.
 func TestClusterVersionNeedsItsAddonRow(t *testing.T) {
-	root := copyModule(t, "envs/prod/aws.cue", `version: "1.35"`, `version: "1.99"`)
-	_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"prod"}})
+	root := testrepo.Fixture(t)
+	version := testrepo.Find(t, filepath.Join(root, "envs", "small", "aws.cue"), "platform", "aws", "cluster", "version")
+	testrepo.Set(t, version, `"1.99"`)
+	_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"small"}})
 	if err == nil || !strings.Contains(err.Error(), "1.99") {
 		t.Fatalf("a cluster version without an #EKSVersions row rendered: err = %v", err)
 	}
