@@ -11,6 +11,7 @@ import data.lib
 docs := {
 	"topology.project-wave": "Every Application's AppProject (other than default) is in the set and syncs in an earlier wave.",
 	"topology.destination": "Every Application's destination is the in-cluster API server or a cluster an Argo CD cluster Secret of the set registers, in an earlier wave.",
+	"topology.project-destination": "Every Application's destination (server or name, and namespace) is one its AppProject permits.",
 }
 
 in_cluster_server := "https://kubernetes.default.svc"
@@ -75,4 +76,28 @@ deny contains lib.finding("topology.destination", msg, ["metadata", "annotations
 	some s in registrations
 	wave(s) >= wave(input)
 	msg := sprintf("Application %s (wave %d) syncs to the cluster Secret %s's cluster, which is registered in wave %d: it must come first", [input.metadata.name, wave(input), s.metadata.name, wave(s)])
+}
+
+# permits is true when a destination of the project admits the Application's
+# (Argo CD matches server or name, and namespace, as globs).
+permits(project, destination) if {
+	some allowed in project.spec.destinations
+	matches(allowed, destination, "server")
+	matches(allowed, destination, "name")
+	glob.match(object.get(allowed, "namespace", ""), [], object.get(destination, "namespace", ""))
+}
+
+# matches: a field the project's destination does not set matches anything.
+matches(allowed, _, field) if not allowed[field]
+
+matches(allowed, destination, field) if glob.match(allowed[field], [], object.get(destination, field, ""))
+
+# topology.project-destination: Argo CD refuses to sync to a destination the
+# project does not permit.
+deny contains lib.finding("topology.project-destination", msg, ["spec", "destination"]) if {
+	application
+	lib.has_inventory
+	some p in projects
+	not permits(p, input.spec.destination)
+	msg := sprintf("Application %s syncs to %v, which its AppProject %s does not permit", [input.metadata.name, input.spec.destination, p.metadata.name])
 }

@@ -8,6 +8,11 @@ wave(w) := {"argocd.argoproj.io/sync-wave": w}
 project := {
 	"apiVersion": "argoproj.io/v1alpha1", "kind": "AppProject",
 	"metadata": {"name": "platform-prod", "namespace": "argocd", "annotations": wave("-31")},
+	"spec": {"destinations": [
+		{"server": "https://kubernetes.default.svc", "namespace": "*"},
+		{"name": "shop-prod", "namespace": "*"},
+		{"server": "https://ABC.gr7.us-east-1.eks.amazonaws.com", "namespace": "shop"},
+	]},
 }
 
 cluster := {
@@ -74,4 +79,12 @@ test_docs if {
 		startswith(id, "topology.")
 		text != ""
 	}
+}
+
+test_destination_the_project_does_not_permit if {
+	elsewhere := app("prod-other", "0", {"name": "shop-dr", "namespace": "shop"})
+	dr := fixtures.set(cluster, "/stringData/name", "shop-dr")
+	denied(elsewhere, array.concat(good, [fixtures.set(dr, "/metadata/name", "cluster-shop-dr")])) == {"topology.project-destination"}
+	wrong_ns := fixtures.set(by_server, "/spec/destination/namespace", "kube-system")
+	denied(wrong_ns, good) == {"topology.project-destination"}
 }
