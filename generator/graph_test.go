@@ -21,8 +21,10 @@ func TestGraphFollowsTheSeedPlan(t *testing.T) {
 		"prod": {
 			{"users", "cloudfront", "route53", "alb", "az-us-east-1a", "svc-checkout", "db-orders-db", "portworx", "cloudsnap", "dr-region"},
 			{"alb", "az-us-east-1c", "svc-storefront"},
-			{"logs", "firehose", "lake", "emr", "redshift", "quicksight"},
-			{"lake", "athena", "quicksight"},
+			{"shipper", "logs", "firehose", "lake", "emr", "processed", "athena", "quicksight"},
+			{"scheduler", "emr"},
+			{"processed", "redshift"},
+			{"lake", "athena"},
 		},
 		"dr": {
 			{"users", "cloudfront", "route53", "alb", "az-us-west-2b", "svc-catalog", "db-orders-db", "portworx", "cloudsnap", "dr-restore"},
