@@ -76,8 +76,9 @@ func TestBatchTransitionsNameStates(t *testing.T) {
 		}
 	}
 
+	// The fixture repository (its envs are the golden fixtures: small has analytics).
 	root := copyModule(t, "schema/aws_analytics_batch.cue", `Next: "RunSparkJob"`, `Next: "RunSparkJobs"`)
-	_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"prod"}})
+	_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"small"}})
 	if err == nil || !strings.Contains(err.Error(), "aws_analytics_batch.cue") {
 		t.Fatalf("a transition to a missing state rendered: err = %v", err)
 	}
