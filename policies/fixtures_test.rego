@@ -6,6 +6,7 @@ package fixtures
 import data.datasafety
 import data.lib
 import data.parity
+import data.references
 import data.releases
 import data.replicas
 import data.secrets
@@ -41,7 +42,7 @@ rollout := {
 					"envFrom": [{"secretRef": {"name": "web-creds"}}],
 				}],
 				"volumes": [
-					{"name": "tls", "secret": {"secretName": "web-creds"}},
+					{"name": "tls", "secret": {"secretName": "web-creds", "items": [{"key": "token", "path": "token"}]}},
 					{"name": "all", "projected": {"sources": [{"secret": {"name": "web-creds"}}]}},
 				],
 				"topologySpreadConstraints": zone_spread,
@@ -101,7 +102,7 @@ statefulset := {
 			"metadata": {"labels": {"app": "db"}},
 			"spec": {
 				"containers": [{"name": "pg", "image": concat("", ["registry/postgres", digest])}],
-				"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone"}],
+				"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "db"}}}],
 			},
 		},
 		"volumeClaimTemplates": [{
@@ -128,6 +129,7 @@ storage_class := {
 	"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
 	"metadata": {"name": "px"},
 	"provisioner": "pxd.portworx.com",
+	"reclaimPolicy": "Retain",
 	"parameters": {"repl": "3", "placement_strategy": "zone-spread"},
 }
 
@@ -146,7 +148,7 @@ config_map := {
 ingress := {
 	"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
 	"metadata": {"name": "web", "namespace": "shop", "annotations": {"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30, load_balancing.cross_zone.enabled=true"}},
-	"spec": {"ingressClassName": "alb"},
+	"spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
 }
 
 nlb := {
@@ -220,7 +222,7 @@ dr := check("dr", good)
 
 # results runs every package's deny and warn for one object.
 results(obj, chk) := r if {
-	r := {"deny": (((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny), "warn": replicas.warn} with input as obj
+	r := {"deny": ((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | references.deny), "warn": (replicas.warn | references.warn)} with input as obj
 		with data.check as chk
 }
 

@@ -14,6 +14,9 @@
 #   data.check.files[key][ns][name] the file each object was read from (rules
 #                                   that relate objects to Argo CD source paths)
 #   data.check.peers[env].index     the same index for a peer env (parity rules)
+#   data.check.env_index[pkg]       package pkg's env_index rule, evaluated once
+#                                   per env without input (lookup tables a rule
+#                                   would otherwise rebuild for every object)
 #
 # Without data.check (plain `conftest test`), the env falls back to the
 # object's platform.shop/env label, else "prod" (the strictest), and rules
@@ -158,6 +161,3 @@ reference_words := {"id", "name", "file", "path", "ref", "arn", "url", "uri", "l
 
 # words splits FOO_BAR, foo-bar, foo.bar and fooBar into their words.
 words(name) := [w | some w in split(regex.replace(regex.replace(name, `([a-z0-9])([A-Z])`, "${1}_${2}"), `[-.\s]`, "_"), "_"); w != ""]
-
-# private_key_block matches PEM private keys of any algorithm.
-private_key_block(s) if regex.match(`-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`, s)

@@ -6,6 +6,7 @@ import data.lib
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
 	"zones.spread": "Multi-replica workloads carry a topologySpreadConstraint on topology.kubernetes.io/zone with maxSkew 1.",
+	"zones.spread-hard": "Where the env asks for more than one zone, no zone topologySpreadConstraint of a multi-replica workload is soft (whenUnsatisfiable ScheduleAnyway).",
 	"zones.pdb-missing": "Every multi-replica workload's pods are selected by a PodDisruptionBudget in its namespace.",
 	"zones.pdb-blocks-drain": "No PodDisruptionBudget blocks every drain (maxUnavailable 0, minAvailable 100% or >= the workload's replicas).",
 	"zones.portworx-repl": "Portworx StorageClasses keep at least the env's volume replicas (repl; prod 3).",
@@ -34,6 +35,21 @@ zone_spread(spec) if {
 	some c in spec.topologySpreadConstraints
 	c.topologyKey == zone_key
 	c.maxSkew == 1
+}
+
+# zones.spread-hard: a soft zone constraint (ScheduleAnyway) is only a
+# scoring preference: when a zone is full or cordoned the scheduler places
+# the pods anywhere, so every replica may land in one zone. The API default
+# (unset) is DoNotSchedule.
+deny contains lib.finding("zones.spread-hard", msg, path) if {
+	input.kind in lib.scalable_kinds
+	lib.thresholds.min_zones > 1
+	multi_replica(input)
+	some i, c in lib.pod_spec(input).topologySpreadConstraints
+	c.topologyKey == zone_key
+	c.whenUnsatisfiable == "ScheduleAnyway"
+	path := array.concat(lib.pod_spec_path(input), ["topologySpreadConstraints", i, "whenUnsatisfiable"])
+	msg := sprintf("%s %s spreads over %s with whenUnsatisfiable ScheduleAnyway: %s asks for %d zones, so the constraint must be DoNotSchedule", [input.kind, input.metadata.name, zone_key, lib.env, lib.thresholds.min_zones])
 }
 
 # zones.pdb-missing: nothing stops a node drain evicting every pod at once.
