@@ -3,6 +3,7 @@
 # Each *_test.rego breaks one thing at a time and expects exactly its rule.
 package fixtures
 
+import data.capacity
 import data.datasafety
 import data.lib
 import data.parity
@@ -34,6 +35,7 @@ rollout := {
 			"spec": {
 				"containers": [{
 					"name": "web", "image": concat("", ["registry/web", digest]),
+					"resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
 					"env": [
 						{"name": "LOG_LEVEL", "value": "info"},
 						{"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "web-creds", "key": "token"}}},
@@ -170,7 +172,13 @@ subnet(name, zone) := {
 nodegroup(name, fp) := {
 	"apiVersion": "eks.aws.upbound.io/v1beta2", "kind": "NodeGroup",
 	"metadata": {"name": name},
-	"spec": {"forProvider": object.union({"clusterNameRef": {"name": "shop"}, "region": "us-east-1"}, fp)},
+	"spec": {"forProvider": object.union(
+		{
+			"clusterNameRef": {"name": "shop"}, "region": "us-east-1",
+			"instanceTypes": ["m6i.xlarge"], "scalingConfig": {"minSize": 1, "maxSize": 3},
+		},
+		fp,
+	)},
 }
 
 nodegroups := [
@@ -222,7 +230,7 @@ dr := check("dr", good)
 
 # results runs every package's deny and warn for one object.
 results(obj, chk) := r if {
-	r := {"deny": ((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | references.deny), "warn": (replicas.warn | references.warn)} with input as obj
+	r := {"deny": (((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | references.deny) | capacity.deny), "warn": (replicas.warn | references.warn)} with input as obj
 		with data.check as chk
 }
 
