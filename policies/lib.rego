@@ -89,11 +89,22 @@ containers(obj) := {[path, c] |
 }
 
 # hpas_for lists the HPAs in the set that scale obj.
-hpas_for(obj) := [h |
-	some h in objects("HorizontalPodAutoscaler.autoscaling", namespace(obj))
-	h.spec.scaleTargetRef.kind == obj.kind
-	h.spec.scaleTargetRef.name == obj.metadata.name
-]
+hpas_for(obj) := [h | some h in object.get(idx.hpas, [namespace(obj), obj.kind, obj.metadata.name], [])]
+
+# env_index: lookup tables the engine derives once per env (see
+# data.check.env_index above); computed inline without the engine.
+env_index := {"hpas": hpas_by_target}
+
+idx := data.check.env_index.lib
+
+idx := env_index if not data.check.env_index.lib
+
+hpas_by_target[ns][ref.kind][ref.name] contains h if {
+	some ns, by_name in index["HorizontalPodAutoscaler.autoscaling"]
+	some same_name in by_name
+	some h in same_name
+	ref := h.spec.scaleTargetRef
+}
 
 # replicas is the workload's effective replica count at rest: the static
 # count, else the minimum of an HPA scaling it, else the API default 1.

@@ -11,7 +11,7 @@ docs := {
 	"references.hpa-target": "An HPA's scaleTargetRef names a workload in the set (kind, apiVersion group and name).",
 	"references.pdb-selects": "A PodDisruptionBudget's selector selects the pods of at least one workload in its namespace.",
 	"references.spread-selects": "Every topologySpreadConstraint's labelSelector selects the workload's own pod template labels.",
-	"references.secret-key": "Every Secret key a pod reads (secretKeyRef.key, secret volume items[].key) is produced by the ExternalSecret behind that Secret (warn when its dataFrom or templateFrom makes the keys unknowable).",
+	"references.secret-key": "Every Secret key a pod reads (secretKeyRef.key, secret and projected volume items[].key) is produced by the ExternalSecret behind that Secret (warn when its dataFrom or templateFrom makes the keys unknowable).",
 	"references.ingress-backend": "Every Service an Ingress routes to is in its namespace and exposes the port (number or name) the backend names.",
 }
 
@@ -162,7 +162,7 @@ warn contains lib.finding("references.secret-key", msg, path) if {
 	msg := sprintf("%s %s reads key %q of Secret %q, whose ExternalSecret %s uses dataFrom or templateFrom: its keys cannot be known before it runs", [input.kind, input.metadata.name, key, secret, p.name])
 }
 
-key_refs(obj) := {[p, ref.name, ref.key] |
+key_refs(obj) := ({[p, ref.name, ref.key] |
 	some [cpath, c] in lib.containers(obj)
 	some i, e in c.env
 	ref := e.valueFrom.secretKeyRef
@@ -173,6 +173,12 @@ key_refs(obj) := {[p, ref.name, ref.key] |
 	not v.secret.optional
 	some j, item in v.secret.items
 	p := array.concat(lib.pod_spec_path(obj), ["volumes", i, "secret", "items", j, "key"])
+}) | {[p, src.secret.name, item.key] |
+	some i, v in lib.pod_spec(obj).volumes
+	some j, src in v.projected.sources
+	not src.secret.optional
+	some k, item in src.secret.items
+	p := array.concat(lib.pod_spec_path(obj), ["volumes", i, "projected", "sources", j, "secret", "items", k, "key"])
 }
 
 # references.ingress-backend: a backend whose Service or port does not

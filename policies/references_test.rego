@@ -66,6 +66,8 @@ test_secret_key_not_produced if {
 	fixtures.only("references.secret-key", r, fixtures.prod)
 	v := fixtures.set(fixtures.rollout, "/spec/template/spec/volumes/0/secret/items/0/key", "tls.crt")
 	fixtures.only("references.secret-key", v, fixtures.prod)
+	pr := fixtures.set(fixtures.rollout, "/spec/template/spec/volumes/1/projected/sources/0/secret/items", [{"key": "ca.crt", "path": "ca.crt"}])
+	fixtures.only("references.secret-key", pr, fixtures.prod)
 }
 
 test_secret_key_optional_ref_skipped if {

@@ -155,14 +155,28 @@ secret_refs(obj) := ((({[p, ref.name] |
 # produced reports whether the set makes Secret name in ns: an ExternalSecret
 # (spec.target.name, which defaults to its own name), a SealedSecret
 # (spec.template.metadata.name, defaulting likewise), or a Secret manifest.
-produced(ns, name) if {
-	some es in lib.objects("ExternalSecret.external-secrets.io", ns)
-	object.get(es, ["spec", "target", "name"], es.metadata.name) == name
+produced(ns, name) if count(object.get(idx.producers, [ns, name], [])) > 0
+
+# env_index: the Secrets each namespace's ExternalSecrets and SealedSecrets
+# produce, derived once per env by the engine (data.check.env_index).
+env_index := {"producers": producers}
+
+idx := data.check.env_index.secrets
+
+idx := env_index if not data.check.env_index.secrets
+
+producers[ns][name] contains es.metadata.name if {
+	some ns, by_name in lib.index["ExternalSecret.external-secrets.io"]
+	some same_name in by_name
+	some es in same_name
+	name := object.get(es, ["spec", "target", "name"], es.metadata.name)
 }
 
-produced(ns, name) if {
-	some ss in lib.objects("SealedSecret.bitnami.com", ns)
-	object.get(ss, ["spec", "template", "metadata", "name"], ss.metadata.name) == name
+producers[ns][name] contains ss.metadata.name if {
+	some ns, by_name in lib.index["SealedSecret.bitnami.com"]
+	some same_name in by_name
+	some ss in same_name
+	name := object.get(ss, ["spec", "template", "metadata", "name"], ss.metadata.name)
 }
 
 produced(ns, name) if lib.exists("Secret", ns, name)

@@ -62,10 +62,32 @@ deny contains lib.finding("zones.pdb-missing", msg, ["metadata", "name"]) if {
 	msg := sprintf("%s %s has %d replicas but no PodDisruptionBudget in namespace %q selects its pods", [input.kind, input.metadata.name, lib.max_replicas(input), lib.namespace(input)])
 }
 
+# The candidates are looked up by label: a PDB that selects the pods has
+# each of its matchLabels among their labels ("" holds PDBs without any).
 covered_by_pdb(obj, labels) if {
-	some pdb in lib.objects("PodDisruptionBudget.policy", lib.namespace(obj))
+	some pair in array.concat([""], [concat("=", [k, v]) | some k, v in labels])
+	some pdb in object.get(idx.pdbs, [lib.namespace(obj), pair], [])
 	lib.selects(pdb.spec.selector, labels)
 }
+
+# env_index: lookup tables derived once per env by the engine
+# (data.check.env_index); computed inline without it.
+env_index := {"pdbs": pdbs_by_label}
+
+idx := data.check.env_index.zones
+
+idx := env_index if not data.check.env_index.zones
+
+pdbs_by_label[ns][pair] contains pdb if {
+	some ns, by_name in lib.index["PodDisruptionBudget.policy"]
+	some same_name in by_name
+	some pdb in same_name
+	some pair in selector_pairs(object.get(pdb, ["spec", "selector", "matchLabels"], {}))
+}
+
+selector_pairs(match_labels) := {""} if count(match_labels) == 0
+
+selector_pairs(match_labels) := {concat("=", [k, v]) | some k, v in match_labels} if count(match_labels) > 0
 
 # zones.pdb-blocks-drain: a PDB that allows no eviction blocks every node
 # drain (and so every node group upgrade).
