@@ -107,7 +107,7 @@ spec:
       labels: {app: api}
     spec:
       topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: api}}}
       containers:
       - name: api
         image: registry/api@sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6
@@ -193,7 +193,7 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec:
-      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}]
+      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: db}}}]
       containers: []
 ---
 apiVersion: autoscaling/v2
@@ -280,6 +280,11 @@ func TestCheckWaivers(t *testing.T) {
 kind: PodDisruptionBudget
 metadata: {name: api, namespace: shop}
 spec: {maxUnavailable: 0, selector: {matchLabels: {app: api}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-0, namespace: shop, labels: {app: api}}
+spec: {containers: []}
 `)
 	writeCheckFile(t, dir, "policies/waivers.yaml", `waivers:
 - rule: zones.pdb-blocks-drain
