@@ -9,7 +9,9 @@ import data.lib
 import data.parity
 import data.releases
 import data.replicas
+import data.retry
 import data.secrets
+import data.stores
 import data.zones
 
 digest := "@sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6"
@@ -87,7 +89,10 @@ external_secret := {
 store := {
 	"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
 	"metadata": {"name": "aws"},
-	"spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}}},
+	"spec": {
+		"conditions": [{"namespaces": ["shop"]}],
+		"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}},
+	},
 }
 
 statefulset := {
@@ -263,7 +268,7 @@ dr := check("dr", good)
 
 # results runs every package's deny and warn for one object.
 results(obj, chk) := r if {
-	r := {"deny": ((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | dr.deny), "warn": replicas.warn} with input as obj
+	r := {"deny": ((((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | dr.deny) | retry.deny) | stores.deny), "warn": replicas.warn} with input as obj
 		with data.check as chk
 }
 

@@ -48,7 +48,7 @@ func (f fakeSchema) Validate(objs []*manifest.Object, env string) []finding.Find
 
 func useFakeSchema(t *testing.T, f fakeSchema) {
 	old := newSchemaValidator
-	newSchemaValidator = func(string) (schemaValidator, error) { return f, nil }
+	newSchemaValidator = func(string, string) (schemaValidator, error) { return f, nil }
 	t.Cleanup(func() { newSchemaValidator = old })
 }
 
