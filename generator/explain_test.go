@@ -115,7 +115,7 @@ func TestMistakesNameTheEnvLine(t *testing.T) {
 	}, {
 		name: "a database the env lacks (misspelt)",
 		setup: func(t *testing.T, root string) {
-			write(t, root, "envs/small-dr/typo.cue", "package env\n\nplatform: databases: dbb: {replicas: 3, size: \"10Gi\"}\n")
+			write(t, root, "envs/small-dr/typo.cue", "package env\n\nplatform: databases: dbb: {size: \"10Gi\"}\n")
 		},
 		first: func(t *testing.T, root string) string { return "env small-dr: envs/small-dr/typo.cue:3:" },
 		wants: []string{`platform.databases.dbb: "dbb" is not in envs/small-dr/platform.cue`, `did you mean "db"?`},

@@ -23,9 +23,9 @@ import (
 // renderedEnv is one env's objects by app folder.
 type renderedEnv map[string][]*manifest.Object
 
-func renderEnvs(t *testing.T, envsDir string) map[string]renderedEnv {
+func renderEnvs(t *testing.T, root, envsDir string) map[string]renderedEnv {
 	t.Helper()
-	envs, err := generator.Render(context.Background(), generator.Options{Root: repoRoot, EnvsDir: envsDir})
+	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: envsDir})
 	if err != nil {
 		t.Fatalf("render %s: %v", envsDir, err)
 	}
@@ -118,7 +118,9 @@ func claimsCreated(o *manifest.Object) []string {
 
 func TestStandbyRestoresBeforeTheDatabaseStarts(t *testing.T) {
 	env := "small-dr"
-	e := renderEnvs(t, "testdata/golden/envs")[env]
+	// The fixture envs import their shared catalogue as envs/shared: render
+	// them from a module root where they are envs/.
+	e := renderEnvs(t, fixtureModule(t, nil), "envs")[env]
 
 	var restores []*manifest.Object
 	restoreApp := ""
@@ -190,7 +192,7 @@ func TestStandbyRestoresBeforeTheDatabaseStarts(t *testing.T) {
 // Before a failover (envs/dr sets no restore) the standby runs no database
 // and holds no claim: nothing a later restore would find in its way.
 func TestStandbyRunsNoDatabaseBeforeFailover(t *testing.T) {
-	e := renderEnvs(t, "envs")["dr"]
+	e := renderEnvs(t, repoRoot, "envs")["dr"]
 	if e == nil {
 		t.Fatal("envs/dr did not render")
 	}
