@@ -39,7 +39,14 @@ services: api: {
 
 func withShared(t *testing.T, root, catalogue string, floors map[string]int) {
 	t.Helper()
-	write(t, root, "envs/shared/catalog.cue", catalogue)
+	// The fixture's own catalogue stays, after the test's (whose lines the
+	// expected messages name).
+	fixture, err := os.ReadFile(filepath.Join(root, "envs/shared/catalog.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, own, _ := strings.Cut(string(fixture), "package shared\n")
+	write(t, root, "envs/shared/catalog.cue", catalogue+own)
 	for _, env := range []string{"small", "small-dr"} {
 		body := "package env\n\nimport \"github.com/ecommerce-platform/gitops/envs/shared\"\n\nplatform: services: shared.services\n"
 		if n, ok := floors[env]; ok {

@@ -18,13 +18,21 @@ import (
 
 	"github.com/ecommerce-platform/gitops/generator"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // renderedEnv is one env's objects by app folder.
 type renderedEnv map[string][]*manifest.Object
 
-func renderEnvs(t *testing.T, root, envsDir string) map[string]renderedEnv {
+// renderEnvs renders the envs of envsDir: "envs" (the live ones) or
+// testdata/golden/envs (the fixture, rendered in a copy laid out as a
+// repository so its import of envs/shared is its own catalogue).
+func renderEnvs(t *testing.T, envsDir string) map[string]renderedEnv {
 	t.Helper()
+	root := repoRoot
+	if envsDir == testrepo.FixtureEnvs {
+		root, envsDir = testrepo.Fixture(t), "envs"
+	}
 	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: envsDir})
 	if err != nil {
 		t.Fatalf("render %s: %v", envsDir, err)
@@ -120,7 +128,7 @@ func TestStandbyRestoresBeforeTheDatabaseStarts(t *testing.T) {
 	env := "small-dr"
 	// The fixture envs import their shared catalogue as envs/shared: render
 	// them from a module root where they are envs/.
-	e := renderEnvs(t, fixtureModule(t, nil), "envs")[env]
+	e := renderEnvs(t, testrepo.FixtureEnvs)[env]
 
 	var restores []*manifest.Object
 	restoreApp := ""
@@ -192,7 +200,7 @@ func TestStandbyRestoresBeforeTheDatabaseStarts(t *testing.T) {
 // Before a failover (envs/dr sets no restore) the standby runs no database
 // and holds no claim: nothing a later restore would find in its way.
 func TestStandbyRunsNoDatabaseBeforeFailover(t *testing.T) {
-	e := renderEnvs(t, repoRoot, "envs")["dr"]
+	e := renderEnvs(t, "envs")["dr"]
 	if e == nil {
 		t.Fatal("envs/dr did not render")
 	}
