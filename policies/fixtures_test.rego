@@ -220,7 +220,7 @@ dr := check("dr", good)
 
 # results runs every package's deny and warn for one object.
 results(obj, chk) := r if {
-	r := {"deny": (((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny), "warn": replicas.warn} with input as obj
+	r := {"deny": (((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny), "warn": (replicas.warn | parity.warn)} with input as obj
 		with data.check as chk
 }
 

@@ -161,3 +161,7 @@ words(name) := [w | some w in split(regex.replace(regex.replace(name, `([a-z0-9]
 
 # private_key_block matches PEM private keys of any algorithm.
 private_key_block(s) if regex.match(`-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`, s)
+
+# threshold_note says where an env's threshold is set and how to accept an
+# exception, for the messages of rules that compare with one.
+threshold_note(name) := sprintf(" (threshold %s.%s in policies/thresholds.rego; to accept an exception, add a waiver with rule, object, reason, owner and expires to policies/waivers.yaml)", [env, name])
