@@ -39,7 +39,13 @@ services: api: {
 
 func withShared(t *testing.T, root, catalogue string, floors map[string]int) {
 	t.Helper()
-	write(t, root, "envs/shared/catalog.cue", catalogue)
+	// Added to the fixture's own catalogue, which the envs already import.
+	catalog := filepath.Join(root, "envs/shared/catalog.cue")
+	have, err := os.ReadFile(catalog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write(t, root, "envs/shared/catalog.cue", string(have)+"\n"+strings.TrimPrefix(catalogue, "package shared\n"))
 	for _, env := range []string{"small", "small-dr"} {
 		body := "package env\n\nimport \"github.com/ecommerce-platform/gitops/envs/shared\"\n\nplatform: services: shared.services\n"
 		if n, ok := floors[env]; ok {

@@ -47,6 +47,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output format: text, markdown or json")
 	root := fs.String("root", ".", "the repository root")
 	failOnDeny := fs.Bool("fail-on-deny", false, "exit 1 when the change introduces a policy deny (the report is written either way)")
+	policyDir := fs.String("policies", "", policiesUsage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -131,7 +132,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		report.Base = ref[:12]
 	}
 	// One compiled policy set serves both sides.
-	chk, err := checker.New(ctx, checker.Options{})
+	chk, err := checker.New(ctx, checker.Options{Policies: policiesFS(*policyDir)})
 	if err != nil {
 		return bad(err)
 	}
