@@ -39,13 +39,14 @@ services: api: {
 
 func withShared(t *testing.T, root, catalogue string, floors map[string]int) {
 	t.Helper()
-	// Added to the fixture's own catalogue, which the envs already import.
-	catalog := filepath.Join(root, "envs/shared/catalog.cue")
-	have, err := os.ReadFile(catalog)
+	// The fixture's own catalogue stays, after the test's (whose lines the
+	// expected messages name).
+	fixture, err := os.ReadFile(filepath.Join(root, "envs/shared/catalog.cue"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	write(t, root, "envs/shared/catalog.cue", string(have)+"\n"+strings.TrimPrefix(catalogue, "package shared\n"))
+	_, own, _ := strings.Cut(string(fixture), "package shared\n")
+	write(t, root, "envs/shared/catalog.cue", catalogue+own)
 	for _, env := range []string{"small", "small-dr"} {
 		body := "package env\n\nimport \"github.com/ecommerce-platform/gitops/envs/shared\"\n\nplatform: services: shared.services\n"
 		if n, ok := floors[env]; ok {
@@ -121,7 +122,7 @@ func TestMistakesNameTheEnvLine(t *testing.T) {
 	}, {
 		name: "a database the env lacks (misspelt)",
 		setup: func(t *testing.T, root string) {
-			write(t, root, "envs/small-dr/typo.cue", "package env\n\nplatform: databases: dbb: {replicas: 3, size: \"10Gi\"}\n")
+			write(t, root, "envs/small-dr/typo.cue", "package env\n\nplatform: databases: dbb: {size: \"10Gi\"}\n")
 		},
 		first: func(t *testing.T, root string) string { return "env small-dr: envs/small-dr/typo.cue:3:" },
 		wants: []string{`platform.databases.dbb: "dbb" is not in envs/small-dr/platform.cue`, `did you mean "db"?`},
