@@ -214,7 +214,15 @@ func trace(v cue.Value, depth int, seen map[token.Pos]bool) []token.Pos {
 		for _, a := range args {
 			out = append(out, trace(a, depth+1, seen)...)
 		}
+	case cue.NoOp:
+		add(v.Pos())
 	default:
+		// Arithmetic and calls: the values they compute from come before
+		// the line that computes. (A default that was chosen,
+		// maxReplicas: *(replicas * 3), has no expression left: NoOp.)
+		for _, a := range args {
+			out = append(out, trace(a, depth+1, seen)...)
+		}
 		add(v.Pos())
 	}
 	return out

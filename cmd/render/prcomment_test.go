@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -18,7 +19,7 @@ func fixtureAsProd(t *testing.T) string {
 	root := t.TempDir()
 	for src, dst := range map[string]string{
 		"cue.mod": "cue.mod", "schema": "schema",
-		"testdata/golden/envs/small": "envs/prod", "testdata/golden/envs/small-dr": "envs/dr",
+		"testdata/golden/envs/small": "envs/prod", "testdata/golden/envs/small-dr": "envs/dr", "testdata/golden/envs/shared": "envs/shared",
 	} {
 		if err := os.CopyFS(filepath.Join(root, dst), os.DirFS(filepath.Join("..", "..", src))); err != nil {
 			t.Fatal(err)
@@ -52,13 +53,15 @@ platform: services: api: {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Found by meaning (web's replicas field, whatever the alignment).
 	webAt := strings.Index(string(data), "web:")
-	rel := strings.Index(string(data)[webAt:], "replicas: 3")
-	if webAt < 0 || rel < 0 {
+	loc := regexp.MustCompile(`replicas:\s+3`).FindIndex(data[max(webAt, 0):])
+	if webAt < 0 || loc == nil {
 		t.Fatalf("fixture has no web replicas")
 	}
-	at := webAt + rel
-	write(t, platform, string(data[:at])+"replicas: 1"+string(data[at+len("replicas: 3"):]))
+	at, end := webAt+loc[0], webAt+loc[1]
+	floorLine := strings.Count(string(data[:at]), "\n") + 1
+	write(t, platform, string(data[:at])+"replicas: 1"+string(data[end:]))
 
 	code, stdout, stderr := runCLI(t, "diff", "--root", root, "--env", "prod", "--format", "json")
 	if code != exitOK {
@@ -103,6 +106,18 @@ platform: services: api: {
 		case o.Status == diff.Added && o.Kind == "ExternalSecret":
 			if key["secret key"] != "API_KEY" {
 				t.Errorf("added ExternalSecret: want its keys, got %v", o.Key)
+			}
+		case o.Status == diff.Changed && o.Kind == "HorizontalPodAutoscaler" && o.Name == "web":
+			// The floor is traced to its env line. (The ceiling, a schema
+			// default computed from it, is traced to the schema: CUE keeps no
+			// expression behind a chosen default.)
+			for _, c := range o.Changes {
+				if c.Path != "spec.minReplicas" {
+					continue
+				}
+				if len(c.Source) == 0 || c.Source[0].File != "envs/prod/platform.cue" || c.Source[0].Line != floorLine {
+					t.Errorf("HPA web %s: want it traced to envs/prod/platform.cue:%d (web's floor) first, got %v", c.Path, floorLine, c.Source)
+				}
 			}
 		case o.Status == diff.Changed && o.Kind == "Distribution":
 			for _, c := range o.Changes {
