@@ -278,7 +278,7 @@ dr := check("dr", good)
 
 # results runs every package's deny and warn for one object.
 results(obj, chk) := r if {
-	r := {"deny": ((((((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | dr.deny) | retry.deny) | stores.deny) | references.deny) | capacity.deny), "warn": (replicas.warn | references.warn)} with input as obj
+	r := {"deny": ((((((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | dr.deny) | retry.deny) | stores.deny) | references.deny) | capacity.deny), "warn": ((replicas.warn | references.warn) | parity.warn)} with input as obj
 		with data.check as chk
 }
 

@@ -203,3 +203,7 @@ single_writer(obj) if {
 	holds_data(obj)
 	not obj.metadata.annotations[replication_annotation]
 }
+
+# threshold_note says where an env's threshold is set and how to accept an
+# exception, for the messages of rules that compare with one.
+threshold_note(name) := sprintf(" (threshold %s.%s in policies/thresholds.rego; to accept an exception, add a waiver with rule, object, reason, owner and expires to policies/waivers.yaml)", [env, name])

@@ -50,7 +50,7 @@ deny contains lib.finding("secrets.env-literal", msg, array.concat(path, ["env",
 	lib.sensitive(e.name)
 	is_string(e.value)
 	e.value != ""
-	msg := sprintf("container %s of %s %s sets %s to a literal value: use valueFrom.secretKeyRef", [c.name, input.kind, input.metadata.name, e.name])
+	msg := sprintf("container %s of %s %s sets %s to a literal value: in this repository, move it from env: to credentials: in envs/shared/catalog.cue (%s: {key: \"<name under the env's Secrets Manager prefix>\", property: \"<JSON field>\"}), which renders an ExternalSecret and a valueFrom.secretKeyRef", [c.name, input.kind, input.metadata.name, e.name, e.name])
 }
 
 # secrets.configmap: a ConfigMap holds a credential-looking key.

@@ -179,7 +179,7 @@ deny contains lib.finding("zones.portworx-repl", msg, ["parameters", "repl"]) if
 	input.provisioner in portworx_provisioners
 	repl := to_number(object.get(input, ["parameters", "repl"], "1"))
 	repl < lib.thresholds.min_portworx_repl
-	msg := sprintf("Portworx StorageClass %s has repl %v; %s needs at least %d", [input.metadata.name, repl, lib.env, lib.thresholds.min_portworx_repl])
+	msg := concat("", [sprintf("Portworx StorageClass %s has repl %v; %s needs at least %d", [input.metadata.name, repl, lib.env, lib.thresholds.min_portworx_repl]), lib.threshold_note("min_portworx_repl")])
 }
 
 # zones.portworx-placement: a Portworx StorageClass without a placement
@@ -215,7 +215,7 @@ deny contains lib.finding("zones.nodegroup-azs", msg, ["spec", "forProvider"]) i
 	is_nodegroup(input)
 	zones := cluster_zones(cluster_of(input))
 	count(zones) < lib.thresholds.min_zones
-	msg := sprintf("the node groups of EKS cluster %q reach %d availability zone(s) %v through their subnets; %s needs at least %d", [cluster_of(input), count(zones), sort(zones), lib.env, lib.thresholds.min_zones])
+	msg := concat("", [sprintf("the node groups of EKS cluster %q reach %d availability zone(s) %v through their subnets; %s needs at least %d", [cluster_of(input), count(zones), sort(zones), lib.env, lib.thresholds.min_zones]), lib.threshold_note("min_zones")])
 }
 
 is_nodegroup(obj) if {

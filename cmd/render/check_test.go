@@ -160,7 +160,7 @@ func TestCheckBadDirJSON(t *testing.T) {
 		return finding.Finding{Rule: rule, Severity: finding.Deny, Message: msg, File: filepath.Join("bad", "api.yaml"), Line: line, Kind: kind, Namespace: "shop", Name: name, Env: "prod", Path: path}
 	}
 	want := []finding.Finding{
-		f("replicas.min", 7, "Deployment", "api", "spec.replicas", "Deployment api runs 2 replica(s); prod needs at least 3"),
+		f("replicas.min", 7, "Deployment", "api", "spec.replicas", "Deployment api runs 2 replica(s); prod needs at least 3"+thresholdNote("prod", "min_replicas")),
 		f("zones.pdb-blocks-drain", 29, "PodDisruptionBudget", "api", "spec.maxUnavailable", "PodDisruptionBudget api has maxUnavailable 0: no pod can ever be evicted, so node drains hang"),
 		f("secrets.secret-data", 38, "Secret", "api-env", "stringData", "Secret api-env holds 1 value(s) in stringData (keys [\"TOKEN\"]) in git: produce it with an ExternalSecret instead"),
 	}
@@ -358,4 +358,9 @@ func TestCheckWaivedSchemaFindingLetsPoliciesRun(t *testing.T) {
 	if code != exitFindings || len(got) != 4 || strings.Contains(stderr, "policies not run") {
 		t.Errorf("exit %d, %d findings, stderr %q", code, len(got), stderr)
 	}
+}
+
+// thresholdNote is what a threshold rule's message adds (policies/lib.rego).
+func thresholdNote(env, name string) string {
+	return " (threshold " + env + "." + name + " in policies/thresholds.rego; to accept an exception, add a waiver with rule, object, reason, owner and expires to policies/waivers.yaml)"
 }
