@@ -193,7 +193,7 @@ func (t *Twin) startKwok(zone string, index int, bins binaries.TwinPaths) error 
 		"--manage-nodes-with-label-selector=" + ZoneLabel + "=" + zone,
 		"--cidr=10." + strconv.Itoa(64+index) + ".0.0/16",
 		"--node-ip=10." + strconv.Itoa(64+index) + ".255.254",
-		"--node-lease-duration-seconds=40",
+		"--node-lease-duration-seconds=20",
 	}
 	for _, e := range entries {
 		args = append(args, "--config="+filepath.Join(bins.KwokStages, e.Name()))
