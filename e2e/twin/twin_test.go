@@ -180,7 +180,7 @@ func startPlatform(t *testing.T) *platform {
 	if p.applier, err = argosync.NewApplier(p.tw.Config, fieldManager); err != nil {
 		t.Fatal(err)
 	}
-	for _, ns := range []string{"argocd", "argo-rollouts"} {
+	for _, ns := range []string{"argocd"} {
 		if err := p.applier.EnsureNamespace(ctx, ns); err != nil {
 			t.Fatal(err)
 		}

@@ -17,7 +17,9 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
@@ -90,6 +92,8 @@ type Twin struct {
 	rollouts   *proc.Process
 	kwok       map[string]*proc.Process
 	zones      []string
+	// lost are the zones whose kwok StopZone stopped on purpose.
+	lost map[string]bool
 	// pgids of every process started, to check nothing survives Stop.
 	pgids map[string]int
 }
@@ -110,7 +114,7 @@ func Start(ctx context.Context, opts Options) (_ *Twin, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("control plane: %w", err)
 	}
-	t := &Twin{Cluster: c, dir: opts.Dir, kwok: map[string]*proc.Process{}, zones: opts.Zones, pgids: map[string]int{}}
+	t := &Twin{Cluster: c, dir: opts.Dir, kwok: map[string]*proc.Process{}, lost: map[string]bool{}, zones: opts.Zones, pgids: map[string]int{}}
 	defer func() {
 		if err != nil {
 			t.Stop()
@@ -149,14 +153,22 @@ func Start(ctx context.Context, opts Options) (_ *Twin, err error) {
 		return nil, err
 	}
 
-	// The Rollouts controller binds its health and metrics ports on every
-	// interface (it has no bind flag); both are given explicitly, free ports.
+	// The Rollouts controller reads its settings from its own namespace
+	// (POD_NAMESPACE), which its install creates. It binds its health and
+	// metrics ports on every interface (controller.go listenAddr
+	// "0.0.0.0:%d", no bind flag); both are given explicitly, free ports.
+	ns := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "Namespace", "metadata": map[string]any{"name": RolloutsNamespace},
+	}}
+	if _, err := t.Dyn.Resource(schema.GroupVersionResource{Version: "v1", Resource: "namespaces"}).Create(ctx, ns, metav1.CreateOptions{}); err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", RolloutsNamespace, err)
+	}
 	ports, err := proc.FreePorts(2)
 	if err != nil {
 		return nil, err
 	}
 	t.rollouts, err = t.start("rollouts-controller", opts.Twin.Rollouts,
-		append([]string{"POD_NAMESPACE=argo-rollouts"}, opts.RolloutsEnv...),
+		append([]string{"POD_NAMESPACE=" + RolloutsNamespace}, opts.RolloutsEnv...),
 		"--kubeconfig="+t.kubeconfig,
 		"--leader-elect=false",
 		"--healthzPort="+strconv.Itoa(ports[0]),
@@ -213,9 +225,13 @@ func (t *Twin) StopZone(zone string) error {
 	if p == nil {
 		return fmt.Errorf("no kwok runs for zone %s", zone)
 	}
+	t.lost[zone] = true
 	p.Stop(10 * time.Second)
 	return nil
 }
+
+// RolloutsNamespace is where the Rollouts controller runs, as in its install.
+const RolloutsNamespace = "argo-rollouts"
 
 // ZoneLabel is the well-known zone label of Nodes.
 const ZoneLabel = "topology.kubernetes.io/zone"
@@ -261,10 +277,11 @@ func (t *Twin) startWithPort(ctx context.Context, name, bin string, env []string
 	return nil, lastErr
 }
 
-// Healthy reports the first process that has exited.
+// Healthy reports the first process that has exited, except the kwok of a
+// zone StopZone stopped.
 func (t *Twin) Healthy() error {
 	for _, p := range t.procs() {
-		if p.Exited() {
+		if p.Exited() && !t.lost[strings.TrimPrefix(p.Name, "kwok-")] {
 			return fmt.Errorf("%s exited: %v\n%s", p.Name, p.Err(), p.Tail(30))
 		}
 	}
