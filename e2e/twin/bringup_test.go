@@ -166,8 +166,31 @@ func (p *platform) waitUp(t *testing.T, timeout time.Duration) {
 				}
 			}
 		}
+		if len(waiting) > 0 {
+			waiting = append(waiting, p.failedCreates(t)...)
+		}
 		return len(waiting) == 0, strings.Join(waiting, "; ")
 	})
+}
+
+// failedCreates are the controllers' FailedCreate events (a pod the API
+// server refused: admission, PodSecurity, a missing ServiceAccount), one per
+// object, so a stuck bring-up says why.
+func (p *platform) failedCreates(t *testing.T) []string {
+	events, err := p.cs.CoreV1().Events("").List(t.Context(), metav1.ListOptions{FieldSelector: "reason=FailedCreate"})
+	if err != nil {
+		return nil
+	}
+	last := map[string]string{}
+	for _, e := range events.Items {
+		last[e.InvolvedObject.Kind+" "+e.InvolvedObject.Name] = e.Message
+	}
+	var out []string
+	for obj, msg := range last {
+		out = append(out, "FailedCreate "+obj+": "+msg)
+	}
+	sort.Strings(out)
+	return out
 }
 
 func statefulSetReady(s *appsv1.StatefulSet) bool {
