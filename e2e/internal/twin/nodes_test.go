@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
 )
 
 const subnetYAML = `apiVersion: ec2.aws.upbound.io/v1beta1
@@ -86,5 +87,29 @@ func TestNodeGroupNodesSpreadsDesiredSizeOverTheSubnetsZones(t *testing.T) {
 	bad := strings.Replace(nodeGroupYAML, "{name: net-c}", "{name: net-x}", 1)
 	if _, err := NodeGroupNodes(writeEnv(t, bad), types); err == nil || !strings.Contains(err.Error(), "net-x") {
 		t.Errorf("a subnet that is not rendered was accepted: %v", err)
+	}
+}
+
+func TestSchedulerConfigServesTheDefaultAndStorkProfiles(t *testing.T) {
+	var cfg struct {
+		APIVersion       string `json:"apiVersion"`
+		Kind             string `json:"kind"`
+		ClientConnection struct {
+			Kubeconfig string `json:"kubeconfig"`
+		} `json:"clientConnection"`
+		LeaderElection struct {
+			LeaderElect *bool `json:"leaderElect"`
+		} `json:"leaderElection"`
+		Profiles []struct {
+			SchedulerName string `json:"schedulerName"`
+		} `json:"profiles"`
+	}
+	if err := yaml.UnmarshalStrict([]byte(schedulerConfig("/tmp/a b/kubeconfig")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.APIVersion != "kubescheduler.config.k8s.io/v1" || cfg.ClientConnection.Kubeconfig != "/tmp/a b/kubeconfig" ||
+		cfg.LeaderElection.LeaderElect == nil || *cfg.LeaderElection.LeaderElect ||
+		len(cfg.Profiles) != 2 || cfg.Profiles[0].SchedulerName != "default-scheduler" || cfg.Profiles[1].SchedulerName != StorkScheduler {
+		t.Errorf("scheduler config %+v", cfg)
 	}
 }

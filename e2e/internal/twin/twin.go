@@ -139,14 +139,23 @@ func Start(ctx context.Context, opts Options) (_ *Twin, err error) {
 		return nil, fmt.Errorf("kube-controller-manager: %w", err)
 	}
 
+	// One kube-scheduler serves two profiles: the default one, and "stork",
+	// a STAND-IN for Stork's scheduler (the rendered database pods name
+	// schedulerName: stork). Stork runs kube-scheduler with its extender,
+	// which prefers the nodes holding a replica of the pod's Portworx
+	// volumes; without Portworx there are no replicas to prefer, so the
+	// stand-in is the plain profile under Stork's name.
+	schedConfig := filepath.Join(opts.Dir, "kube-scheduler.yaml")
+	if err := os.WriteFile(schedConfig, []byte(schedulerConfig(t.kubeconfig)), 0o644); err != nil {
+		return nil, err
+	}
 	if t.scheduler, err = t.startWithPort(ctx, "kube-scheduler", opts.Twin.KubeScheduler, nil, func(port int) []string {
 		return []string{
-			"--kubeconfig=" + t.kubeconfig,
+			"--config=" + schedConfig,
 			"--authentication-kubeconfig=" + t.kubeconfig,
 			"--authorization-kubeconfig=" + t.kubeconfig,
 			"--bind-address=127.0.0.1",
 			"--secure-port=" + strconv.Itoa(port),
-			"--leader-elect=false",
 			"--v=1",
 		}
 	}); err != nil {
@@ -228,6 +237,16 @@ func (t *Twin) StopZone(zone string) error {
 	t.lost[zone] = true
 	p.Stop(10 * time.Second)
 	return nil
+}
+
+// StorkScheduler is the scheduler name Stork's scheduler serves.
+const StorkScheduler = "stork"
+
+func schedulerConfig(kubeconfig string) string {
+	return "apiVersion: kubescheduler.config.k8s.io/v1\nkind: KubeSchedulerConfiguration\n" +
+		"clientConnection:\n  kubeconfig: " + strconv.Quote(kubeconfig) + "\n" +
+		"leaderElection:\n  leaderElect: false\n" +
+		"profiles:\n- schedulerName: default-scheduler\n- schedulerName: " + StorkScheduler + "\n"
 }
 
 // RolloutsNamespace is where the Rollouts controller runs, as in its install.
