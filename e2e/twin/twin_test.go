@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -327,8 +328,9 @@ func fromUnstructured(t *testing.T, u *unstructured.Unstructured, into any) {
 // Rollouts controller reaches it as its HTTP proxy, so the templates run
 // unchanged (url http://<service>-preview.<ns>.svc.cluster.local/healthz).
 // It reports the state of the pods behind the Service the URL names:
-// {"ok": true} when that Service selects at least one pod and all are Ready,
-// unless failing is set (a broken release).
+// {"ok": true} when the URL's port is one of that Service's ports and the
+// Service selects at least one pod and all are Ready, unless failing is set
+// (a broken release).
 type analysisServer struct {
 	*httptest.Server
 	cs      kubernetes.Interface
@@ -347,7 +349,11 @@ func newAnalysisServer(t *testing.T) *analysisServer {
 		a.mu.Lock()
 		a.hits[host]++
 		a.mu.Unlock()
-		ok, why := a.verdict(r.Context(), host)
+		port := r.URL.Port()
+		if port == "" {
+			port = "80"
+		}
+		ok, why := a.verdict(r.Context(), host, port)
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": ok, "why": why})
 	}))
@@ -355,7 +361,7 @@ func newAnalysisServer(t *testing.T) *analysisServer {
 	return a
 }
 
-func (a *analysisServer) verdict(ctx context.Context, host string) (bool, string) {
+func (a *analysisServer) verdict(ctx context.Context, host, port string) (bool, string) {
 	if a.failing.Load() {
 		return false, "the release is broken (test switch)"
 	}
@@ -366,6 +372,14 @@ func (a *analysisServer) verdict(ctx context.Context, host string) (bool, string
 	svc, err := a.cs.CoreV1().Services(parts[1]).Get(ctx, parts[0], metav1.GetOptions{})
 	if err != nil {
 		return false, err.Error()
+	}
+	// The URL must reach a port the Service exposes, as kube-proxy would.
+	served := false
+	for _, p := range svc.Spec.Ports {
+		served = served || strconv.Itoa(int(p.Port)) == port
+	}
+	if !served {
+		return false, fmt.Sprintf("Service %s/%s has no port %s", parts[1], parts[0], port)
 	}
 	pods, err := a.cs.CoreV1().Pods(parts[1]).List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(svc.Spec.Selector).String()})
 	if err != nil {
