@@ -48,7 +48,7 @@ func (f fakeSchema) Validate(objs []*manifest.Object, env string) []finding.Find
 
 func useFakeSchema(t *testing.T, f fakeSchema) {
 	old := newSchemaValidator
-	newSchemaValidator = func(string) (schemaValidator, error) { return f, nil }
+	newSchemaValidator = func(string, string) (schemaValidator, error) { return f, nil }
 	t.Cleanup(func() { newSchemaValidator = old })
 }
 
@@ -107,7 +107,7 @@ spec:
       labels: {app: api}
     spec:
       topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone}
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}
       serviceAccountName: api
       automountServiceAccountToken: false
       priorityClassName: system-cluster-critical
@@ -201,7 +201,7 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec:
-      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone}]
+      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}]
       serviceAccountName: db
       automountServiceAccountToken: false
       priorityClassName: system-cluster-critical
@@ -223,7 +223,7 @@ spec:
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: db, namespace: shop}
-spec: {maxUnavailable: 1, selector: {matchLabels: {app: db}}}
+spec: {maxUnavailable: 4, selector: {matchLabels: {app: db}}}
 `)
 	for format, want := range map[string]string{
 		"text":   "hpa.yaml:5: warn [replicas.hpa-fight]",
