@@ -67,12 +67,15 @@ func kubeScoreBinary(t *testing.T) string {
 
 // finding is one kube-score check that is not OK for one object.
 type finding struct {
+	Env     string // the rendered/<env> it was found in
 	Check   string // kube-score check id, e.g. container-image-pull-policy
 	Object  string // Kind/namespace/name (Kind/name when cluster-scoped)
 	Summary string
 }
 
-func (f finding) String() string { return fmt.Sprintf("%s %s: %s", f.Check, f.Object, f.Summary) }
+func (f finding) String() string {
+	return fmt.Sprintf("%s %s %s: %s", f.Env, f.Check, f.Object, f.Summary)
+}
 
 // accepted is one entry of kube-score-accepted.yaml.
 type accepted struct {
@@ -81,11 +84,13 @@ type accepted struct {
 	Objects []string `json:"objects"`
 	// Summary, if set, is a substring the finding's summary must contain.
 	Summary string `json:"summary,omitempty"`
-	Reason  string `json:"reason"`
+	// Env, if set, is the one env (rendered/<env>) the entry holds for.
+	Env    string `json:"env,omitempty"`
+	Reason string `json:"reason"`
 }
 
 func (a accepted) covers(f finding) bool {
-	if a.Check != f.Check || !strings.Contains(f.Summary, a.Summary) {
+	if a.Check != f.Check || !strings.Contains(f.Summary, a.Summary) || (a.Env != "" && a.Env != f.Env) {
 		return false
 	}
 	for _, p := range a.Objects {
@@ -126,6 +131,7 @@ func TestKubeScore(t *testing.T) {
 		t.Run(filepath.Base(env), func(t *testing.T) {
 			files := rolloutsAsDeployments(t, env)
 			for _, f := range kubeScore(t, bin, files) {
+				f.Env = filepath.Base(env)
 				i := slices.IndexFunc(list, func(a accepted) bool { return a.covers(f) })
 				if i < 0 {
 					t.Errorf("new kube-score finding (fix it, or accept it in peers/%s with its reason): %s", acceptedFile, f)
