@@ -108,7 +108,7 @@ spec:
     spec:
       topologySpreadConstraints:
       - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}
-      serviceAccountName: api
+      serviceAccountName: api-runner
       automountServiceAccountToken: false
       priorityClassName: system-cluster-critical
       containers:
@@ -140,6 +140,11 @@ apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: shop}
 spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: api-runner, namespace: shop}
+automountServiceAccountToken: false
 `
 
 func writeCheckFile(t *testing.T, dir, name, content string) string {
@@ -211,6 +216,11 @@ apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: default-deny, namespace: shop}
 spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: db, namespace: shop}
+automountServiceAccountToken: false
 ---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
