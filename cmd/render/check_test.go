@@ -108,6 +108,9 @@ spec:
     spec:
       topologySpreadConstraints:
       - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: api}}}
+      serviceAccountName: api-runner
+      automountServiceAccountToken: false
+      priorityClassName: system-cluster-critical
       containers:
       - name: api
         image: registry/api@sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6
@@ -132,6 +135,16 @@ metadata:
   namespace: shop
 stringData:
   TOKEN: s3cr3t-value
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: api-runner, namespace: shop}
+automountServiceAccountToken: false
 `
 
 func writeCheckFile(t *testing.T, dir, name, content string) string {
@@ -161,8 +174,8 @@ func TestCheckBadDirJSON(t *testing.T) {
 	}
 	want := []finding.Finding{
 		f("replicas.min", 7, "Deployment", "api", "spec.replicas", "Deployment api runs 2 replica(s); prod needs at least 3"+thresholdNote("prod", "min_replicas")),
-		f("zones.pdb-blocks-drain", 29, "PodDisruptionBudget", "api", "spec.maxUnavailable", "PodDisruptionBudget api has maxUnavailable 0: no pod can ever be evicted, so node drains hang"),
-		f("secrets.secret-data", 38, "Secret", "api-env", "stringData", "Secret api-env holds 1 value(s) in stringData (keys [\"TOKEN\"]) in git: produce it with an ExternalSecret instead"),
+		f("zones.pdb-blocks-drain", 32, "PodDisruptionBudget", "api", "spec.maxUnavailable", "PodDisruptionBudget api has maxUnavailable 0: no pod can ever be evicted, so node drains hang"),
+		f("secrets.secret-data", 41, "Secret", "api-env", "stringData", "Secret api-env holds 1 value(s) in stringData (keys [\"TOKEN\"]) in git: produce it with an ExternalSecret instead"),
 	}
 	if diff := cmp.Diff(want, decodeFindings(t, stdout).Findings); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
@@ -194,7 +207,20 @@ spec:
     metadata: {labels: {app: db}}
     spec:
       topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: db}}}]
+      serviceAccountName: db
+      automountServiceAccountToken: false
+      priorityClassName: system-cluster-critical
       containers: []
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: db, namespace: shop}
+automountServiceAccountToken: false
 ---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler

@@ -129,6 +129,10 @@ func TestCrossPackageFindingsAndLines(t *testing.T) {
 		{"zones.spread", finding.Deny, 16, "spec.template.spec.topologySpreadConstraints"},
 		{"releases.image-digest", finding.Deny, 19, "spec.template.spec.containers[0].image"},
 		{"secrets.env-literal", finding.Deny, 22, "spec.template.spec.containers[0].env[0].value"},
+		{"network.unselected-pod", finding.Deny, 4, "metadata.name"},
+		{"identity.default-service-account", finding.Deny, 16, "spec.template.spec.serviceAccountName"},
+		{"identity.unneeded-token", finding.Deny, 16, "spec.template.spec.automountServiceAccountToken"},
+		{"priority.missing", finding.Deny, 16, "spec.template.spec.priorityClassName"},
 	}
 	// Sorted by line, then rule.
 	sortShort := func(s []short) {
