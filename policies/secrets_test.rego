@@ -176,6 +176,9 @@ test_material_inside_embedded_files if {
 	contains(msg, "an AWS access key id and an AWS secret access key")
 	not contains(msg, aws_secret)
 
+	quoted := concat("", ["[default]\naws_secret_access_key = \"", aws_secret, "\"\n"])
+	contains(material_in(cm_value(quoted))[["data", "app.conf"]], "an AWS secret access key")
+
 	js := json.marshal({"upstream": {"aws_secret": aws_secret}, "region": "us-east-1"})
 	contains(material_in(cm_value(js))[["data", "app.conf"]], "an AWS secret access key")
 
