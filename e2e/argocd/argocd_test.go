@@ -386,7 +386,7 @@ func renderedApplications(t *testing.T, repo string) []string {
 }
 
 // renderedApplicationsBySource splits the Applications of
-// rendered/<env>/argocd/ into those syncing a folder of this repository and
+// rendered/<env>/ (any app folder) into those syncing a folder of this repository and
 // those installing an upstream Helm chart (the controllers of
 // schema/cluster_addons.cue). The second kind cannot sync here: Argo CD's
 // repo-server fetches the chart from its repository when it syncs, and no
@@ -394,7 +394,9 @@ func renderedApplications(t *testing.T, repo string) []string {
 // created by the app of apps and checked to exist, not to be Synced.
 func renderedApplicationsBySource(t *testing.T, repo string) (synced, charts []string) {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(repo, "rendered", env, "argocd", "application-*.yaml"))
+	// Every folder: an app folder may hold Applications of its own (the log
+	// shipper's chart Application lives in logging-shipper/).
+	files, err := filepath.Glob(filepath.Join(repo, "rendered", env, "*", "application-*.yaml"))
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no Applications rendered under %s: %v", repo, err)
 	}
