@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files of testdata/golden from a fresh render")
@@ -30,7 +32,9 @@ func render(t *testing.T, opts Options) []Env {
 // byte for byte with testdata/golden/rendered. Regenerate on purpose with
 // `make golden` (go test ./generator -run TestGolden -update).
 func TestGolden(t *testing.T) {
-	envs := render(t, Options{Root: repoRoot, EnvsDir: "testdata/golden/envs"})
+	// Rendered in a copy laid out as a repository (fixture envs as envs/), so
+	// the fixture's import of envs/shared is its own catalogue.
+	envs := render(t, Options{Root: testrepo.Fixture(t)})
 	goldenDir := filepath.Join(repoRoot, "testdata", "golden", "rendered")
 	if *update {
 		if err := Write(goldenDir, envs, true); err != nil {
@@ -88,94 +92,88 @@ func TestDeterministic(t *testing.T) {
 }
 
 func TestSelectEnvs(t *testing.T) {
-	envs := render(t, Options{Root: repoRoot, Envs: []string{"prod", "prod"}})
-	if len(envs) != 1 || envs[0].Name != "prod" {
-		t.Fatalf("selected prod, got %d envs", len(envs))
+	root := testrepo.Fixture(t)
+	envs := render(t, Options{Root: root, Envs: []string{"small", "small"}})
+	if len(envs) != 1 || envs[0].Name != "small" {
+		t.Fatalf("selected small, got %d envs", len(envs))
 	}
-	_, err := Render(context.Background(), Options{Root: repoRoot, Envs: []string{"staging"}})
+	_, err := Render(context.Background(), Options{Root: root, Envs: []string{"staging"}})
 	if err == nil || !strings.Contains(err.Error(), `unknown env "staging"`) {
 		t.Fatalf("want unknown env error, got %v", err)
 	}
-	_, err = Render(context.Background(), Options{Root: repoRoot, Envs: []string{"shared"}})
+	_, err = Render(context.Background(), Options{Root: root, Envs: []string{"shared"}})
 	if err == nil {
 		t.Fatal("envs/shared holds common values and must not render as an env")
 	}
 }
 
-// copyRepo copies what a render reads (cue.mod, schema, envs) into a
-// temporary root that a test may break.
-func copyRepo(t *testing.T) string {
-	t.Helper()
-	dst := t.TempDir()
-	for _, dir := range []string{"cue.mod", "schema", "envs"} {
-		if err := os.CopyFS(filepath.Join(dst, dir), os.DirFS(filepath.Join(repoRoot, dir))); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dst
-}
-
 // TestBadInput: each kind of mistake a pull request can make fails with the
-// env file, line and column, and the field.
+// env file, line and column, and the field. It breaks a copy of the fixture
+// envs (internal/testrepo), never the live ones.
 func TestBadInput(t *testing.T) {
+	digest := "sha256:" + strings.Repeat("0", 64)
 	cases := []struct {
-		name  string
-		file  string    // under envs/prod/: written with body, or changed by edit
-		body  string    // the whole file
-		edit  [2]string // replace edit[0] with edit[1] in an existing file
-		wants []string  // substrings of the error
+		name string
+		file string // under envs/small/: written with body
+		body string // the whole file
+		// set, if given, changes an existing value by its CUE path instead;
+		// the error must then point at that value.
+		set   func(t *testing.T, root string) string
+		wants []string // substrings of the error
 	}{{
 		name:  "syntax error",
 		file:  "broken.cue",
-		body:  "package env\nplatform: services: cart: replicas: 3 +\n",
-		wants: []string{"envs/prod/broken.cue:2:41", "expected operand"},
+		body:  "package env\nplatform: services: web: replicas: 3 +\n",
+		wants: []string{"envs/small/broken.cue:2:40", "expected operand"},
 	}, {
 		name:  "unknown field",
 		file:  "typo.cue",
-		body:  "package env\nplatform: services: cart: replicaz: 3\n",
-		wants: []string{"envs/prod/typo.cue:2:27", "platform.services.cart.replicaz", "field not allowed"},
+		body:  "package env\nplatform: services: web: replicaz: 3\n",
+		wants: []string{"envs/small/typo.cue:2:26", "platform.services.web.replicaz", "field not allowed"},
 	}, {
 		name:  "wrong type",
 		file:  "type.cue",
-		body:  "package env\nplatform: services: cart: replicas: \"three\"\n",
-		wants: []string{"envs/prod/type.cue:2:37", "platform.services.cart.replicas", "conflicting values"},
+		body:  "package env\nplatform: services: web: replicas: \"three\"\n",
+		wants: []string{"envs/small/type.cue:2:36", "platform.services.web.replicas", "conflicting values"},
 	}, {
-		name:  "out of range",
-		file:  "services.cue",
-		edit:  [2]string{"checkout: replicas:   3", "checkout: replicas:   0"},
-		wants: []string{"envs/prod/services.cue:8:24", "platform.services.checkout.replicas", "invalid value 0 (out of bound >=1)"},
+		name: "out of range",
+		set: func(t *testing.T, root string) string {
+			f := testrepo.Find(t, filepath.Join(root, "envs/small/platform.cue"), "platform", "services", "web", "replicas")
+			return testrepo.At(root, testrepo.Set(t, f, "0").Value)
+		},
+		wants: []string{"platform.services.web.replicas", "invalid value 0 (out of bound >=1)"},
 	}, {
 		name:  "zone outside the region",
 		file:  "zone.cue",
-		body:  "package env\nplatform: zones: [\"us-east-1a\", \"us-east-1b\", \"eu-west-1c\"]\n",
-		wants: []string{"envs/prod/zone.cue:2:", "platform.zones.2", "eu-west-1c"},
+		body:  "package env\nplatform: zones: [\"eu-west-1a\", \"eu-west-1b\", \"us-east-1c\"]\n",
+		wants: []string{"envs/small/zone.cue:2:", "platform.zones.2", "us-east-1c"},
 	}, {
 		name: "duplicate service name",
 		file: "dup.cue",
-		body: "package env\nplatform: services: cart: {image: digest: \"sha256:" + strings.Repeat("0", 64) +
+		body: "package env\nplatform: services: web: {image: digest: \"" + digest +
 			"\", resources: {requests: {cpu: \"1\", memory: \"1Gi\"}, limits: memory: \"1Gi\"}}\n",
-		wants: []string{"envs/prod/dup.cue:2:", "platform.services.cart.image.digest", "conflicting values", "envs/shared/catalog.cue"},
+		wants: []string{"envs/small/dup.cue:2:", "platform.services.web.image.digest", "conflicting values", "envs/small/platform.cue"},
+	}, {
+		name:  "duplicate value in the shared catalogue",
+		file:  "cpu.cue",
+		body:  "package env\nplatform: services: web: resources: requests: cpu: \"2\"\n",
+		wants: []string{"envs/small/cpu.cue:2:", "platform.services.web.resources.requests.cpu", "conflicting values", "envs/shared/catalog.cue"},
 	}, {
 		name: "object rendered twice",
 		file: "twice.cue",
-		body: "package env\nplatform: databases: cart: {engine: \"postgres\", replicas: 1, size: \"1Gi\", config: {}, " +
-			"image: {repository: \"pg\", digest: \"sha256:" + strings.Repeat("0", 64) + "\"}, " +
+		body: "package env\nplatform: databases: web: {engine: \"postgres\", replicas: 1, size: \"1Gi\", config: {}, " +
+			"image: {repository: \"pg\", digest: \"" + digest + "\"}, " +
 			"resources: {requests: {cpu: \"1\", memory: \"1Gi\"}, limits: memory: \"1Gi\"}}\n",
-		wants: []string{`ExternalSecret "cart-credentials" is rendered twice`, "svc-cart", "db-cart"},
+		wants: []string{`ExternalSecret "web-credentials" is rendered twice`, "svc-web", "db-web"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			root := copyRepo(t)
-			path := filepath.Join(root, "envs", "prod", tc.file)
-			body := []byte(tc.body)
-			if tc.edit[0] != "" {
-				old, err := os.ReadFile(path)
-				if err != nil || !strings.Contains(string(old), tc.edit[0]) {
-					t.Fatalf("%s does not contain %q (%v)", path, tc.edit[0], err)
-				}
-				body = []byte(strings.Replace(string(old), tc.edit[0], tc.edit[1], 1))
-			}
-			if err := os.WriteFile(path, body, 0o644); err != nil {
+			root := testrepo.Fixture(t)
+			wants := tc.wants
+			if tc.set != nil {
+				// The error names the changed value's own position.
+				wants = append(wants, tc.set(t, root))
+			} else if err := os.WriteFile(filepath.Join(root, "envs", "small", tc.file), []byte(tc.body), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			_, err := Render(context.Background(), Options{Root: root})
@@ -185,7 +183,7 @@ func TestBadInput(t *testing.T) {
 			if _, ok := err.(*InputError); !ok {
 				t.Errorf("error is %T, want *InputError (exit 2)", err)
 			}
-			for _, want := range tc.wants {
+			for _, want := range wants {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("error does not mention %q:\n%v", want, err)
 				}

@@ -9,11 +9,15 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 func TestSourcesTraceFieldsToCUE(t *testing.T) {
-	root := copyRepo(t)
+	root := testrepo.Fixture(t)
 	out := filepath.Join(root, "rendered")
+	env := filepath.Join(root, "envs", "small", "platform.cue")
+	replicas := testrepo.Find(t, env, "platform", "services", "web", "replicas")
+	cpu := testrepo.Find(t, filepath.Join(root, "envs", "shared", "catalog.cue"), "web", "resources", "requests", "cpu")
 	envs := render(t, Options{Root: root})
 	if err := Write(out, envs, true); err != nil {
 		t.Fatal(err)
@@ -22,7 +26,7 @@ func TestSourcesTraceFieldsToCUE(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rollout := filepath.Join(out, "prod/svc-cart/rollout-cart.yaml")
+	rollout := filepath.Join(out, "small/svc-web/rollout-web.yaml")
 	first := func(srcs []finding.Source) finding.Source {
 		if len(srcs) == 0 {
 			return finding.Source{}
@@ -32,7 +36,8 @@ func TestSourcesTraceFieldsToCUE(t *testing.T) {
 
 	// A value set in an env file points at that file and line first.
 	got := idx.Lookup(rollout, []string{"spec", "replicas"})
-	if diff := cmp.Diff(finding.Source{File: "envs/prod/services.cue", Line: 7, Column: 8}, first(got)); diff != "" {
+	want := finding.Source{File: "envs/small/platform.cue", Line: replicas.Label.Line, Column: replicas.Label.Column}
+	if diff := cmp.Diff(want, first(got)); diff != "" {
 		t.Errorf("spec.replicas (-want +got):\n%s\nall: %v", diff, got)
 	}
 	// ...and keeps the schema lines it was unified with, after it.
@@ -48,8 +53,9 @@ func TestSourcesTraceFieldsToCUE(t *testing.T) {
 
 	// A list index is followed too.
 	got = idx.Lookup(rollout, []string{"spec", "template", "spec", "containers", "0", "resources", "requests", "cpu"})
-	if f := first(got); f.File != "envs/shared/catalog.cue" {
-		t.Errorf("containers[0] cpu: want envs/shared/catalog.cue first, got %v", got)
+	want = finding.Source{File: "envs/shared/catalog.cue", Line: cpu.Label.Line, Column: cpu.Label.Column}
+	if diff := cmp.Diff(want, first(got)); diff != "" {
+		t.Errorf("containers[0] cpu: want the catalogue line first (-want +got):\n%s\nall: %v", diff, got)
 	}
 
 	// A hand-edited file has no CUE behind it.

@@ -21,6 +21,7 @@ import (
 	"github.com/ecommerce-platform/gitops/internal/finding"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
 	"github.com/ecommerce-platform/gitops/internal/schemacheck"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // repoRoot is the CUE module root, seen from this package's folder.
@@ -170,7 +171,7 @@ func TestAWSObjectsMatchTheirCRDs(t *testing.T) {
 func TestAWSMisspeltFieldFails(t *testing.T) {
 	t.Run("schema", func(t *testing.T) {
 		root := copyModule(t, "schema/aws_eks.cue", "endpointPrivateAccess: true", "endpointPrivatAccess: true")
-		objs := renderAWS(t, root, "envs")["prod"]
+		objs := renderAWS(t, root, "envs")["small"]
 		problems := check(t, "prod", objs)
 		t.Logf("caught:\n%s", strings.Join(problems, "\n"))
 		if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, "endpointPrivatAccess") }) {
@@ -179,7 +180,7 @@ func TestAWSMisspeltFieldFails(t *testing.T) {
 	})
 	t.Run("required-parameter", func(t *testing.T) {
 		root := copyModule(t, "schema/aws_eks.cue", "vpcConfig: {", "vpcConfg: {")
-		problems := check(t, "prod", renderAWS(t, root, "envs")["prod"])
+		problems := check(t, "prod", renderAWS(t, root, "envs")["small"])
 		t.Logf("caught:\n%s", strings.Join(problems, "\n"))
 		for _, want := range []string{"vpcConfg", "spec.forProvider.vpcConfig is a required parameter"} {
 			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, want) }) {
@@ -188,8 +189,12 @@ func TestAWSMisspeltFieldFails(t *testing.T) {
 		}
 	})
 	t.Run("env", func(t *testing.T) {
-		root := copyModule(t, "envs/prod/aws.cue", "version: \"1.35\"", "verison: \"1.35\"")
-		_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"prod"}})
+		root := testrepo.Fixture(t)
+		typo := "package env\n\nplatform: aws: cluster: verison: \"1.35\"\n"
+		if err := os.WriteFile(filepath.Join(root, "envs", "small", "typo.cue"), []byte(typo), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"small"}})
 		if err == nil || !strings.Contains(err.Error(), "verison") {
 			t.Fatalf("a misspelt env field rendered: err = %v", err)
 		}
@@ -226,8 +231,10 @@ func TestAWSNamesAgree(t *testing.T) {
 		}
 	}
 
-	// One latency record per region for the CloudFront origin, each with a health check.
-	regions := map[string]string{}
+	// One failover pair for the CloudFront origin: prod PRIMARY, dr SECONDARY,
+	// each with its own health check and set identifier.
+	roles := map[string]string{}
+	ids := map[string]string{}
 	distOrigin := list(get("prod", "Distribution")[0], "spec", "forProvider", "origin")[0].(map[string]any)["domainName"].(string)
 	for _, env := range []string{"prod", "dr"} {
 		for _, r := range get(env, "Record") {
@@ -237,11 +244,12 @@ func TestAWSNamesAgree(t *testing.T) {
 			if str(r, "spec", "forProvider", "healthCheckIdRef", "name") == "" {
 				t.Errorf("%s: origin record %s has no health check", env, str(r, "metadata", "name"))
 			}
-			regions[env] = str(r, "spec", "forProvider", "latencyRoutingPolicy", "region")
+			roles[env] = str(r, "spec", "forProvider", "failoverRoutingPolicy", "type")
+			ids[env] = str(r, "spec", "forProvider", "setIdentifier")
 		}
 	}
-	if len(regions) != 2 || regions["prod"] == regions["dr"] || regions["prod"] == "" || regions["dr"] == "" {
-		t.Errorf("latency records for the CloudFront origin %s: %v, want one per region (prod and dr)", distOrigin, regions)
+	if roles["prod"] != "PRIMARY" || roles["dr"] != "SECONDARY" || ids["prod"] == ids["dr"] {
+		t.Errorf("failover records for the CloudFront origin %s: %v (set identifiers %v), want prod PRIMARY and dr SECONDARY", distOrigin, roles, ids)
 	}
 
 	// prod replicates the CloudSnap bucket to the bucket dr creates.
@@ -430,38 +438,22 @@ func list(m map[string]any, path ...string) []any {
 	return l
 }
 
-// copyModule copies cue.mod, schema and envs into a temporary module root and
-// replaces old with new in file (once; the test fails if old is absent).
+// copyModule is a fixture repository (the schema with the fixture envs,
+// internal/testrepo) with old replaced by new in its schema file (once; the
+// test fails if old is absent).
 func copyModule(t *testing.T, file, old, new string) string {
 	t.Helper()
-	root := t.TempDir()
-	for _, dir := range []string{"cue.mod", "schema", "envs"} {
-		err := filepath.WalkDir(filepath.Join(repoRoot, dir), func(path string, d os.DirEntry, err error) error {
-			if err != nil {
-				return err
-			}
-			rel, _ := filepath.Rel(repoRoot, path)
-			if d.IsDir() {
-				return os.MkdirAll(filepath.Join(root, rel), 0o755)
-			}
-			if strings.HasSuffix(path, ".go") {
-				return nil
-			}
-			data, err := os.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			if filepath.ToSlash(rel) == file {
-				if !strings.Contains(string(data), old) {
-					return fmt.Errorf("%s does not contain %q", file, old)
-				}
-				data = []byte(strings.Replace(string(data), old, new, 1))
-			}
-			return os.WriteFile(filepath.Join(root, rel), data, 0o644)
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
+	root := testrepo.Fixture(t)
+	path := filepath.Join(root, file)
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), old) {
+		t.Fatalf("%s does not contain %q", file, old)
+	}
+	if err := os.WriteFile(path, []byte(strings.Replace(string(data), old, new, 1)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	return root
 }

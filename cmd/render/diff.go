@@ -45,6 +45,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&envs, "env", "compare only this env (repeatable)")
 	format := fs.String("format", "text", "output format: text, markdown or json")
 	root := fs.String("root", ".", "the repository root")
+	policyDir := fs.String("policies", "", policiesUsage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -120,7 +121,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 		report.Base = ref[:12]
 	}
 	// One compiled policy set serves both sides.
-	chk, err := checker.New(ctx, checker.Options{})
+	chk, err := checker.New(ctx, checker.Options{Policies: policiesFS(*policyDir)})
 	if err != nil {
 		return bad(err)
 	}

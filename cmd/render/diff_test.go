@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ecommerce-platform/gitops/internal/diff"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // gitRepo turns a scratch repository into a git repository with one commit.
@@ -29,10 +30,12 @@ func gitRepo(t *testing.T, root string) {
 func TestDiffAgainstBase(t *testing.T) {
 	root := scratchRepo(t)
 	gitRepo(t, root)
-	// A pull request lowers a prod replica floor below the policy minimum.
-	edit(t, root+"/envs/prod/services.cue", "cart: replicas:       3", "cart: replicas:       1")
+	// A pull request lowers a replica floor below the policy minimum.
+	replicas := testrepo.Set(t, webReplicas(t, root), "1")
+	at := fmt.Sprintf("envs/small/platform.cue:%d", replicas.Label.Line)
+	policyDir := fixturePolicies(t)
 
-	code, stdout, stderr := runCLI(t, "diff", "--root", root, "--format", "json")
+	code, stdout, stderr := runCLI(t, "diff", "--root", root, "--policies", policyDir, "--format", "json")
 	if code != exitOK {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -42,7 +45,7 @@ func TestDiffAgainstBase(t *testing.T) {
 	}
 	changed := map[string][]diff.Change{}
 	for _, o := range r.Objects {
-		if o.Env != "prod" || o.Status != diff.Changed {
+		if o.Env != "small" || o.Status != diff.Changed {
 			t.Errorf("unexpected %s %s %s/%s %s", o.Status, o.Env, o.Kind, o.Namespace, o.Name)
 			continue
 		}
@@ -55,9 +58,9 @@ func TestDiffAgainstBase(t *testing.T) {
 		}
 	}
 	want := map[string][]string{
-		"Rollout/cart": {"spec.replicas: 3 -> 1"},
+		"Rollout/web": {"spec.replicas: 3 -> 1"},
 		// the autoscaler's ceiling follows the floor (replicas * 3)
-		"HorizontalPodAutoscaler/cart": {"spec.maxReplicas: 9 -> 3", "spec.minReplicas: 3 -> 1"},
+		"HorizontalPodAutoscaler/web": {"spec.maxReplicas: 9 -> 3", "spec.minReplicas: 3 -> 1"},
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("changes (-want +got):\n%s", d)
@@ -75,18 +78,18 @@ func TestDiffAgainstBase(t *testing.T) {
 		introduced = append(introduced, f.Rule+" "+f.Kind+"/"+f.Name+" "+where)
 	}
 	wantFindings := []string{
-		"replicas.hpa-min HorizontalPodAutoscaler/cart envs/prod/services.cue:7",
-		"replicas.min Rollout/cart envs/prod/services.cue:7",
+		"replicas.hpa-min HorizontalPodAutoscaler/web " + at,
+		"replicas.min Rollout/web " + at,
 	}
 	if d := cmp.Diff(wantFindings, introduced); d != "" {
 		t.Errorf("new findings (-want +got):\n%s", d)
 	}
 
-	code, md, stderr := runCLI(t, "diff", "--root", root, "--format", "markdown", "--env", "prod")
+	code, md, stderr := runCLI(t, "diff", "--root", root, "--policies", policyDir, "--format", "markdown", "--env", "small")
 	if code != exitOK {
 		t.Fatalf("markdown: exit %d: %s", code, stderr)
 	}
-	for _, s := range []string{diff.Marker, "| prod | svc-cart | 0 | 2 | 0 |", "| `spec.replicas` | `3` | `1` | `envs/prod/services.cue:7` |"} {
+	for _, s := range []string{diff.Marker, "| small | svc-web | 0 | 2 | 0 |", "| `spec.replicas` | `3` | `1` | `" + at + "` |"} {
 		if !strings.Contains(md, s) {
 			t.Errorf("markdown lacks %q:\n%s", s, md)
 		}

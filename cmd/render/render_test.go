@@ -6,18 +6,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
-// scratchRepo copies what a render reads into a temporary repository and
-// renders it there, as a developer's clone after `make render`.
+// scratchRepo is a temporary repository with the schema and the fixture
+// envs (small, small-dr; internal/testrepo), rendered, as a developer's clone
+// after `make render`. Tests break it, never the live envs.
 func scratchRepo(t *testing.T) string {
 	t.Helper()
-	root := t.TempDir()
-	for _, dir := range []string{"cue.mod", "schema", "envs"} {
-		if err := os.CopyFS(filepath.Join(root, dir), os.DirFS(filepath.Join("..", "..", dir))); err != nil {
-			t.Fatal(err)
-		}
-	}
+	root := testrepo.Fixture(t)
 	if code, _, stderr := runCLI(t, "--root", root); code != exitOK {
 		t.Fatalf("render exit %d: %s", code, stderr)
 	}
@@ -78,29 +76,29 @@ func TestCheckFailsOnDrift(t *testing.T) {
 	}{{
 		name: "hand edit under rendered/",
 		drift: func(t *testing.T, root string) {
-			edit(t, filepath.Join(root, "rendered/prod/svc-cart/rollout-cart.yaml"), "replicas: 3", "replicas: 9")
+			edit(t, filepath.Join(root, "rendered/small/svc-web/rollout-web.yaml"), "\n  replicas: 3\n", "\n  replicas: 9\n")
 		},
 		stdout: "-  replicas: 9\n+  replicas: 3",
 	}, {
 		name: "env change not rendered",
 		drift: func(t *testing.T, root string) {
-			edit(t, filepath.Join(root, "envs/prod/services.cue"), "cart: replicas:       3", "cart: replicas:       4")
+			testrepo.Set(t, webReplicas(t, root), "4")
 		},
 		stdout: "-  replicas: 3\n+  replicas: 4",
 	}, {
 		name: "file the renderer does not produce",
 		drift: func(t *testing.T, root string) {
-			write(t, filepath.Join(root, "rendered/prod/svc-cart/configmap-extra.yaml"), "kind: ConfigMap\n")
+			write(t, filepath.Join(root, "rendered/small/svc-web/configmap-extra.yaml"), "kind: ConfigMap\n")
 		},
-		stdout: "prod/svc-cart/configmap-extra.yaml: not produced by the renderer",
+		stdout: "small/svc-web/configmap-extra.yaml: not produced by the renderer",
 	}, {
 		name: "deleted rendered file",
 		drift: func(t *testing.T, root string) {
-			if err := os.Remove(filepath.Join(root, "rendered/dr/svc-cart/rollout-cart.yaml")); err != nil {
+			if err := os.Remove(filepath.Join(root, "rendered/small-dr/svc-web/rollout-web.yaml")); err != nil {
 				t.Fatal(err)
 			}
 		},
-		stdout: "dr/svc-cart/rollout-cart.yaml: missing",
+		stdout: "small-dr/svc-web/rollout-web.yaml: missing",
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -125,12 +123,12 @@ func TestCheckFailsOnDrift(t *testing.T) {
 func TestBadInputLeavesRenderedUntouched(t *testing.T) {
 	root := scratchRepo(t)
 	before := snapshot(t, filepath.Join(root, "rendered"))
-	edit(t, filepath.Join(root, "envs/prod/services.cue"), "cart: replicas:       3", `cart: replicas:       "three"`)
+	at := testrepo.At(root, testrepo.Set(t, webReplicas(t, root), `"three"`).Value)
 	code, _, stderr := runCLI(t, "--root", root)
 	if code != exitBadInput {
 		t.Fatalf("exit %d, want %d: %s", code, exitBadInput, stderr)
 	}
-	if !strings.Contains(stderr, "envs/prod/services.cue:7:24: platform.services.cart.replicas: conflicting values") {
+	if !strings.Contains(stderr, at+": platform.services.web.replicas: conflicting values") {
 		t.Errorf("stderr does not name the file, line and field:\n%s", stderr)
 	}
 	after := snapshot(t, filepath.Join(root, "rendered"))
@@ -155,9 +153,39 @@ func TestUsageErrors(t *testing.T) {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitBadInput, stderr)
 		}
 	}
-	if code, _, stderr := runCLI(t, "--root", root, "--env", "dr", "--check"); code != exitOK {
-		t.Errorf("--env dr --check: exit %d: %s", code, stderr)
+	if code, _, stderr := runCLI(t, "--root", root, "--env", "small-dr", "--check"); code != exitOK {
+		t.Errorf("--env small-dr --check: exit %d: %s", code, stderr)
 	}
+}
+
+// webReplicas is the replica floor of the fixture's web service in the
+// primary fixture env, found by its CUE path.
+func webReplicas(t *testing.T, root string) testrepo.Field {
+	t.Helper()
+	return testrepo.Find(t, filepath.Join(root, "envs/small/platform.cue"), "platform", "services", "web", "replicas")
+}
+
+// fixturePolicies is a policy folder for the fixture envs: the repository's
+// policies, with the fixture primary "small" held to prod's thresholds.
+func fixturePolicies(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(testrepo.Root(t), "policies")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if name := e.Name(); strings.HasSuffix(name, ".rego") && !strings.HasSuffix(name, "_test.rego") {
+			data, err := os.ReadFile(filepath.Join(src, name))
+			if err != nil {
+				t.Fatal(err)
+			}
+			write(t, filepath.Join(dir, name), string(data))
+		}
+	}
+	write(t, filepath.Join(dir, "fixture_thresholds.rego"), "package thresholds\n\nsmall := prod\n")
+	return dir
 }
 
 func edit(t *testing.T, path, old, new string) {

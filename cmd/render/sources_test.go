@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,20 +11,25 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // A pull request lowers a prod replica floor below the minimum: the finding
 // points at the env line it changed, in json and as a GitHub annotation.
 func TestCheckFindingsPointAtTheEnvLine(t *testing.T) {
 	root := scratchRepo(t)
-	edit(t, filepath.Join(root, "envs/prod/services.cue"), "cart: replicas:       3", "cart: replicas:       1")
+	replicas := testrepo.Set(t, webReplicas(t, root), "1")
 	if code, _, stderr := runCLI(t, "--root", root); code != exitOK {
 		t.Fatalf("render: exit %d: %s", code, stderr)
 	}
 	crds := crdsDir(t)
+	policyDir := fixturePolicies(t)
 	t.Chdir(root)
+	check := func(format string) (int, string, string) {
+		return runCLI(t, "check", "--env", "small", "--policies", policyDir, "--format", format, "--crds", crds)
+	}
 
-	code, stdout, stderr := runCLI(t, "check", "--env", "prod", "--format", "json", "--crds", crds)
+	code, stdout, stderr := check("json")
 	if code != exitFindings {
 		t.Fatalf("exit %d, want %d: %s\n%s", code, exitFindings, stderr, stdout)
 	}
@@ -32,6 +38,8 @@ func TestCheckFindingsPointAtTheEnvLine(t *testing.T) {
 		"schemaless: validated by CUE only: portworx.io/v1beta2 VolumePlacementStrategy (1)",
 		"schemaless: validated by CUE only: stork.libopenstorage.org/v1alpha1 SchedulePolicy (1)",
 		", 0 unknown",
+		// ...and which Kubernetes it validated against: the one the env's cluster runs.
+		"small: built-in kinds validated against Kubernetes v1.35.4",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)
@@ -43,40 +51,42 @@ func TestCheckFindingsPointAtTheEnvLine(t *testing.T) {
 	}
 	var rollout *finding.Finding
 	for i, f := range out.Findings {
-		if f.Kind == "Rollout" && f.Name == "cart" && f.Path == "spec.replicas" {
+		if f.Kind == "Rollout" && f.Name == "web" && f.Path == "spec.replicas" {
 			rollout = &out.Findings[i]
 		}
 	}
 	if rollout == nil {
-		t.Fatalf("no finding on Rollout cart spec.replicas: %s", stdout)
+		t.Fatalf("no finding on Rollout web spec.replicas: %s", stdout)
 	}
 	if len(rollout.Source) == 0 {
 		t.Fatalf("finding has no source: %+v", rollout)
 	}
-	if diff := cmp.Diff(finding.Source{File: "envs/prod/services.cue", Line: 7, Column: 8}, rollout.Source[0]); diff != "" {
+	want := finding.Source{File: "envs/small/platform.cue", Line: replicas.Label.Line, Column: replicas.Label.Column}
+	if diff := cmp.Diff(want, rollout.Source[0]); diff != "" {
 		t.Errorf("source (-want +got):\n%s", diff)
 	}
 
-	_, gh, _ := runCLI(t, "check", "--env", "prod", "--format", "github", "--crds", crds)
+	_, gh, _ := check("github")
 	lines := strings.Split(gh, "\n")
-	i := slicesIndex(lines, "::error file=envs/prod/services.cue,line=7,col=8,title=replicas.min::")
+	annotation := fmt.Sprintf("::error file=%s,line=%d,col=%d,title=replicas.min::", want.File, want.Line, want.Column)
+	i := slicesIndex(lines, annotation)
 	if i < 0 {
-		t.Fatalf("no annotation on envs/prod/services.cue:7:\n%s", gh)
+		t.Fatalf("no annotation %q:\n%s", annotation, gh)
 	}
-	if !strings.HasPrefix(lines[i+1], "::error file=rendered/prod/svc-cart/rollout-cart.yaml,") {
+	if !strings.HasPrefix(lines[i+1], "::error file=rendered/small/svc-web/rollout-web.yaml,") {
 		t.Errorf("the rendered location should follow the env one:\n%s\n%s", lines[i], lines[i+1])
 	}
 
 	// A hand-edited rendered file has no CUE behind it: rendered location only.
-	edit(t, filepath.Join(root, "rendered/prod/svc-cart/rollout-cart.yaml"), "  replicas: 1", "  replicas: 1 # hand-edited")
-	_, stdout, _ = runCLI(t, "check", "--env", "prod", "--format", "json", "--crds", crds)
+	edit(t, filepath.Join(root, "rendered/small/svc-web/rollout-web.yaml"), "  replicas: 1", "  replicas: 1 # hand-edited")
+	_, stdout, _ = check("json")
 	out.Findings = nil
 	if err := json.Unmarshal([]byte(stdout), &out); err != nil {
 		t.Fatal(err)
 	}
 	found := false
 	for _, f := range out.Findings {
-		if f.Kind == "Rollout" && f.Name == "cart" && f.Path == "spec.replicas" {
+		if f.Kind == "Rollout" && f.Name == "web" && f.Path == "spec.replicas" {
 			found = true
 			if len(f.Source) > 0 {
 				t.Errorf("finding on a hand-edited file still has a CUE source: %+v", f)
