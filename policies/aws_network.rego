@@ -12,7 +12,7 @@ import data.zones
 
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
-	"awsnetwork.node-subnet-egress": "A subnet that hosts EKS nodes (named by a NodeGroup or the Cluster) has a 0.0.0.0/0 route to a NAT gateway, or its VPC has the interface endpoints nodes need (ecr.api, ecr.dkr, sts, ec2, logs) and its route table the S3 gateway endpoint.",
+	"awsnetwork.node-subnet-egress": "A subnet that hosts EKS nodes (named by a NodeGroup or the Cluster) has a 0.0.0.0/0 route to a NAT gateway, or its VPC has the interface endpoints nodes need (ecr.api, ecr.dkr, sts, ec2, logs, secretsmanager; private DNS, attached to subnets) and its route table the S3 gateway endpoint.",
 	"awsnetwork.elb-subnet-igw": "A subnet tagged kubernetes.io/role/elb (internet-facing load balancers) routes 0.0.0.0/0 to an internet gateway.",
 	"awsnetwork.subnet-route-table": "Every subnet has a RouteTableAssociation naming a route table in the set.",
 	"awsnetwork.deletion-protected": "What the platform runs on or what holds data (EKS Cluster and NodeGroups, VPC, subnets, gateways, EIPs, route tables, routes, endpoints, buckets, warehouses) has deletionPolicy Orphan, no Delete management policy, and Prune=false,Delete=false.",
@@ -94,8 +94,8 @@ refers_list(p, field, obj) if {
 refers_list(p, field, obj) if lib.selects(p[concat("", [field, "Selector"])], object.get(obj, ["metadata", "labels"], {}))
 
 # The interface endpoints private nodes cannot bootstrap without (images,
-# IRSA, EC2 metadata for the CNI, logs); S3 comes through a gateway endpoint.
-node_interface_endpoints := {"ecr.api", "ecr.dkr", "sts", "ec2", "logs"}
+# IRSA, EC2 for the CNI, logs, External Secrets); S3 comes through a gateway endpoint.
+node_interface_endpoints := {"ecr.api", "ecr.dkr", "sts", "ec2", "logs", "secretsmanager"}
 
 endpoint_service(e) := s if {
 	parts := split(fp(e).serviceName, ".")
@@ -108,6 +108,11 @@ private_endpoints(subnet) if {
 		object.get(fp(e), "vpcEndpointType", "Gateway") == "Interface"
 		fp(e).privateDnsEnabled == true
 		fp(e).vpcIdRef.name == fp(subnet).vpcIdRef.name
+
+		# Its network interfaces: VPCEndpoint itself takes no subnets (provider-upjet-aws
+		# config/ec2/config.go moves subnet_ids to status).
+		some a in managed("VPCEndpointSubnetAssociation")
+		refers(fp(a), "vpcEndpointId", e)
 	}
 	count(node_interface_endpoints - vpc_endpoints) == 0
 	some rt in route_tables_of(subnet)

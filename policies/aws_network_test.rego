@@ -130,7 +130,9 @@ endpoint(service, type) := mr("ec2.aws.upbound.io/v1beta2", "VPCEndpoint", servi
 	"vpcEndpointType": type, "privateDnsEnabled": true, "vpcIdRef": {"name": "v"},
 })
 
-interface_endpoints := [endpoint(s, "Interface") | some s in ["ecr.api", "ecr.dkr", "sts", "ec2", "logs"]]
+node_services := ["ecr.api", "ecr.dkr", "sts", "ec2", "logs", "secretsmanager"]
+
+interface_endpoints := array.concat([endpoint(s, "Interface") | some s in node_services], [ec2("VPCEndpointSubnetAssociation", s, {"vpcEndpointIdRef": {"name": s}, "subnetIdRef": {"name": "priv-a"}}) | some s in node_services])
 
 s3_gateway := json.remove(endpoint("s3", "Gateway"), ["spec/forProvider/privateDnsEnabled"])
 
@@ -147,6 +149,11 @@ test_node_subnet_with_every_endpoint_and_no_nat_passes if {
 
 test_node_subnet_missing_an_interface_endpoint_denies if {
 	only("awsnetwork.node-subnet-egress", private_subnet, with_objs(fixtures.drop(endpoint_objs, endpoint("sts", "Interface"))))
+}
+
+test_interface_endpoint_without_subnets_denies if {
+	a := ec2("VPCEndpointSubnetAssociation", "sts", {"vpcEndpointIdRef": {"name": "sts"}, "subnetIdRef": {"name": "priv-a"}})
+	only("awsnetwork.node-subnet-egress", private_subnet, with_objs(fixtures.drop(endpoint_objs, a)))
 }
 
 test_node_subnet_without_the_s3_gateway_denies if {
