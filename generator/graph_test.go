@@ -24,8 +24,10 @@ func TestGraphFollowsTheSeedPlan(t *testing.T) {
 		"small": {
 			{"users", "cloudfront", "route53", "alb", "az-eu-west-1a", "svc-web", "db-db", "portworx", "cloudsnap", "dr-region"},
 			{"alb", "az-eu-west-1c", "svc-web"},
-			{"logs", "firehose", "lake", "emr", "redshift", "quicksight"},
-			{"lake", "athena", "quicksight"},
+			{"shipper", "logs", "firehose", "lake", "emr", "processed", "athena", "quicksight"},
+			{"scheduler", "emr"},
+			{"processed", "redshift"},
+			{"lake", "athena"},
 		},
 		"small-dr": {
 			{"users", "cloudfront", "route53", "alb", "az-eu-central-1b", "svc-web", "db-db", "portworx", "cloudsnap", "dr-restore"},

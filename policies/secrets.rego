@@ -16,9 +16,29 @@ docs := {
 # secrets.secret-data: a Secret manifest carries its values into git.
 deny contains lib.finding("secrets.secret-data", msg, [field]) if {
 	input.kind == "Secret"
+	not credential_free_cluster(input)
 	some field in ["data", "stringData"]
 	count(object.get(input, [field], {})) > 0
 	msg := sprintf("Secret %s holds %d value(s) in %s (keys %v) in git: produce it with an ExternalSecret instead", [input.metadata.name, count(input[field]), field, sort(object.keys(input[field]))])
+}
+
+# credential_free_cluster: an Argo CD cluster Secret that registers a cluster
+# by name, URL and public CA and authenticates through AWS IAM (awsAuthConfig)
+# holds no credential (argo-cd docs/operator-manual/declarative-setup.md, EKS).
+# A bearer token, password or client key in it is one.
+credential_free_cluster(obj) if {
+	obj.metadata.labels["argocd.argoproj.io/secret-type"] == "cluster"
+	count(object.get(obj, "data", {})) == 0
+	every k, _ in obj.stringData {
+		k in {"name", "server", "config", "project", "namespaces", "clusterResources"}
+	}
+	config := json.unmarshal(object.get(obj.stringData, "config", "{}"))
+	every k, _ in config {
+		k in {"awsAuthConfig", "tlsClientConfig"}
+	}
+	every k, _ in object.get(config, "tlsClientConfig", {}) {
+		k in {"insecure", "caData", "serverName"}
+	}
 }
 
 # secrets.env-literal: a container env var that looks like a credential has a

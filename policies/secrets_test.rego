@@ -132,3 +132,25 @@ test_plain_secret_manifest_counts_as_produced if {
 	objs := array.concat(fixtures.drop(fixtures.good, fixtures.external_secret), [s])
 	count(fixtures.denied(fixtures.rollout, fixtures.check("prod", objs))) == 0
 }
+
+cluster_secret(config) := {
+	"apiVersion": "v1", "kind": "Secret",
+	"metadata": {"name": "cluster-shop-prod", "namespace": "argocd", "labels": {"argocd.argoproj.io/secret-type": "cluster"}},
+	"stringData": {"name": "shop-prod", "server": "https://ABC.gr7.us-east-1.eks.amazonaws.com", "config": json.marshal(config)},
+}
+
+test_cluster_registration_through_iam_holds_no_credential if {
+	s := cluster_secret({"awsAuthConfig": {"clusterName": "shop-prod", "roleARN": "arn:aws:iam::123456789012:role/deploy"}, "tlsClientConfig": {"insecure": false, "caData": "LS0t"}})
+	count(fixtures.denied(s, fixtures.prod)) == 0
+}
+
+test_cluster_secret_with_a_token_is_a_credential if {
+	token := cluster_secret({"bearerToken": "x", "tlsClientConfig": {"caData": "LS0t"}})
+	fixtures.only("secrets.secret-data", token, fixtures.prod)
+	key := cluster_secret({"awsAuthConfig": {"clusterName": "shop-prod"}, "tlsClientConfig": {"keyData": "x"}})
+	fixtures.only("secrets.secret-data", key, fixtures.prod)
+	extra := fixtures.set(cluster_secret({}), "/stringData/password", "x")
+	fixtures.only("secrets.secret-data", extra, fixtures.prod)
+	encoded := fixtures.set(cluster_secret({}), "/data", {"server": "aHR0cHM6Ly94"})
+	fixtures.only("secrets.secret-data", encoded, fixtures.prod)
+}

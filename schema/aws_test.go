@@ -5,6 +5,7 @@ package schema_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"os"
@@ -603,4 +604,189 @@ func references(v any, s schemaNode, path string) []reference {
 		}
 	}
 	return out
+}
+
+// renderAll renders every env under root/envsDir and returns all their objects.
+func renderAll(t *testing.T, root, envsDir string) map[string][]*manifest.Object {
+	t.Helper()
+	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: envsDir})
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	out := map[string][]*manifest.Object{}
+	for _, env := range envs {
+		for _, f := range env.Files {
+			if !manifest.IsYAML(f.Path) || manifest.IsKustomization(filepath.Base(f.Path)) {
+				continue
+			}
+			objs, err := manifest.Parse(f.Path, f.Data)
+			if err != nil {
+				t.Fatalf("env %s: %v", env.Name, err)
+			}
+			out[env.Name] = append(out[env.Name], objs...)
+		}
+	}
+	return out
+}
+
+// TestIdentityNamesAgree: the IRSA names that must agree across app folders
+// (issue 13): each role's trust names the env's OIDC provider and exactly
+// one ServiceAccount, which exists (rendered, or named by the chart that
+// creates it) and carries that role's ARN; each annotated ServiceAccount's
+// role exists; the store's ServiceAccount is one of them.
+func TestIdentityNamesAgree(t *testing.T) {
+	envs := renderAll(t, repoRoot, "envs")
+	for _, env := range []string{"prod", "dr"} {
+		t.Run(env, func(t *testing.T) {
+			objs := envs[env]
+			var issuer, account string           // the account comes from the roles' ARNs
+			roles := map[string]map[string]any{} // name -> object
+			accounts := map[string]string{}      // "ns/name" -> role-arn annotation
+			chartAccounts := map[string]string{} // "ns/name" -> role ARN, for charts whose operator creates it
+			for _, o := range objs {
+				switch {
+				case o.Kind() == "OpenIDConnectProvider":
+					if issuer != "" {
+						t.Errorf("more than one OIDC provider")
+					}
+					issuer = strings.TrimPrefix(str(o.Object, "spec", "forProvider", "url"), "https://")
+				case o.Kind() == "Role" && strings.HasPrefix(o.Name(), env+"-irsa-"):
+					roles[o.Name()] = o.Object
+				case o.Kind() == "ServiceAccount":
+					ann, _ := o.Object["metadata"].(map[string]any)["annotations"].(map[string]any)
+					arn, _ := ann["eks.amazonaws.com/role-arn"].(string)
+					accounts[o.Namespace()+"/"+o.Name()] = arn
+				case o.Kind() == "Application" && str(o.Object, "spec", "source", "chart") == "portworx":
+					// The Portworx operator creates its ServiceAccount and annotates
+					// it from workloadIdentity.credentials.
+					values, _ := o.Object["spec"].(map[string]any)["source"].(map[string]any)["helm"].(map[string]any)["valuesObject"].(map[string]any)
+					for _, c := range list(values, "workloadIdentity", "credentials") {
+						chartAccounts[str(o.Object, "spec", "destination", "namespace")+"/portworx"] = c.(map[string]any)["value"].(string)
+					}
+				case o.Kind() == "ClusterSecretStore":
+					defer func(o *manifest.Object) {
+						ref := str(o.Object, "spec", "provider", "aws", "auth", "jwt", "serviceAccountRef", "namespace") + "/" +
+							str(o.Object, "spec", "provider", "aws", "auth", "jwt", "serviceAccountRef", "name")
+						if accounts[ref] == "" {
+							t.Errorf("ClusterSecretStore %s names ServiceAccount %s, which is not rendered with a role", o.Name(), ref)
+						}
+					}(o)
+				}
+			}
+			if issuer == "" {
+				t.Fatal("no OIDC provider rendered")
+			}
+			if len(roles) < 5 {
+				t.Errorf("%d IRSA roles, want one per controller (at least 5)", len(roles))
+			}
+			for name, role := range roles {
+				var doc struct {
+					Statement []struct {
+						Principal struct{ Federated string }
+						Action    string
+						Condition struct{ StringEquals map[string]string }
+					}
+				}
+				if err := json.Unmarshal([]byte(str(role, "spec", "forProvider", "assumeRolePolicy")), &doc); err != nil || len(doc.Statement) != 1 {
+					t.Errorf("role %s: trust policy %v, want one statement", name, err)
+					continue
+				}
+				st := doc.Statement[0]
+				if !strings.HasSuffix(st.Principal.Federated, ":oidc-provider/"+issuer) {
+					t.Errorf("role %s trusts %s, not the env's OIDC provider %s", name, st.Principal.Federated, issuer)
+				}
+				account = strings.TrimPrefix(strings.Split(st.Principal.Federated, ":oidc-provider/")[0], "arn:aws:iam::")
+				sub := st.Condition.StringEquals[issuer+":sub"]
+				if aud := st.Condition.StringEquals[issuer+":aud"]; aud != "sts.amazonaws.com" || st.Action != "sts:AssumeRoleWithWebIdentity" {
+					t.Errorf("role %s: action %s audience %q", name, st.Action, aud)
+				}
+				ns, sa, ok := strings.Cut(strings.TrimPrefix(sub, "system:serviceaccount:"), ":")
+				if !ok || name != env+"-irsa-"+ns+"-"+sa {
+					t.Errorf("role %s trusts %q: want exactly the ServiceAccount its name says", name, sub)
+				}
+				arn := "arn:aws:iam::" + account + ":role/" + name
+				got, rendered := accounts[ns+"/"+sa]
+				if !rendered {
+					got = chartAccounts[ns+"/"+sa]
+				}
+				if got != arn {
+					t.Errorf("role %s trusts %s/%s, whose role-arn is %q (rendered: %v), want %s", name, ns, sa, got, rendered, arn)
+				}
+			}
+			for key, arn := range accounts {
+				if arn == "" {
+					continue
+				}
+				if _, ok := roles[arn[strings.LastIndex(arn, "/")+1:]]; !ok {
+					t.Errorf("ServiceAccount %s names role %s, which env %s does not render", key, arn, env)
+				}
+			}
+		})
+	}
+}
+
+// TestCertificateNamesAgree: every Certificate has a CertificateValidation
+// that names it and lists one record per domain, and each record is a CNAME
+// in the env's zone.
+func TestCertificateNamesAgree(t *testing.T) {
+	envs := renderAWS(t, repoRoot, "envs")
+	for _, env := range []string{"prod", "dr"} {
+		records := map[string]string{} // name without the final dot -> zone object
+		validations := map[string]map[string]any{}
+		var certs []map[string]any
+		for _, o := range envs[env] {
+			switch o.Kind() {
+			case "Record":
+				if str(o.Object, "spec", "forProvider", "type") == "CNAME" {
+					records[strings.TrimSuffix(str(o.Object, "spec", "forProvider", "name"), ".")] = str(o.Object, "spec", "forProvider", "zoneIdRef", "name")
+				}
+			case "CertificateValidation":
+				validations[str(o.Object, "spec", "forProvider", "certificateArnRef", "name")] = o.Object
+			case "Certificate":
+				certs = append(certs, o.Object)
+			}
+		}
+		if len(certs) == 0 {
+			t.Errorf("%s: no Certificate", env)
+		}
+		for _, c := range certs {
+			name := str(c, "metadata", "name")
+			v := validations[name]
+			if v == nil {
+				t.Errorf("%s: Certificate %s has no CertificateValidation", env, name)
+				continue
+			}
+			if str(v, "spec", "forProvider", "region") != str(c, "spec", "forProvider", "region") {
+				t.Errorf("%s: CertificateValidation %s in %s, its Certificate in %s", env, name, str(v, "spec", "forProvider", "region"), str(c, "spec", "forProvider", "region"))
+			}
+			domains := []any{str(c, "spec", "forProvider", "domainName")}
+			domains = append(domains, list(c, "spec", "forProvider", "subjectAlternativeNames")...)
+			fqdns := list(v, "spec", "forProvider", "validationRecordFqdns")
+			if len(fqdns) != len(domains) {
+				t.Errorf("%s: Certificate %s covers %v, its validation lists %v", env, name, domains, fqdns)
+			}
+			for i, f := range fqdns {
+				if i < len(domains) && !strings.HasSuffix(f.(string), "."+domains[i].(string)) {
+					t.Errorf("%s: validation record %s is not for domain %s", env, f, domains[i])
+				}
+				if zone, ok := records[f.(string)]; !ok || zone == "" {
+					t.Errorf("%s: validation record %s of Certificate %s is no CNAME Record in a zone", env, f, name)
+				}
+			}
+		}
+	}
+}
+
+// TestClusterVersionNeedsItsAddonRow: the EKS add-on versions follow the
+// cluster version from #EKSVersions, so a version without a row is an error
+// of the env, not a render with unmanaged add-ons.
+func TestClusterVersionNeedsItsAddonRow(t *testing.T) {
+	root := testrepo.Fixture(t)
+	version := testrepo.Find(t, filepath.Join(root, "envs", "small", "aws.cue"), "platform", "aws", "cluster", "version")
+	testrepo.Set(t, version, `"1.99"`)
+	_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"small"}})
+	if err == nil || !strings.Contains(err.Error(), "1.99") {
+		t.Fatalf("a cluster version without an #EKSVersions row rendered: err = %v", err)
+	}
+	t.Logf("caught: %v", err)
 }

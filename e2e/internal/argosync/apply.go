@@ -111,6 +111,9 @@ type Report struct {
 	Rejections []Rejection
 	// Folders synced, in order.
 	Folders []string
+	// Charts are the Applications applied but not synced because their
+	// source is an upstream Helm chart, name -> repoURL/chart@version.
+	Charts map[string]string
 }
 
 // ByID indexes the accepted objects.
@@ -230,6 +233,13 @@ func (s *syncer) syncFolder(ctx context.Context, f Folder) {
 }
 
 func (s *syncer) syncApplication(ctx context.Context, app application) {
+	if app.chart != "" {
+		if s.report.Charts == nil {
+			s.report.Charts = map[string]string{}
+		}
+		s.report.Charts[app.name] = app.chart
+		return
+	}
 	for _, rel := range app.dirs {
 		dir := filepath.Join(s.repoRoot, filepath.FromSlash(rel))
 		if s.seen[dir] {

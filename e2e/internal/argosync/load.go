@@ -79,9 +79,13 @@ func Build(dir string) ([]*unstructured.Unstructured, error) {
 
 // application is what the harness reads from an Argo CD Application.
 type application struct {
-	name            string
-	wave            int
-	dirs            []string // source paths, relative to the repository root
+	name string
+	wave int
+	dirs []string // source paths, relative to the repository root
+	// chart is repoURL/chart@version when the source is a Helm chart from a
+	// chart repository: the harness applies the Application but cannot sync
+	// it (no test machine reaches a chart repository, DESIGN.md section 8).
+	chart           string
 	namespace       string
 	createNamespace bool
 }
@@ -101,6 +105,10 @@ func readApplication(obj *unstructured.Unstructured) (application, error) {
 	}
 	for _, s := range sources {
 		src, _ := s.(map[string]any)
+		if chart, ok := src["chart"].(string); ok && chart != "" && len(sources) == 1 {
+			app.chart = fmt.Sprintf("%v/%s@%v", src["repoURL"], chart, src["targetRevision"])
+			return app, nil
+		}
 		for _, unsupported := range []string{"helm", "kustomize", "plugin", "chart"} {
 			if _, ok := src[unsupported]; ok {
 				return app, fmt.Errorf("Application %s: source.%s is not supported by the e2e harness", app.name, unsupported)

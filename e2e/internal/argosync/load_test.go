@@ -121,4 +121,12 @@ func TestReadApplication(t *testing.T) {
 	if _, err := readApplication(app); err == nil {
 		t.Error("want an error for a helm source the harness cannot reproduce")
 	}
+	// An upstream chart is recognised, not followed: no folder to sync.
+	app.Object["spec"].(map[string]any)["source"] = map[string]any{
+		"repoURL": "https://charts.example.org", "chart": "ctl", "targetRevision": "1.2.3", "helm": map[string]any{},
+	}
+	got, err = readApplication(app)
+	if err != nil || got.chart != "https://charts.example.org/ctl@1.2.3" || len(got.dirs) != 0 {
+		t.Errorf("chart source: got %+v, %v", got, err)
+	}
 }

@@ -1,0 +1,212 @@
+# Analytics: every hop of the BI pipeline has what makes data move through
+# it: a writer for the log group a pipeline reads, a schedule that runs the
+# Spark application, a role for each QuickSight data source, a TLS-only
+# policy on every bucket, an S3 path for Redshift's enhanced VPC routing.
+# All of them relate objects, so they need the env's set (data.check).
+package analytics
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {
+	"analytics.log-writer": "A log group a subscription filter reads has a writer: an Argo CD Application of the log shipper naming it, whose ServiceAccount's IRSA role may logs:PutLogEvents to it.",
+	"analytics.spark-scheduled": "An EMR Serverless application has a job that runs: an enabled Scheduler schedule targeting a Step Functions state machine that starts a job run on it.",
+	"analytics.dataset-source-role": "Every data source a QuickSight data set reads is in the set and names an IAM role (roleARN) that is in the set.",
+	"analytics.bucket-tls": "Every S3 bucket has a bucket policy denying all S3 actions on it and its objects when aws:SecureTransport is false.",
+	"analytics.redshift-s3-path": "A Redshift cluster with enhanced VPC routing has an S3 path from each of its subnets: an S3 gateway endpoint on the subnet's route table, or a NAT default route.",
+}
+
+crossplane(obj, group) if startswith(obj.apiVersion, concat("", [group, ".aws.upbound.io/"]))
+
+fp(obj) := object.get(obj, ["spec", "forProvider"], {})
+
+# every lists the objects of key k in every namespace.
+every_ns(k) := [o |
+	some ns, _ in object.get(lib.index, [k], {})
+	some o in lib.objects(k, ns)
+]
+
+as_array(x) := x if is_array(x)
+
+as_array(x) := [x] if not is_array(x)
+
+statements(doc) := as_array(json.unmarshal(doc).Statement)
+
+# allows: an IAM policy document lets action on resource (wildcards as IAM
+# matches them; a null delimiter list lets * cross ':' and '/').
+allows(doc, action, resource) if {
+	some st in statements(doc)
+	st.Effect == "Allow"
+	some a in as_array(st.Action)
+	glob.match(a, null, action)
+	some r in as_array(st.Resource)
+	glob.match(r, null, resource)
+}
+
+# role_policies are the policy documents of an IAM role (by object name):
+# inline, RolePolicy, and attached Policy objects of the set.
+role_policies(role) := array.concat(array.concat(inline_policies(role), role_policy_docs(role)), attached_docs(role))
+
+inline_policies(role) := [p.policy |
+	some r in lib.objects("Role.iam.aws.upbound.io", "")
+	r.metadata.name == role
+	some p in object.get(fp(r), "inlinePolicy", [])
+]
+
+role_policy_docs(role) := [fp(p).policy |
+	some p in lib.objects("RolePolicy.iam.aws.upbound.io", "")
+	object.get(fp(p), ["roleRef", "name"], object.get(fp(p), "role", "")) == role
+]
+
+attached_docs(role) := [fp(p).policy |
+	some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", "")
+	object.get(fp(a), ["roleRef", "name"], "") == role
+	some p in lib.objects("Policy.iam.aws.upbound.io", "")
+	p.metadata.name == object.get(fp(a), ["policyArnRef", "name"], "")
+]
+
+role_name(arn) := regex.replace(arn, `^arn:aws:iam::[0-9]+:role/(.*/)?`, "")
+
+# analytics.log-writer: a subscription filter streams a log group on, so
+# something must write it, or the pipeline behind it stays empty.
+deny contains lib.finding("analytics.log-writer", msg, ["spec", "forProvider", "logGroupName"]) if {
+	lib.has_inventory
+	input.kind == "SubscriptionFilter"
+	crossplane(input, "cloudwatchlogs")
+	group := fp(input).logGroupName
+	not written(group, fp(input).region)
+	msg := sprintf("log group %s feeds SubscriptionFilter %s but nothing writes it: no shipper Application names it with a ServiceAccount whose IRSA role may logs:PutLogEvents to it", [group, input.metadata.name])
+}
+
+written(group, region) if {
+	some app in lib.objects("Application.argoproj.io", "argocd")
+	values := object.get(app, ["spec", "source", "helm", "valuesObject"], {})
+	values.cloudWatchLogs.logGroupName == group
+	object.get(values, ["cloudWatchLogs", "enabled"], true) == true
+	some sa in object.get(lib.index, ["ServiceAccount", app.spec.destination.namespace, values.serviceAccount.name], [])
+	arn := sa.metadata.annotations["eks.amazonaws.com/role-arn"]
+	stream := sprintf("arn:aws:logs:%s:%s:log-group:%s:log-stream:any", [region, split(arn, ":")[4], group])
+	some doc in role_policies(role_name(arn))
+	allows(doc, "logs:PutLogEvents", stream)
+}
+
+# analytics.spark-scheduled: an EMR Serverless application only starts on a
+# job run; without a schedule that starts one it never processes anything.
+deny contains lib.finding("analytics.spark-scheduled", msg, ["spec", "forProvider", "name"]) if {
+	lib.has_inventory
+	input.kind == "Application"
+	crossplane(input, "emrserverless")
+	name := fp(input).name
+	not scheduled(name)
+	msg := sprintf("EMR Serverless application %s runs no job: no enabled Schedule targets a state machine that starts a job run on it", [name])
+}
+
+scheduled(app) if {
+	some s in lib.objects("Schedule.scheduler.aws.upbound.io", "")
+	object.get(fp(s), "state", "ENABLED") == "ENABLED"
+	some m in lib.objects("StateMachine.sfn.aws.upbound.io", "")
+	endswith(object.get(fp(s), ["target", "arn"], ""), concat(":", ["", "stateMachine", external_name(m)]))
+	starts_job_on(fp(m).definition, app)
+}
+
+external_name(obj) := object.get(obj, ["metadata", "annotations", "crossplane.io/external-name"], obj.metadata.name)
+
+starts_job_on(definition, app) if {
+	some state in json.unmarshal(definition).States
+	startswith(state.Resource, "arn:aws:states:::emr-serverless:startJobRun")
+	contains(definition, sprintf("'%s'", [app]))
+}
+
+# analytics.dataset-source-role: QuickSight queries a data source as its
+# role; without one (or with a role not in the set) the data set is empty.
+deny contains lib.finding("analytics.dataset-source-role", msg, ["spec", "physicalTableMap", table, kind, "dataSourceARN"]) if {
+	lib.has_inventory
+	input.kind == "DataSet"
+	startswith(input.apiVersion, "quicksight.services.k8s.aws/")
+	some table, t in input.spec.physicalTableMap
+	some kind in ["relationalTable", "customSQL", "s3Source"]
+	id := regex.replace(t[kind].dataSourceARN, `^.*:datasource/`, "")
+	not source_role(id)
+	msg := sprintf("DataSet %s reads data source %s, which is not in the set or names no IAM role in the set (parameters.*.roleARN)", [input.metadata.name, id])
+}
+
+source_role(id) if {
+	some ds in every_ns("DataSource.quicksight.services.k8s.aws")
+	ds.spec.id == id
+	some p in ds.spec.parameters
+	lib.exists("Role.iam.aws.upbound.io", "", role_name(p.roleARN))
+}
+
+# analytics.bucket-tls: data in S3 only over TLS, whoever asks.
+deny contains lib.finding("analytics.bucket-tls", msg, ["metadata", "name"]) if {
+	lib.has_inventory
+	input.kind == "Bucket"
+	crossplane(input, "s3")
+	not tls_only(input)
+	msg := sprintf("Bucket %s has no BucketPolicy denying s3:* on it and its objects when aws:SecureTransport is false", [input.metadata.name])
+}
+
+tls_only(bucket) if {
+	some p in lib.objects("BucketPolicy.s3.aws.upbound.io", "")
+	names_bucket(fp(p), bucket)
+	arn := concat("", ["arn:aws:s3:::", external_name(bucket)])
+	some st in statements(fp(p).policy)
+	st.Effect == "Deny"
+	st.Principal in {"*", {"AWS": "*"}}
+	some a in as_array(st.Action)
+	a in {"s3:*", "*"}
+	sprintf("%v", [st.Condition.Bool["aws:SecureTransport"]]) == "false"
+	every target in [arn, concat("/", [arn, "any"])] {
+		some r in as_array(st.Resource)
+		glob.match(r, null, target)
+	}
+}
+
+names_bucket(p, bucket) if p.bucketRef.name == bucket.metadata.name
+
+names_bucket(p, bucket) if p.bucket == external_name(bucket)
+
+# analytics.redshift-s3-path: enhanced VPC routing sends the cluster's S3
+# traffic (COPY, UNLOAD, Spectrum's catalog) through its VPC; a subnet with
+# neither an S3 gateway endpoint nor NAT cannot reach S3.
+deny contains lib.finding("analytics.redshift-s3-path", msg, ["spec", "forProvider", "enhancedVpcRouting"]) if {
+	lib.has_inventory
+	input.kind == "Cluster"
+	crossplane(input, "redshift")
+	fp(input).enhancedVpcRouting == true
+	some subnet in cluster_subnets(input)
+	not s3_path(subnet)
+	msg := sprintf("Redshift cluster %s has enhancedVpcRouting but its subnet %s has no S3 path: no S3 gateway endpoint on its route table, no NAT default route", [input.metadata.name, subnet])
+}
+
+cluster_subnets(c) := {s.name |
+	group := object.get(fp(c), "clusterSubnetGroupName", object.get(fp(c), ["clusterSubnetGroupNameRef", "name"], ""))
+	some g in lib.objects("SubnetGroup.redshift.aws.upbound.io", "")
+	g.metadata.name == group
+	some s in fp(g).subnetIdRefs
+}
+
+route_tables(subnet) := {fp(a).routeTableIdRef.name |
+	some a in lib.objects("RouteTableAssociation.ec2.aws.upbound.io", "")
+	object.get(fp(a), ["subnetIdRef", "name"], "") == subnet
+}
+
+s3_path(subnet) if {
+	some a in lib.objects("VPCEndpointRouteTableAssociation.ec2.aws.upbound.io", "")
+	fp(a).routeTableIdRef.name in route_tables(subnet)
+	some e in lib.objects("VPCEndpoint.ec2.aws.upbound.io", "")
+	e.metadata.name == fp(a).vpcEndpointIdRef.name
+	endswith(fp(e).serviceName, ".s3")
+	object.get(fp(e), "vpcEndpointType", "Gateway") == "Gateway"
+}
+
+s3_path(subnet) if {
+	some r in lib.objects("Route.ec2.aws.upbound.io", "")
+	fp(r).routeTableIdRef.name in route_tables(subnet)
+	fp(r).destinationCidrBlock == "0.0.0.0/0"
+	nat(fp(r))
+}
+
+nat(route) if route.natGatewayIdRef.name
+
+nat(route) if route.natGatewayId

@@ -1,0 +1,317 @@
+package analytics_test
+
+import data.analytics
+import data.fixtures
+
+# A compliant pipeline, shaped as rendered/prod/{aws-analytics,logging} renders it.
+mr(api, kind, name, fp) := {"apiVersion": api, "kind": kind, "metadata": {"name": name}, "spec": {"forProvider": fp}}
+
+policy(statements) := json.marshal({"Version": "2012-10-17", "Statement": statements})
+
+filter := mr("cloudwatchlogs.aws.upbound.io/v1beta1", "SubscriptionFilter", "shop-logs-to-firehose", {
+	"region": "us-east-1", "logGroupName": "/shop/prod/application",
+	"destinationArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/shop-logs",
+})
+
+shipper := {
+	"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+	"metadata": {"name": "prod-fluent-bit", "namespace": "argocd"},
+	"spec": {
+		"destination": {"namespace": "logging"},
+		"source": {"chart": "aws-for-fluent-bit", "helm": {"valuesObject": {
+			"serviceAccount": {"create": false, "name": "fluent-bit"},
+			"cloudWatchLogs": {"enabled": true, "logGroupName": "/shop/prod/application"},
+		}}},
+	},
+}
+
+service_account := {
+	"apiVersion": "v1", "kind": "ServiceAccount",
+	"metadata": {"name": "fluent-bit", "namespace": "logging", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prod-irsa-logging-fluent-bit"}},
+}
+
+write_logs := {"Effect": "Allow", "Action": ["logs:CreateLogStream", "logs:PutLogEvents"], "Resource": [
+	"arn:aws:logs:us-east-1:123456789012:log-group:/shop/prod/application",
+	"arn:aws:logs:us-east-1:123456789012:log-group:/shop/prod/application:*",
+]}
+
+shipper_role := mr("iam.aws.upbound.io/v1beta1", "Role", "prod-irsa-logging-fluent-bit", {"assumeRolePolicy": "{}"})
+
+shipper_policy := mr("iam.aws.upbound.io/v1beta1", "RolePolicy", "prod-irsa-logging-fluent-bit-write-logs", {
+	"roleRef": {"name": "prod-irsa-logging-fluent-bit"},
+	"policy": policy([write_logs]),
+})
+
+emr := mr("emrserverless.aws.upbound.io/v1beta2", "Application", "prod-analytics-spark", {"name": "prod-analytics-spark", "type": "spark"})
+
+machine := mr("sfn.aws.upbound.io/v1beta2", "StateMachine", "prod-analytics-batch", {"definition": json.marshal({"States": {
+	"Find": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:emrserverless:listApplications", "Assign": {"applicationId": "{% $states.result.Applications[Name = 'prod-analytics-spark'].Id %}"}},
+	"Run": {"Type": "Task", "Resource": "arn:aws:states:::emr-serverless:startJobRun.sync"},
+}})})
+
+schedule := mr("scheduler.aws.upbound.io/v1beta2", "Schedule", "prod-analytics-batch", {
+	"state": "ENABLED",
+	"target": {"arn": "arn:aws:states:us-east-1:123456789012:stateMachine:prod-analytics-batch"},
+})
+
+data_source := {
+	"apiVersion": "quicksight.services.k8s.aws/v1alpha1", "kind": "DataSource",
+	"metadata": {"name": "prod-analytics-athena", "namespace": "analytics"},
+	"spec": {"id": "prod-analytics-athena", "type": "ATHENA", "parameters": {"athenaParameters": {
+		"workGroup": "prod-analytics",
+		"roleARN": "arn:aws:iam::123456789012:role/prod-analytics-quicksight",
+	}}},
+}
+
+quicksight_role := mr("iam.aws.upbound.io/v1beta1", "Role", "prod-analytics-quicksight", {"assumeRolePolicy": "{}"})
+
+data_set := {
+	"apiVersion": "quicksight.services.k8s.aws/v1alpha1", "kind": "DataSet",
+	"metadata": {"name": "prod-analytics-log-summary", "namespace": "analytics"},
+	"spec": {"id": "prod-analytics-log-summary", "physicalTableMap": {"summary": {"relationalTable": {
+		"dataSourceARN": "arn:aws:quicksight:us-east-1:123456789012:datasource/prod-analytics-athena",
+		"name": "log_summary",
+	}}}},
+}
+
+bucket := mr("s3.aws.upbound.io/v1beta2", "Bucket", "shop-prod-analytics", {"region": "us-east-1"})
+
+deny_plain_http := {
+	"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+	"Resource": ["arn:aws:s3:::shop-prod-analytics", "arn:aws:s3:::shop-prod-analytics/*"],
+	"Condition": {"Bool": {"aws:SecureTransport": "false"}},
+}
+
+bucket_policy := mr("s3.aws.upbound.io/v1beta1", "BucketPolicy", "shop-prod-analytics", {
+	"bucketRef": {"name": "shop-prod-analytics"},
+	"policy": policy([deny_plain_http]),
+})
+
+redshift := mr("redshift.aws.upbound.io/v1beta1", "Cluster", "prod-analytics-warehouse", {"enhancedVpcRouting": true, "clusterSubnetGroupName": "prod-analytics-warehouse"})
+
+subnet_group := mr("redshift.aws.upbound.io/v1beta1", "SubnetGroup", "prod-analytics-warehouse", {"subnetIdRefs": [{"name": "prod-analytics-a"}, {"name": "prod-analytics-b"}]})
+
+associations := [mr("ec2.aws.upbound.io/v1beta1", "RouteTableAssociation", s, {"subnetIdRef": {"name": s}, "routeTableIdRef": {"name": "prod-analytics-private"}}) |
+	some s in ["prod-analytics-a", "prod-analytics-b"]
+]
+
+endpoint := mr("ec2.aws.upbound.io/v1beta2", "VPCEndpoint", "prod-analytics-s3", {"serviceName": "com.amazonaws.us-east-1.s3", "vpcEndpointType": "Gateway"})
+
+endpoint_route_table := mr("ec2.aws.upbound.io/v1beta1", "VPCEndpointRouteTableAssociation", "prod-analytics-s3-private", {
+	"routeTableIdRef": {"name": "prod-analytics-private"},
+	"vpcEndpointIdRef": {"name": "prod-analytics-s3"},
+})
+
+good := array.concat(
+	[
+		filter, shipper, service_account, shipper_role, shipper_policy, emr, machine, schedule,
+		data_source, quicksight_role, data_set, bucket, bucket_policy, redshift, subnet_group, endpoint, endpoint_route_table,
+	],
+	associations,
+)
+
+env(objs) := fixtures.check("prod", objs)
+
+denied(obj, objs) := {f.rule | some f in analytics.deny with input as obj with data.check as env(objs)}
+
+# only: obj in the set objs breaks exactly rule.
+only(rule, obj, objs) if denied(obj, objs) == {rule}
+
+quiet(obj, objs) if count(denied(obj, objs)) == 0
+
+test_the_pipeline_is_quiet if {
+	every obj in good {
+		quiet(obj, good)
+	}
+}
+
+test_no_inventory_is_quiet if {
+	every obj in good {
+		count({f | some f in analytics.deny with input as obj}) == 0
+	}
+}
+
+# analytics.log-writer
+
+test_log_group_without_shipper if {
+	only("analytics.log-writer", filter, fixtures.drop(good, shipper))
+}
+
+test_shipper_naming_another_group if {
+	s := fixtures.set(shipper, "/spec/source/helm/valuesObject/cloudWatchLogs/logGroupName", "/other")
+	only("analytics.log-writer", filter, fixtures.swap(good, s))
+}
+
+test_shipper_output_disabled if {
+	s := fixtures.set(shipper, "/spec/source/helm/valuesObject/cloudWatchLogs/enabled", false)
+	only("analytics.log-writer", filter, fixtures.swap(good, s))
+}
+
+test_shipper_service_account_missing if {
+	only("analytics.log-writer", filter, fixtures.drop(good, service_account))
+}
+
+test_shipper_role_cannot_put_log_events if {
+	p := fixtures.set(shipper_policy, "/spec/forProvider/policy", policy([{"Effect": "Allow", "Action": "logs:CreateLogStream", "Resource": "*"}]))
+	only("analytics.log-writer", filter, fixtures.swap(good, p))
+}
+
+test_shipper_role_writes_another_group if {
+	other := object.union(write_logs, {"Resource": "arn:aws:logs:us-east-1:123456789012:log-group:/other:*"})
+	p := fixtures.set(shipper_policy, "/spec/forProvider/policy", policy([other]))
+	only("analytics.log-writer", filter, fixtures.swap(good, p))
+}
+
+test_shipper_role_denied_is_not_allowed if {
+	p := fixtures.set(shipper_policy, "/spec/forProvider/policy", policy([object.union(write_logs, {"Effect": "Deny"})]))
+	only("analytics.log-writer", filter, fixtures.swap(good, p))
+}
+
+test_shipper_role_with_inline_policy if {
+	r := fixtures.set(shipper_role, "/spec/forProvider/inlinePolicy", [{"name": "w", "policy": policy([write_logs])}])
+	quiet(filter, fixtures.swap(fixtures.drop(good, shipper_policy), r))
+}
+
+test_shipper_role_with_attached_policy if {
+	p := mr("iam.aws.upbound.io/v1beta1", "Policy", "write-logs", {"policy": json.marshal({"Statement": {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}})})
+	a := mr("iam.aws.upbound.io/v1beta1", "RolePolicyAttachment", "attach", {"roleRef": {"name": "prod-irsa-logging-fluent-bit"}, "policyArnRef": {"name": "write-logs"}})
+	quiet(filter, array.concat(fixtures.drop(good, shipper_policy), [p, a]))
+}
+
+# analytics.spark-scheduled
+
+test_emr_without_schedule if {
+	only("analytics.spark-scheduled", emr, fixtures.drop(good, schedule))
+}
+
+test_emr_schedule_disabled if {
+	only("analytics.spark-scheduled", emr, fixtures.swap(good, fixtures.set(schedule, "/spec/forProvider/state", "DISABLED")))
+}
+
+test_emr_schedule_targets_another_machine if {
+	s := fixtures.set(schedule, "/spec/forProvider/target/arn", "arn:aws:states:us-east-1:123456789012:stateMachine:other")
+	only("analytics.spark-scheduled", emr, fixtures.swap(good, s))
+}
+
+test_emr_machine_runs_no_job if {
+	m := fixtures.set(machine, "/spec/forProvider/definition", json.marshal({"States": {"Wait": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:emrserverless:listApplications"}}}))
+	only("analytics.spark-scheduled", emr, fixtures.swap(good, m))
+}
+
+test_emr_machine_runs_another_application if {
+	only("analytics.spark-scheduled", fixtures.set(emr, "/spec/forProvider/name", "other-spark"), good)
+}
+
+test_emr_machine_by_external_name if {
+	m := fixtures.set(fixtures.set(machine, "/metadata/name", "batch"), "/metadata/annotations", {"crossplane.io/external-name": "prod-analytics-batch"})
+	quiet(emr, fixtures.swap(fixtures.drop(good, machine), m))
+}
+
+# analytics.dataset-source-role
+
+test_data_set_source_missing if {
+	only("analytics.dataset-source-role", data_set, fixtures.drop(good, data_source))
+}
+
+test_data_set_source_without_role if {
+	d := fixtures.without(data_source, "/spec/parameters/athenaParameters/roleARN")
+	only("analytics.dataset-source-role", data_set, fixtures.swap(good, d))
+}
+
+test_data_set_source_role_not_in_set if {
+	only("analytics.dataset-source-role", data_set, fixtures.drop(good, quicksight_role))
+}
+
+test_data_set_custom_sql_source_missing if {
+	d := fixtures.set(data_set, "/spec/physicalTableMap/summary", {"customSQL": {"dataSourceARN": "arn:aws:quicksight:us-east-1:123456789012:datasource/gone"}})
+	only("analytics.dataset-source-role", d, good)
+}
+
+# analytics.bucket-tls
+
+test_bucket_without_policy if {
+	only("analytics.bucket-tls", bucket, fixtures.drop(good, bucket_policy))
+}
+
+test_bucket_policy_of_another_bucket if {
+	p := fixtures.set(bucket_policy, "/spec/forProvider/bucketRef/name", "other")
+	only("analytics.bucket-tls", bucket, fixtures.swap(good, p))
+}
+
+test_bucket_policy_allows_plain_http if {
+	p := fixtures.set(bucket_policy, "/spec/forProvider/policy", policy([object.union(deny_plain_http, {"Effect": "Allow"})]))
+	only("analytics.bucket-tls", bucket, fixtures.swap(good, p))
+}
+
+test_bucket_policy_denies_tls_instead if {
+	p := fixtures.set(bucket_policy, "/spec/forProvider/policy", policy([object.union(deny_plain_http, {"Condition": {"Bool": {"aws:SecureTransport": "true"}}})]))
+	only("analytics.bucket-tls", bucket, fixtures.swap(good, p))
+}
+
+test_bucket_policy_spares_the_objects if {
+	p := fixtures.set(bucket_policy, "/spec/forProvider/policy", policy([object.union(deny_plain_http, {"Resource": "arn:aws:s3:::shop-prod-analytics"})]))
+	only("analytics.bucket-tls", bucket, fixtures.swap(good, p))
+}
+
+test_bucket_policy_denies_one_action_only if {
+	p := fixtures.set(bucket_policy, "/spec/forProvider/policy", policy([object.union(deny_plain_http, {"Action": "s3:GetObject"})]))
+	only("analytics.bucket-tls", bucket, fixtures.swap(good, p))
+}
+
+test_bucket_policy_for_some_principals_only if {
+	p := fixtures.set(bucket_policy, "/spec/forProvider/policy", policy([object.union(deny_plain_http, {"Principal": {"AWS": "arn:aws:iam::123456789012:root"}})]))
+	only("analytics.bucket-tls", bucket, fixtures.swap(good, p))
+}
+
+test_bucket_policy_by_bucket_name_and_boolean if {
+	st := object.union(deny_plain_http, {"Principal": {"AWS": "*"}, "Action": ["*"], "Resource": "arn:aws:s3:::shop-prod-analytics*", "Condition": {"Bool": {"aws:SecureTransport": false}}})
+	p := mr("s3.aws.upbound.io/v1beta1", "BucketPolicy", "by-name", {"bucket": "shop-prod-analytics", "policy": policy([st])})
+	quiet(bucket, fixtures.swap(fixtures.drop(good, bucket_policy), p))
+}
+
+# analytics.redshift-s3-path
+
+test_redshift_without_s3_endpoint if {
+	only("analytics.redshift-s3-path", redshift, fixtures.drop(good, endpoint_route_table))
+}
+
+test_redshift_with_glue_endpoint_only if {
+	e := fixtures.set(endpoint, "/spec/forProvider", {"serviceName": "com.amazonaws.us-east-1.glue", "vpcEndpointType": "Interface"})
+	only("analytics.redshift-s3-path", redshift, fixtures.swap(good, e))
+}
+
+test_redshift_subnet_on_another_route_table if {
+	a := fixtures.set(associations[1], "/spec/forProvider/routeTableIdRef/name", "public")
+	only("analytics.redshift-s3-path", redshift, fixtures.swap(good, a))
+}
+
+test_redshift_through_nat if {
+	nat_ref := mr("ec2.aws.upbound.io/v1beta2", "Route", "default-a", {"routeTableIdRef": {"name": "prod-analytics-private"}, "destinationCidrBlock": "0.0.0.0/0", "natGatewayIdRef": {"name": "nat-a"}})
+	quiet(redshift, array.concat(fixtures.drop(good, endpoint_route_table), [nat_ref]))
+	nat_id := mr("ec2.aws.upbound.io/v1beta2", "Route", "default-a", {"routeTableIdRef": {"name": "prod-analytics-private"}, "destinationCidrBlock": "0.0.0.0/0", "natGatewayId": "nat-0123"})
+	quiet(redshift, array.concat(fixtures.drop(good, endpoint_route_table), [nat_id]))
+}
+
+test_redshift_peering_route_is_no_s3_path if {
+	peer := mr("ec2.aws.upbound.io/v1beta2", "Route", "to-platform", {"routeTableIdRef": {"name": "prod-analytics-private"}, "destinationCidrBlock": "10.10.0.0/16", "vpcPeeringConnectionIdRef": {"name": "peering"}})
+	only("analytics.redshift-s3-path", redshift, array.concat(fixtures.drop(good, endpoint_route_table), [peer]))
+}
+
+test_redshift_without_enhanced_routing_needs_no_path if {
+	r := fixtures.set(redshift, "/spec/forProvider/enhancedVpcRouting", false)
+	quiet(r, fixtures.drop(good, endpoint_route_table))
+}
+
+test_redshift_subnet_group_by_reference if {
+	r := fixtures.set(fixtures.without(redshift, "/spec/forProvider/clusterSubnetGroupName"), "/spec/forProvider/clusterSubnetGroupNameRef", {"name": "prod-analytics-warehouse"})
+	only("analytics.redshift-s3-path", r, fixtures.drop(good, endpoint_route_table))
+}
+
+# Every rule is documented (SARIF rule descriptions, the README's list).
+test_analytics_documents_its_rules if {
+	count(analytics.docs) == 5
+	every id, text in analytics.docs {
+		startswith(id, "analytics.")
+		text != ""
+	}
+}

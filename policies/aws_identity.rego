@@ -1,0 +1,103 @@
+# Identity: every ServiceAccount that asks for an AWS role (IRSA) gets one
+# that trusts exactly it, and every ServiceAccount something runs as exists.
+package aws_identity
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {
+	"aws_identity.role-arn": "Every eks.amazonaws.com/role-arn on a ServiceAccount names an IAM Role in the set whose trust policy admits exactly that ServiceAccount (sub) with audience sts.amazonaws.com through an OIDC provider in the set.",
+	"aws_identity.service-account": "Every ServiceAccount a pod template, a SecretStore or ClusterSecretStore (auth.jwt.serviceAccountRef) or a chart Application (serviceAccount.create false) names exists in the set.",
+}
+
+role_arn_annotation := "eks.amazonaws.com/role-arn"
+
+audience := "sts.amazonaws.com"
+
+# role_name is the name of an IAM role ARN (after its path), "" if none.
+default role_name(_) := ""
+
+role_name(arn) := name if {
+	parts := split(arn, ":role/")
+	count(parts) == 2
+	segments := split(parts[1], "/")
+	name := segments[count(segments) - 1]
+}
+
+roles(name) := [r | some r in lib.objects("Role.iam.aws.upbound.io", ""); r.metadata.name == name]
+
+# issuers are the OIDC providers of the set, as IAM names them (no https://).
+issuers := {trim_prefix(p.spec.forProvider.url, "https://") | some p in lib.objects("OpenIDConnectProvider.iam.aws.upbound.io", "")}
+
+statements(doc) := doc.Statement if is_array(doc.Statement)
+
+statements(doc) := [doc.Statement] if is_object(doc.Statement)
+
+web_identity(st) if st.Action == "sts:AssumeRoleWithWebIdentity"
+
+web_identity(st) if "sts:AssumeRoleWithWebIdentity" in st.Action
+
+# admits is true when a statement of the role's trust policy lets subject in
+# with the STS audience, through one of the set's OIDC providers.
+admits(role, subject) if {
+	doc := json.unmarshal(role.spec.forProvider.assumeRolePolicy)
+	some st in statements(doc)
+	st.Effect == "Allow"
+	web_identity(st)
+	some issuer in issuers
+	endswith(st.Principal.Federated, concat("", [":oidc-provider/", issuer]))
+	equals := st.Condition.StringEquals
+	equals[concat(":", [issuer, "sub"])] == subject
+	equals[concat(":", [issuer, "aud"])] == audience
+}
+
+# aws_identity.role-arn: the annotation names no role of the set.
+deny contains lib.finding("aws_identity.role-arn", msg, ["metadata", "annotations", role_arn_annotation]) if {
+	input.kind == "ServiceAccount"
+	lib.has_inventory
+	arn := input.metadata.annotations[role_arn_annotation]
+	count(roles(role_name(arn))) == 0
+	msg := sprintf("ServiceAccount %s/%s asks for role %q, which no iam Role in the set is: its pods get no AWS credentials", [lib.namespace(input), input.metadata.name, arn])
+}
+
+# aws_identity.role-arn: the role exists but does not trust this ServiceAccount.
+deny contains lib.finding("aws_identity.role-arn", msg, ["metadata", "annotations", role_arn_annotation]) if {
+	input.kind == "ServiceAccount"
+	lib.has_inventory
+	arn := input.metadata.annotations[role_arn_annotation]
+	some role in roles(role_name(arn))
+	subject := sprintf("system:serviceaccount:%s:%s", [lib.namespace(input), input.metadata.name])
+	not admits(role, subject)
+	msg := sprintf("ServiceAccount %s/%s asks for role %s, whose trust policy does not admit %s with audience %s through the cluster's OIDC provider %v: AssumeRoleWithWebIdentity is refused", [lib.namespace(input), input.metadata.name, role.metadata.name, subject, audience, sort([i | some i in issuers])])
+}
+
+# named lists [path, namespace, name] of every ServiceAccount the object runs as or names.
+named contains [array.concat(lib.pod_spec_path(input), ["serviceAccountName"]), lib.namespace(input), sa] if {
+	sa := lib.pod_spec(input).serviceAccountName
+	sa != "default" # created in every namespace by the controller manager
+}
+
+named contains [path, object.get(ref, "namespace", lib.namespace(input)), ref.name] if {
+	input.kind in {"SecretStore", "ClusterSecretStore"}
+	some provider, p in input.spec.provider
+	ref := p.auth.jwt.serviceAccountRef
+	path := ["spec", "provider", provider, "auth", "jwt", "serviceAccountRef", "name"]
+}
+
+# A chart the platform installs with serviceAccount.create false runs as a
+# ServiceAccount the render must provide, in the destination namespace.
+named contains [array.concat(["spec", "source", "helm", "valuesObject"], array.concat(p, ["name"])), input.spec.destination.namespace, v.name] if {
+	input.kind == "Application"
+	walk(input.spec.source.helm.valuesObject, [p, v])
+	count(p) > 0
+	p[count(p) - 1] == "serviceAccount"
+	v.create == false
+}
+
+# aws_identity.service-account: what the object names is not in the set.
+deny contains lib.finding("aws_identity.service-account", msg, path) if {
+	lib.has_inventory
+	some [path, ns, name] in named
+	not lib.exists("ServiceAccount", ns, name)
+	msg := sprintf("%s %s runs as ServiceAccount %s/%s, which the set does not have", [input.kind, input.metadata.name, ns, name])
+}

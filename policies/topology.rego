@@ -1,0 +1,103 @@
+# Topology: every Application names a project and a destination that exist
+# before it syncs. An Application whose AppProject is missing has health
+# Unknown (argo-cd controller/appcontroller.go), and with the Application
+# health check a wave only moves on when it is Healthy (gitops-engine
+# pkg/sync/sync_context.go): a project in a later wave deadlocks the app of apps.
+package topology
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {
+	"topology.project-wave": "Every Application's AppProject (other than default) is in the set and syncs in an earlier wave.",
+	"topology.destination": "Every Application's destination is the in-cluster API server or a cluster an Argo CD cluster Secret of the set registers, in an earlier wave.",
+	"topology.project-destination": "Every Application's destination (server or name, and namespace) is one its AppProject permits.",
+}
+
+in_cluster_server := "https://kubernetes.default.svc"
+
+wave(obj) := to_number(object.get(obj, ["metadata", "annotations", "argocd.argoproj.io/sync-wave"], "0"))
+
+application if {
+	input.kind == "Application"
+	startswith(input.apiVersion, "argoproj.io/")
+}
+
+projects := [p |
+	some p in lib.objects("AppProject.argoproj.io", lib.namespace(input))
+	p.metadata.name == input.spec.project
+]
+
+# topology.project-wave: the project is not in the set.
+deny contains lib.finding("topology.project-wave", msg, ["spec", "project"]) if {
+	application
+	lib.has_inventory
+	input.spec.project != "default"
+	count(projects) == 0
+	msg := sprintf("Application %s names AppProject %s, which the set does not have", [input.metadata.name, input.spec.project])
+}
+
+# topology.project-wave: the project syncs with or after the Application.
+deny contains lib.finding("topology.project-wave", msg, ["metadata", "annotations", "argocd.argoproj.io/sync-wave"]) if {
+	application
+	lib.has_inventory
+	some p in projects
+	wave(p) >= wave(input)
+	msg := sprintf("Application %s (wave %d) names AppProject %s, which syncs in wave %d: it must come first, or the app of apps waits on an Application of health Unknown", [input.metadata.name, wave(input), p.metadata.name, wave(p)])
+}
+
+in_cluster(destination) if destination.server == in_cluster_server
+
+in_cluster(destination) if destination.name == "in-cluster"
+
+registrations := [s |
+	some s in lib.objects("Secret", lib.namespace(input))
+	s.metadata.labels["argocd.argoproj.io/secret-type"] == "cluster"
+	registers(s, input.spec.destination)
+]
+
+registers(secret, destination) if secret.stringData.name == destination.name
+
+registers(secret, destination) if secret.stringData.server == destination.server
+
+# topology.destination: the destination is no cluster Argo CD knows.
+deny contains lib.finding("topology.destination", msg, ["spec", "destination"]) if {
+	application
+	lib.has_inventory
+	not in_cluster(input.spec.destination)
+	count(registrations) == 0
+	msg := sprintf("Application %s syncs to %v, which no Argo CD cluster Secret of the set registers", [input.metadata.name, input.spec.destination])
+}
+
+# topology.destination: the registration syncs with or after the Application.
+deny contains lib.finding("topology.destination", msg, ["metadata", "annotations", "argocd.argoproj.io/sync-wave"]) if {
+	application
+	lib.has_inventory
+	some s in registrations
+	wave(s) >= wave(input)
+	msg := sprintf("Application %s (wave %d) syncs to the cluster Secret %s's cluster, which is registered in wave %d: it must come first", [input.metadata.name, wave(input), s.metadata.name, wave(s)])
+}
+
+# permits is true when a destination of the project admits the Application's
+# (Argo CD matches server or name, and namespace, as globs).
+permits(project, destination) if {
+	some allowed in project.spec.destinations
+	matches(allowed, destination, "server")
+	matches(allowed, destination, "name")
+	glob.match(object.get(allowed, "namespace", ""), [], object.get(destination, "namespace", ""))
+}
+
+# matches: a field the project's destination does not set matches anything.
+matches(allowed, _, field) if not allowed[field]
+
+matches(allowed, destination, field) if glob.match(allowed[field], [], object.get(destination, field, ""))
+
+# topology.project-destination: Argo CD refuses to sync to a destination the
+# project does not permit.
+deny contains lib.finding("topology.project-destination", msg, ["spec", "destination"]) if {
+	application
+	lib.has_inventory
+	some p in projects
+	not permits(p, input.spec.destination)
+	msg := sprintf("Application %s syncs to %v, which its AppProject %s does not permit", [input.metadata.name, input.spec.destination, p.metadata.name])
+}
