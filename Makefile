@@ -3,7 +3,7 @@ GO      ?= go
 RENDER  := $(GO) run ./cmd/render
 CRDS    ?= ../shared/crds
 
-.PHONY: render verify test golden check policy fmt fmt-check bench e2e e2e-argocd
+.PHONY: render verify test golden check policy fmt fmt-check bench e2e e2e-argocd peers
 
 ## render: write rendered/<env>/ from envs/ + schema/ (what Argo CD applies)
 render:
@@ -48,6 +48,10 @@ fmt-check:
 	$(GO) tool opa fmt --list --fail policies/
 	$(GO) mod tidy -diff
 	cd e2e && $(GO) mod tidy -diff
+
+## peers: kube-score v1.20.0 (built once per machine from the module proxy) on rendered/, Rollouts as Deployments; any finding not in peers/kube-score-accepted.yaml fails
+peers:
+	cd peers && $(GO) test -count=1 ./...
 
 ## e2e: apply rendered/ to a real kube-apiserver + etcd (built once per machine, cached in ~/.cache/platform-e2e)
 e2e:

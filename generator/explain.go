@@ -114,8 +114,19 @@ func (x *explainer) explain(errs []cueerrors.Error) string {
 		plain = append(plain, p)
 	}
 	var lines []string
+	typos := map[string]string{} // element -> the sibling it is a typo of
 	for _, elem := range order {
-		lines = append(lines, x.formatMissing(*byElem[elem]))
+		m := byElem[elem]
+		parent := strings.Join(m.elem[:len(m.elem)-1], ".")
+		key := m.elem[len(m.elem)-1]
+		guess := closest(key, m.set.keys)
+		// storefrnt (no image) and storefront (no replicas) are one
+		// mistake: say it once, at the first.
+		if guess != "" && typos[parent+"."+guess] == key {
+			continue
+		}
+		typos[elem] = guess
+		lines = append(lines, x.formatMissing(*m))
 	}
 	unset := slices.ContainsFunc(plain, isUnset)
 	for _, p := range plain {
@@ -253,7 +264,9 @@ func (x *explainer) formatMissing(m missingValue) string {
 		}
 	}
 	for _, pos := range m.declared {
-		b.WriteString("\n    " + x.pos(pos))
+		if pos != m.declared[0] || !strings.HasPrefix(b.String(), x.pos(pos)) {
+			b.WriteString("\n    " + x.pos(pos))
+		}
 	}
 	return b.String()
 }

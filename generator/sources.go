@@ -92,13 +92,21 @@ func (s *SourceIndex) Lookup(file string, keys []string) []finding.Source {
 // LookupRendered is Lookup for a file of the index's own render (env, and
 // app/file under rendered/<env>/), whatever is on disk: render diff traces
 // the working tree's render before it is written.
-func (s *SourceIndex) LookupRendered(envName, appFile string, keys []string) []finding.Source {
+func (s *SourceIndex) LookupRendered(envName, appFile string, keys []string) (sources []finding.Source) {
 	es := s.envs[envName]
 	if es == nil {
 		return nil
 	}
 	es.mu.Lock()
 	defer es.mu.Unlock()
+	// Tracing is best effort: CUE v0.17 has panicked ("vertex not
+	// initialized") in Value.Expr on a template value, once in several
+	// runs; a field without a source is then shown without one.
+	defer func() {
+		if recover() != nil {
+			sources = nil
+		}
+	}()
 	v, ok := es.values[appFile]
 	if !ok {
 		return nil
@@ -112,7 +120,59 @@ func (s *SourceIndex) LookupRendered(envName, appFile string, keys []string) []f
 		}
 		v = next
 	}
-	return s.rank(trace(v, 0, map[token.Pos]bool{}))
+	seen := map[token.Pos]bool{}
+	srcs := s.rank(trace(v, 0, seen))
+	if len(srcs) > 0 && !s.isEnv(srcs[0]) {
+		// A whole struct made by a template (a cache behaviour for each
+		// service's path) is positioned at the template; the env line that
+		// caused it is in one of its fields (pathPattern: "\(path)*").
+		if inner := s.rank(traceFields(v, 2, seen)); len(inner) > 0 && s.isEnv(inner[0]) {
+			srcs = slices.Concat(envOnly(s, inner), srcs)
+		}
+	}
+	return srcs
+}
+
+// traceFields traces the fields of a struct or list, depth levels down.
+func traceFields(v cue.Value, depth int, seen map[token.Pos]bool) []token.Pos {
+	if depth == 0 {
+		return nil
+	}
+	var out []token.Pos
+	var it *cue.Iterator
+	var err error
+	switch v.IncompleteKind() {
+	case cue.StructKind:
+		it, err = v.Fields()
+	case cue.ListKind:
+		var l cue.Iterator
+		l, err = v.List()
+		it = &l
+	default:
+		return nil
+	}
+	if err != nil {
+		return nil
+	}
+	for it.Next() {
+		out = append(out, trace(it.Value(), 0, seen)...)
+		out = append(out, traceFields(it.Value(), depth-1, seen)...)
+	}
+	return out
+}
+
+func (s *SourceIndex) isEnv(src finding.Source) bool {
+	return strings.HasPrefix(src.File, filepath.ToSlash(s.envsDir)+"/")
+}
+
+func envOnly(s *SourceIndex, srcs []finding.Source) []finding.Source {
+	var out []finding.Source
+	for _, src := range srcs {
+		if s.isEnv(src) {
+			out = append(out, src)
+		}
+	}
+	return out
 }
 
 func selector(v cue.Value, key string) cue.Selector {
@@ -154,7 +214,15 @@ func trace(v cue.Value, depth int, seen map[token.Pos]bool) []token.Pos {
 		for _, a := range args {
 			out = append(out, trace(a, depth+1, seen)...)
 		}
+	case cue.NoOp:
+		add(v.Pos())
 	default:
+		// Arithmetic and calls: the values they compute from come before
+		// the line that computes. (A default that was chosen,
+		// maxReplicas: *(replicas * 3), has no expression left: NoOp.)
+		for _, a := range args {
+			out = append(out, trace(a, depth+1, seen)...)
+		}
 		add(v.Pos())
 	}
 	return out

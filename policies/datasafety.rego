@@ -9,6 +9,7 @@ docs := {
 	"datasafety.sync-options": "PVCs and StatefulSets with volumeClaimTemplates carry argocd.argoproj.io/sync-options Prune=false and Delete=false.",
 	"datasafety.pvc-retention": "Data StatefulSets set persistentVolumeClaimRetentionPolicy whenDeleted and whenScaled to Retain.",
 	"datasafety.storageclass": "PVCs and volumeClaimTemplates name a StorageClass that is in the set.",
+	"datasafety.reclaim-retain": "A StorageClass that PVCs or volumeClaimTemplates use has reclaimPolicy Retain.",
 	"datasafety.unreplicated-database": "A StatefulSet whose pods mount volumes runs one pod unless annotation platform.shop/replication says how its pods replicate: otherwise each pod is its own database and clients land on any of them.",
 }
 
@@ -80,4 +81,27 @@ claims(obj) := {[["spec"], "the claim", obj.spec] | obj.kind == "PersistentVolum
 	some i, t in obj.spec.volumeClaimTemplates
 	path := ["spec", "volumeClaimTemplates", i, "spec"]
 	what := sprintf("volumeClaimTemplate %s", [t.metadata.name])
+}
+
+# datasafety.reclaim-retain: with the default reclaimPolicy Delete, deleting
+# a claim (a pruned PVC, a scaled-in StatefulSet whose PVC someone removes)
+# deletes the volume and its data. Only classes that claims use are judged.
+deny contains lib.finding("datasafety.reclaim-retain", msg, ["reclaimPolicy"]) if {
+	lib.has_inventory
+	input.kind == "StorageClass"
+	policy := object.get(input, ["reclaimPolicy"], "Delete")
+	policy != "Retain"
+	users := claimants(input.metadata.name)
+	count(users) > 0
+	msg := sprintf("StorageClass %s has reclaimPolicy %s but data claims use it (%s): set reclaimPolicy Retain", [input.metadata.name, policy, concat(", ", sort(users))])
+}
+
+# claimants lists the claims of the env that use StorageClass name.
+claimants(name) := {sprintf("%s %s/%s", [o.kind, lib.namespace(o), o.metadata.name]) |
+	some k in ["PersistentVolumeClaim", "StatefulSet.apps"]
+	some by_name in lib.index[k]
+	some same_name in by_name
+	some o in same_name
+	some [_, _, spec] in claims(o)
+	spec.storageClassName == name
 }

@@ -67,3 +67,21 @@ test_single_writer_passes if {
 test_replicated_database_passes if {
 	count(fixtures.denied(fixtures.statefulset, fixtures.prod)) == 0
 }
+
+test_reclaim_retain_denies_delete_class_in_use if {
+	sc := fixtures.set(fixtures.storage_class, "/reclaimPolicy", "Delete")
+	fixtures.only("datasafety.reclaim-retain", sc, fixtures.prod)
+	unset := fixtures.without(fixtures.storage_class, "/reclaimPolicy")
+	fixtures.only("datasafety.reclaim-retain", unset, fixtures.prod)
+}
+
+test_reclaim_retain_ignores_unused_class if {
+	sc := fixtures.set(fixtures.set(fixtures.storage_class, "/reclaimPolicy", "Delete"), "/metadata/name", "scratch")
+	count(fixtures.denied(sc, fixtures.prod)) == 0
+}
+
+test_reclaim_retain_counts_statefulset_claims if {
+	sc := fixtures.set(fixtures.storage_class, "/reclaimPolicy", "Delete")
+	objs := fixtures.drop(fixtures.good, fixtures.pvc)
+	fixtures.only("datasafety.reclaim-retain", sc, fixtures.check("prod", objs))
+}

@@ -7,7 +7,7 @@ import data.lib
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
 	"dr.restore-precreated": "Nothing holds a claim a restore must bring back: no PVC or claim template named in an ApplicationRestore's includeResources (every claim of its namespaces when it lists none), and in a standby (a BackupLocation with sync: true) no PVC or claim template at all in the backed-up namespace: Stork skips a restore target that exists (replacePolicy Retain) or deletes it (Delete).",
-	"dr.failover-routing": "A standby's Route53 records to a load balancer are failover records of type SECONDARY: any other routing (latency, weighted, simple) sends users to its separate, empty database while the primary is healthy.",
+	"dr.failover-routing": "A standby's Route53 records to a load balancer are failover records of type SECONDARY, or PRIMARY once it holds an ApplicationRestore (failed over): any other routing (latency, weighted, simple) sends users to its separate, empty database while the primary is healthy.",
 	"dr.target-health": "A Route53 alias to a load balancer that carries a health check does not also set evaluateTargetHealth: on a shared ALB one unhealthy target group (one service) would withdraw the whole region.",
 	"dr.health-check-http": "Route53 health checks of a load balancer that serves HTTP (an ALB Ingress in the set) are HTTP or HTTPS with a resourcePath: TCP only proves the listener accepts connections.",
 	"dr.backup-expiry": "Backups expire: scheduled ApplicationBackups use reclaimPolicy Delete (Retain keeps their data in S3 forever), and the bucket a BackupLocation writes has an enabled lifecycle rule that expires current objects and noncurrent versions.",
@@ -92,15 +92,21 @@ to_load_balancer(fp) if {
 }
 
 # dr.failover-routing: a standby's record to its load balancer that is not
-# the SECONDARY of a failover pair.
+# a failover record, or PRIMARY while the standby restores nothing (before a
+# failover it holds no writable copy of the data).
 deny contains lib.finding("dr.failover-routing", msg, ["spec", "forProvider"]) if {
 	standby
 	is_record(input)
 	fp := input.spec.forProvider
 	to_load_balancer(fp)
-	object.get(fp, ["failoverRoutingPolicy", "type"], "none") != "SECONDARY"
-	msg := sprintf("Record %s sends users to this standby's load balancer without failover routing (SECONDARY): users would reach its separate database while the primary is healthy", [input.metadata.name])
+	role := object.get(fp, ["failoverRoutingPolicy", "type"], "none")
+	not allowed_role(role)
+	msg := sprintf("Record %s sends users to this standby's load balancer as %s: only a failover SECONDARY may, or the PRIMARY once an ApplicationRestore has brought the data here; anything else sends users to its separate database while the primary is healthy", [input.metadata.name, role])
 }
+
+allowed_role("SECONDARY")
+
+allowed_role("PRIMARY") if count(restores) > 0
 
 # dr.target-health: a health-checked alias to a load balancer that also
 # evaluates the ALB's target health.

@@ -67,10 +67,15 @@ test_standby_secondary_record_passes if {
 	count(fixtures.denied(standby_record, standby)) == 0
 }
 
+test_standby_primary_only_after_failover if {
+	# PRIMARY before a restore: denied; with the restore (failed over): fine.
+	fixtures.only("dr.failover-routing", fixtures.record, standby)
+	count(fixtures.denied(fixtures.record, fixtures.check("dr", array.concat(standby_objs, [restore])))) == 0
+}
+
 test_standby_latency_record_denied if {
 	latency := fixtures.set(fixtures.without(fixtures.record, "/spec/forProvider/failoverRoutingPolicy"), "/spec/forProvider/latencyRoutingPolicy", {"region": "us-west-2"})
 	fixtures.only("dr.failover-routing", latency, standby)
-	fixtures.only("dr.failover-routing", fixtures.record, standby)
 }
 
 test_standby_cname_to_load_balancer_denied if {

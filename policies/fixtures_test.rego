@@ -3,10 +3,12 @@
 # Each *_test.rego breaks one thing at a time and expects exactly its rule.
 package fixtures
 
+import data.capacity
 import data.datasafety
 import data.dr
 import data.lib
 import data.parity
+import data.references
 import data.releases
 import data.replicas
 import data.retry
@@ -36,6 +38,7 @@ rollout := {
 			"spec": {
 				"containers": [{
 					"name": "web", "image": concat("", ["registry/web", digest]),
+					"resources": {"requests": {"cpu": "500m", "memory": "1Gi"}},
 					"env": [
 						{"name": "LOG_LEVEL", "value": "info"},
 						{"name": "API_TOKEN", "valueFrom": {"secretKeyRef": {"name": "web-creds", "key": "token"}}},
@@ -44,7 +47,7 @@ rollout := {
 					"envFrom": [{"secretRef": {"name": "web-creds"}}],
 				}],
 				"volumes": [
-					{"name": "tls", "secret": {"secretName": "web-creds"}},
+					{"name": "tls", "secret": {"secretName": "web-creds", "items": [{"key": "token", "path": "token"}]}},
 					{"name": "all", "projected": {"sources": [{"secret": {"name": "web-creds"}}]}},
 				],
 				"topologySpreadConstraints": zone_spread,
@@ -107,7 +110,7 @@ statefulset := {
 			"metadata": {"labels": {"app": "db"}},
 			"spec": {
 				"containers": [{"name": "pg", "image": concat("", ["registry/postgres", digest])}],
-				"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "nodeTaintsPolicy": "Honor"}],
+				"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "db"}}}],
 			},
 		},
 		"volumeClaimTemplates": [{
@@ -134,6 +137,7 @@ storage_class := {
 	"apiVersion": "storage.k8s.io/v1", "kind": "StorageClass",
 	"metadata": {"name": "px"},
 	"provisioner": "pxd.portworx.com",
+	"reclaimPolicy": "Retain",
 	"parameters": {"repl": "3", "placement_strategy": "zone-spread"},
 }
 
@@ -152,7 +156,7 @@ config_map := {
 ingress := {
 	"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
 	"metadata": {"name": "web", "namespace": "shop", "annotations": {"alb.ingress.kubernetes.io/target-group-attributes": "deregistration_delay.timeout_seconds=30, load_balancing.cross_zone.enabled=true"}},
-	"spec": {"ingressClassName": "alb"},
+	"spec": {"ingressClassName": "alb", "rules": [{"http": {"paths": [{"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"number": 80}}}}]}}]},
 }
 
 nlb := {
@@ -174,7 +178,13 @@ subnet(name, zone) := {
 nodegroup(name, fp) := {
 	"apiVersion": "eks.aws.upbound.io/v1beta2", "kind": "NodeGroup",
 	"metadata": {"name": name},
-	"spec": {"forProvider": object.union({"clusterNameRef": {"name": "shop"}, "region": "us-east-1"}, fp)},
+	"spec": {"forProvider": object.union(
+		{
+			"clusterNameRef": {"name": "shop"}, "region": "us-east-1",
+			"instanceTypes": ["m6i.xlarge"], "scalingConfig": {"minSize": 1, "maxSize": 3},
+		},
+		fp,
+	)},
 }
 
 nodegroups := [
@@ -268,7 +278,7 @@ dr := check("dr", good)
 
 # results runs every package's deny and warn for one object.
 results(obj, chk) := r if {
-	r := {"deny": ((((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | dr.deny) | retry.deny) | stores.deny), "warn": replicas.warn} with input as obj
+	r := {"deny": ((((((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | dr.deny) | retry.deny) | stores.deny) | references.deny) | capacity.deny), "warn": ((replicas.warn | references.warn) | parity.warn)} with input as obj
 		with data.check as chk
 }
 

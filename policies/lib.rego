@@ -14,6 +14,9 @@
 #   data.check.files[key][ns][name] the file each object was read from (rules
 #                                   that relate objects to Argo CD source paths)
 #   data.check.peers[env].index     the same index for a peer env (parity rules)
+#   data.check.env_index[pkg]       package pkg's env_index rule, evaluated once
+#                                   per env without input (lookup tables a rule
+#                                   would otherwise rebuild for every object)
 #
 # Without data.check (plain `conftest test`), the env falls back to the
 # object's platform.shop/env label, else "prod" (the strictest), and rules
@@ -86,11 +89,22 @@ containers(obj) := {[path, c] |
 }
 
 # hpas_for lists the HPAs in the set that scale obj.
-hpas_for(obj) := [h |
-	some h in objects("HorizontalPodAutoscaler.autoscaling", namespace(obj))
-	h.spec.scaleTargetRef.kind == obj.kind
-	h.spec.scaleTargetRef.name == obj.metadata.name
-]
+hpas_for(obj) := [h | some h in object.get(idx.hpas, [namespace(obj), obj.kind, obj.metadata.name], [])]
+
+# env_index: lookup tables the engine derives once per env (see
+# data.check.env_index above); computed inline without the engine.
+env_index := {"hpas": hpas_by_target}
+
+idx := data.check.env_index.lib
+
+idx := env_index if not data.check.env_index.lib
+
+hpas_by_target[ns][ref.kind][ref.name] contains h if {
+	some ns, by_name in index["HorizontalPodAutoscaler.autoscaling"]
+	some same_name in by_name
+	some h in same_name
+	ref := h.spec.scaleTargetRef
+}
 
 # replicas is the workload's effective replica count at rest: the static
 # count, else the minimum of an HPA scaling it, else the API default 1.
@@ -189,3 +203,7 @@ single_writer(obj) if {
 	holds_data(obj)
 	not obj.metadata.annotations[replication_annotation]
 }
+
+# threshold_note says where an env's threshold is set and how to accept an
+# exception, for the messages of rules that compare with one.
+threshold_note(name) := sprintf(" (threshold %s.%s in policies/thresholds.rego; to accept an exception, add a waiver with rule, object, reason, owner and expires to policies/waivers.yaml)", [env, name])

@@ -10,7 +10,7 @@ test_shop_is_clean if {
 }
 
 test_security_packages_document_their_rules if {
-	every pkg in ["network", "podsecurity", "identity", "priority"] {
+	every pkg in ["network", "podsecurity", "identity", "priority", "probes"] {
 		count(data[pkg].docs) > 0
 		every id, text in data[pkg].docs {
 			startswith(id, concat("", [pkg, "."]))

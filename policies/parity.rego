@@ -6,7 +6,10 @@ package parity
 import data.lib
 
 # docs describes each rule of the package: SARIF rule descriptions and the README.
-docs := {"parity.missing-in-peer": "Services, databases and storage classes in prod exist in dr (same kind and namespace, same name or the env name swapped); platform.shop/parity primary-only exempts an object, restored-on-failover one that dr restores from backups (it has a syncing BackupLocation)."}
+docs := {
+	"parity.missing-in-peer": "Services, databases and storage classes in prod exist in dr (same kind and namespace, same name or the env name swapped); platform.shop/parity primary-only exempts an object, restored-on-failover one that dr restores from backups (it has a syncing BackupLocation).",
+	"parity.failover-capacity": "(warn) dr's HPA for a service can reach prod's floor (its maxReplicas >= prod's minReplicas), so dr can carry prod's load after a failover.",
+}
 
 # Kinds that make a site able to serve users: services, the databases they
 # read and write, storage. Analytics (Redshift, EMR, QuickSight) is prod-only
@@ -45,4 +48,17 @@ exempt(obj, peer_index) if {
 	some by_name in peer_index["BackupLocation.stork.libopenstorage.org"][lib.namespace(obj)]
 	some bl in by_name
 	bl.location.sync == true
+}
+
+# parity.failover-capacity (warn): after a failover the peer serves prod's
+# users, so its autoscaler must be allowed to reach prod's floor. The
+# schema's default ceiling is 3x the floor (schema/platform.cue
+# maxReplicas), so lowering dr's floor silently lowers its ceiling too.
+warn contains lib.finding("parity.failover-capacity", msg, ["spec", "minReplicas"]) if {
+	input.kind == "HorizontalPodAutoscaler"
+	peer := lib.thresholds.parity_peer
+	some peer_hpa in object.get(data.check.peers[peer].index, [lib.key(input), lib.namespace(input), input.metadata.name], [])
+	peer_hpa.spec.maxReplicas < input.spec.minReplicas
+	name := input.spec.scaleTargetRef.name
+	msg := sprintf("%s can grow to %d replicas of %s, fewer than %s's floor of %d: after a failover it cannot carry %s's load; set platform: services: %s: maxReplicas: %d (or more) in envs/%s/services.cue (the default is 3x the floor)", [peer, peer_hpa.spec.maxReplicas, name, lib.env, input.spec.minReplicas, lib.env, name, input.spec.minReplicas, peer])
 }

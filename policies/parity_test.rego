@@ -54,6 +54,20 @@ test_no_peer_loaded_is_silent if {
 	count(fixtures.denied(fixtures.service("web"), fixtures.prod)) == 0
 }
 
+test_failover_capacity_below_primary_floor_warns if {
+	# prod's floor is 3 (fixtures.hpa); dr can only grow to 2.
+	small := fixtures.set(fixtures.hpa, "/spec/maxReplicas", 2)
+	fixtures.warned(fixtures.hpa, with_peer([small])) == {"parity.failover-capacity"}
+	count(fixtures.denied(fixtures.hpa, with_peer([small]))) == 0
+}
+
+test_failover_capacity_enough_is_quiet if {
+	# dr's floor may be lower than prod's as long as its ceiling reaches prod's floor.
+	standby := fixtures.set(fixtures.set(fixtures.hpa, "/spec/minReplicas", 1), "/spec/maxReplicas", 3)
+	count(fixtures.warned(fixtures.hpa, with_peer([standby]))) == 0
+	count(fixtures.warned(fixtures.hpa, with_peer([]))) == 0
+}
+
 test_restored_on_failover_exempt_when_peer_restores if {
 	# A standby restores the database from the primary's backups: it runs
 	# it only after a failover, so its absence before one is by design.

@@ -24,12 +24,21 @@ enforced := ns.metadata.labels["pod-security.kubernetes.io/enforce"] if {
 	ns.metadata.name == lib.namespace(input)
 }
 
-deny contains lib.finding(concat(".", ["podsecurity", level]), msg, path) if {
-	some level in levels[enforced]
-	some v in violations[level]
+deny contains lib.finding("podsecurity.baseline", msg, path) if {
+	"baseline" in levels[enforced]
+	some v in violations.baseline
 	path := array.concat(lib.pod_spec_path(input), v.path)
-	msg := sprintf("%s %s violates Pod Security %s (%s), which namespace %s enforces: %s", [input.kind, input.metadata.name, level, v.check, lib.namespace(input), v.msg])
+	msg := message("baseline", v)
 }
+
+deny contains lib.finding("podsecurity.restricted", msg, path) if {
+	"restricted" in levels[enforced]
+	some v in violations.restricted
+	path := array.concat(lib.pod_spec_path(input), v.path)
+	msg := message("restricted", v)
+}
+
+message(level, v) := sprintf("%s %s violates Pod Security %s (%s), which namespace %s enforces: %s", [input.kind, input.metadata.name, level, v.check, lib.namespace(input), v.msg])
 
 spec := lib.pod_spec(input)
 

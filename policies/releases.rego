@@ -20,7 +20,7 @@ deny contains lib.finding("releases.promotion-gate", msg, ["spec", "strategy", "
 	bg := input.spec.strategy.blueGreen
 	object.get(bg, ["autoPromotionEnabled"], true) != false
 	count(object.get(bg, ["prePromotionAnalysis", "templates"], [])) == 0
-	msg := sprintf("Rollout %s auto-promotes without prePromotionAnalysis: %s needs autoPromotionEnabled false or an analysis gate", [input.metadata.name, lib.env])
+	msg := concat("", [sprintf("Rollout %s auto-promotes without prePromotionAnalysis: %s needs autoPromotionEnabled false or an analysis gate (platform: release: in envs/%s/platform.cue)", [input.metadata.name, lib.env, lib.env]), lib.threshold_note("require_promotion_gate")])
 }
 
 # releases.rollout-services: the active and preview Services of a blue-green

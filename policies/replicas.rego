@@ -19,7 +19,7 @@ deny contains lib.finding("replicas.min", msg, ["spec", "replicas"]) if {
 	not lib.single_writer(input)
 	n := lib.replicas(input)
 	n < lib.thresholds.min_replicas
-	msg := sprintf("%s %s runs %d replica(s); %s needs at least %d", [input.kind, input.metadata.name, n, lib.env, lib.thresholds.min_replicas])
+	msg := concat("", [sprintf("%s %s runs %d replica(s); %s needs at least %d", [input.kind, input.metadata.name, n, lib.env, lib.thresholds.min_replicas]), lib.threshold_note("min_replicas")])
 }
 
 # replicas.hpa-min: an HPA may scale its target below the env minimum
@@ -28,7 +28,7 @@ deny contains lib.finding("replicas.hpa-min", msg, ["spec", "minReplicas"]) if {
 	input.kind == "HorizontalPodAutoscaler"
 	n := object.get(input, ["spec", "minReplicas"], 1)
 	n < lib.thresholds.min_replicas
-	msg := sprintf("HorizontalPodAutoscaler %s has minReplicas %d; %s needs at least %d", [input.metadata.name, n, lib.env, lib.thresholds.min_replicas])
+	msg := concat("", [sprintf("HorizontalPodAutoscaler %s has minReplicas %d; %s needs at least %d", [input.metadata.name, n, lib.env, lib.thresholds.min_replicas]), lib.threshold_note("min_replicas")])
 }
 
 # replicas.hpa-fight (warn): a static replica count that fights the HPA

@@ -7,7 +7,8 @@ import data.lib
 docs := {
 	"secrets.secret-data": "No Secret manifest carries data or stringData in git (values are never printed).",
 	"secrets.env-literal": "No container env var with a credential-like name (PASSWORD, SECRET, TOKEN, KEY, CREDENTIAL...) has a literal value.",
-	"secrets.configmap": "No ConfigMap holds a credential-like key or a PEM private key.",
+	"secrets.configmap": "No ConfigMap holds a credential-like key.",
+	"secrets.material": "No string anywhere in a manifest (env values, args, command, ConfigMap data and the files embedded in it, annotations...) holds secret material: credentials in a URL, AWS access keys, PEM private keys, GitHub/Slack/Stripe/Google tokens, JWTs. Values are never printed.",
 	"secrets.missing-secret": "Every Secret a pod or BackupLocation reads (secretKeyRef, envFrom, secret volume) is produced by an ExternalSecret or SealedSecret in the set.",
 	"secrets.missing-store": "Every ExternalSecret's SecretStore or ClusterSecretStore is in the set.",
 	"secrets.crossplane-literal": "No Crossplane managed resource sets a password-like field to a literal; use its *SecretRef.",
@@ -49,10 +50,10 @@ deny contains lib.finding("secrets.env-literal", msg, array.concat(path, ["env",
 	lib.sensitive(e.name)
 	is_string(e.value)
 	e.value != ""
-	msg := sprintf("container %s of %s %s sets %s to a literal value: use valueFrom.secretKeyRef", [c.name, input.kind, input.metadata.name, e.name])
+	msg := sprintf("container %s of %s %s sets %s to a literal value: in this repository, move it from env: to credentials: in envs/shared/catalog.cue (%s: {key: \"<name under the env's Secrets Manager prefix>\", property: \"<JSON field>\"}), which renders an ExternalSecret and a valueFrom.secretKeyRef", [c.name, input.kind, input.metadata.name, e.name, e.name])
 }
 
-# secrets.configmap: a ConfigMap holds a credential-looking key or a private key.
+# secrets.configmap: a ConfigMap holds a credential-looking key.
 deny contains lib.finding("secrets.configmap", msg, [field, k]) if {
 	input.kind == "ConfigMap"
 	some field in ["data", "binaryData"]
@@ -61,12 +62,78 @@ deny contains lib.finding("secrets.configmap", msg, [field, k]) if {
 	msg := sprintf("ConfigMap %s has key %s, which looks like a credential: ConfigMaps are not secret", [input.metadata.name, k])
 }
 
-deny contains lib.finding("secrets.configmap", msg, ["data", k]) if {
-	input.kind == "ConfigMap"
-	some k, v in object.get(input, ["data"], {})
-	not lib.sensitive(k)
-	lib.private_key_block(v)
-	msg := sprintf("ConfigMap %s key %s holds a PEM private key: ConfigMaps are not secret", [input.metadata.name, k])
+# secrets.material: secret material is recognised by its form, wherever it
+# is and whatever the field is called: every string of the object is read
+# whole (a ConfigMap value holding an ini, JSON or YAML file included).
+# Secret manifests are judged by secrets.secret-data, binaryData is opaque.
+# Only the kind of material is reported, never the value.
+deny contains lib.finding("secrets.material", msg, path) if {
+	input.kind != "Secret"
+	walk(input, [path, value])
+	is_string(value)
+	kinds := material_kinds(value)
+	count(kinds) > 0
+	not opaque(path)
+	msg := sprintf("%s %s: %s holds %s: move it to the secret store and read it through an ExternalSecret", [input.kind, input.metadata.name, concat(".", [sprintf("%v", [x]) | some x in path]), concat(" and ", kinds)])
+}
+
+# material_kinds names the forms of secret material in a string.
+material_kinds(value) := [m.name | some m in material; found(m, value)] if {
+	count(value) >= 9
+	regex.match(material_any, value)
+}
+
+opaque(path) if path[0] == "binaryData"
+
+opaque(path) if path[0] == "status"
+
+# One pattern that every form below also matches: most strings are rejected
+# by one regex call.
+material_any := concat("|", [m.pattern | some m in material])
+
+# material lists the forms. Sources: AWS IAM user guide ("Managing access
+# keys": AKIA long-term, ASIA temporary ids; 40-character secret keys),
+# GitHub docs ("About authentication to GitHub": ghp_/gho_/ghu_/ghs_/ghr_,
+# github_pat_), Slack token types (xoxb-, xoxp-, xoxa-, xoxr-, xoxs-),
+# Stripe API keys (sk_live_, rk_live_), Google API keys (AIza + 35),
+# RFC 7519 JWTs (base64url JSON header "eyJ"), RFC 7468 PEM labels.
+material := [
+	{
+		# scheme://user:password@host, the user possibly empty (redis://:pw@);
+		# a password that is a placeholder ($(VAR), ${VAR}, {{ .x }}, %s, <pw>, ***)
+		# is a reference, not material.
+		"name": "a password inside a URL",
+		"pattern": `[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:[^\s/@$%{}<>*]+@[^\s/@]`,
+	},
+	{"name": "an AWS access key id", "pattern": `(^|[^A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}([^A-Z0-9]|$)`},
+	{
+		# A secret access key is 40 base64 characters: only with an AWS key
+		# name before it (aws_secret_access_key = ..., "AWS_SECRET": "...").
+		"name": "an AWS secret access key",
+		"pattern": `(?i:aws)[A-Za-z0-9_ .'"-]{0,30}[:=]\s*['"]?[A-Za-z0-9/+]{40}([^A-Za-z0-9/+=]|$)`,
+		"token": `[A-Za-z0-9/+]{40}`,
+	},
+	{"name": "a PEM private key", "pattern": `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`},
+	{"name": "a GitHub token", "pattern": `(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})`},
+	{"name": "a Slack token", "pattern": `xox[abposr]-[0-9A-Za-z-]{10,}`},
+	{"name": "a Stripe live key", "pattern": `[sr]k_live_[0-9A-Za-z]{16,}`},
+	{"name": "a Google API key", "pattern": `AIza[0-9A-Za-z_-]{35}`},
+	{"name": "a JSON Web Token", "pattern": `eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`},
+]
+
+found(m, value) if {
+	not m.token
+	regex.match(m.pattern, value)
+}
+
+# A 40-character token must look random: upper and lower case letters and
+# digits (a hex digest such as a git commit id is one case only).
+found(m, value) if {
+	some candidate in regex.find_n(m.pattern, value, -1)
+	some t in regex.find_n(m.token, candidate, -1)
+	regex.match(`[A-Z]`, t)
+	regex.match(`[a-z]`, t)
+	regex.match(`[0-9]`, t)
 }
 
 # secrets.missing-secret: a pod reads a Secret that nothing in the set
@@ -108,14 +175,28 @@ secret_refs(obj) := ((({[p, ref.name] |
 # produced reports whether the set makes Secret name in ns: an ExternalSecret
 # (spec.target.name, which defaults to its own name), a SealedSecret
 # (spec.template.metadata.name, defaulting likewise), or a Secret manifest.
-produced(ns, name) if {
-	some es in lib.objects("ExternalSecret.external-secrets.io", ns)
-	object.get(es, ["spec", "target", "name"], es.metadata.name) == name
+produced(ns, name) if count(object.get(idx.producers, [ns, name], [])) > 0
+
+# env_index: the Secrets each namespace's ExternalSecrets and SealedSecrets
+# produce, derived once per env by the engine (data.check.env_index).
+env_index := {"producers": producers}
+
+idx := data.check.env_index.secrets
+
+idx := env_index if not data.check.env_index.secrets
+
+producers[ns][name] contains es.metadata.name if {
+	some ns, by_name in lib.index["ExternalSecret.external-secrets.io"]
+	some same_name in by_name
+	some es in same_name
+	name := object.get(es, ["spec", "target", "name"], es.metadata.name)
 }
 
-produced(ns, name) if {
-	some ss in lib.objects("SealedSecret.bitnami.com", ns)
-	object.get(ss, ["spec", "template", "metadata", "name"], ss.metadata.name) == name
+producers[ns][name] contains ss.metadata.name if {
+	some ns, by_name in lib.index["SealedSecret.bitnami.com"]
+	some same_name in by_name
+	some ss in same_name
+	name := object.get(ss, ["spec", "template", "metadata", "name"], ss.metadata.name)
 }
 
 produced(ns, name) if lib.exists("Secret", ns, name)

@@ -24,6 +24,9 @@ test_env_literal_denied if {
 	some f in secrets.deny with input as r with data.check as fixtures.prod
 	not contains(f.msg, "hunter2")
 	f.path == ["spec", "template", "spec", "containers", 0, "env", 0, "value"]
+
+	# The fix is this repository's: credentials: in the catalogue.
+	contains(f.msg, "credentials: in envs/shared/catalog.cue")
 }
 
 test_env_literal_in_cronjob_init_container if {
@@ -46,7 +49,7 @@ test_configmap_sensitive_key if {
 test_configmap_private_key_block if {
 	pem := "-----BEGIN RSA PRIVATE KEY-----\nMIIE...\n-----END RSA PRIVATE KEY-----\n"
 	cm := fixtures.set(fixtures.config_map, "/data/tls.pem", pem)
-	fixtures.only("secrets.configmap", cm, fixtures.prod)
+	fixtures.only("secrets.material", cm, fixtures.prod)
 	some f in secrets.deny with input as cm with data.check as fixtures.prod
 	not contains(f.msg, "MIIE")
 }
@@ -153,4 +156,132 @@ test_cluster_secret_with_a_token_is_a_credential if {
 	fixtures.only("secrets.secret-data", extra, fixtures.prod)
 	encoded := fixtures.set(cluster_secret({}), "/data", {"server": "aHR0cHM6Ly94"})
 	fixtures.only("secrets.secret-data", encoded, fixtures.prod)
+}
+
+# Fake material, in the forms the providers document (AWS's own examples).
+aws_key_id := "AKIAIOSFODNN7EXAMPLE"
+
+aws_secret := "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+
+github_token := concat("", ["ghp_", "aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789"])
+
+jwt := "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+
+material_in(obj) := {f.path: f.msg | some f in secrets.deny with input as obj with data.check as fixtures.prod; f.rule == "secrets.material"}
+
+env_value(v) := fixtures.set(fixtures.rollout, "/spec/template/spec/containers/0/env/0/value", v)
+
+cm_value(v) := fixtures.set(fixtures.config_map, "/data/app.conf", v)
+
+test_material_in_url_of_env_value if {
+	r := env_value("postgres://shop:s3cr3t-pw@orders-db.shop.svc:5432/orders")
+	fixtures.only("secrets.material", r, fixtures.prod)
+	found := material_in(r)
+	msg := found[["spec", "template", "spec", "containers", 0, "env", 0, "value"]]
+	contains(msg, "a password inside a URL")
+	not contains(msg, "s3cr3t")
+	fixtures.only("secrets.material", env_value("redis://:s3cr3t@cache:6379"), fixtures.prod)
+	fixtures.only("secrets.material", env_value("jdbc:mysql://app:pw1234@db/x"), fixtures.prod)
+}
+
+test_material_in_args_command_and_annotations if {
+	a := fixtures.set(fixtures.rollout, "/spec/template/spec/containers/0/args", ["--upstream", "https://bot:tok3n@git.example.com/repo.git"])
+	fixtures.only("secrets.material", a, fixtures.prod)
+	c := fixtures.set(fixtures.rollout, "/spec/template/spec/containers/0/command", ["sh", "-c", concat("", ["AWS_ACCESS_KEY_ID=", aws_key_id, " run"])])
+	fixtures.only("secrets.material", c, fixtures.prod)
+	n := fixtures.set(fixtures.ingress, "/metadata/annotations/example.com~1webhook", concat("", ["https://hooks.example.com/?t=", github_token]))
+	fixtures.only("secrets.material", n, fixtures.prod)
+	contains(material_in(n)[["metadata", "annotations", "example.com/webhook"]], "a GitHub token")
+}
+
+test_material_inside_embedded_files if {
+	ini := concat("\n", ["[default]", "region = us-east-1", concat("", ["aws_access_key_id = ", aws_key_id]), concat("", ["aws_secret_access_key = ", aws_secret]), ""])
+	fixtures.only("secrets.material", cm_value(ini), fixtures.prod)
+	msg := material_in(cm_value(ini))[["data", "app.conf"]]
+	contains(msg, "an AWS access key id and an AWS secret access key")
+	not contains(msg, aws_secret)
+
+	js := json.marshal({"upstream": {"aws_secret": aws_secret}, "region": "us-east-1"})
+	contains(material_in(cm_value(js))[["data", "app.conf"]], "an AWS secret access key")
+
+	y := concat("\n", ["slack:", concat("", ["  webhookToken: xoxb-", "123456789012-abcdefABCDEF"]), "stripe:", concat("", ["  key: sk_live_", "4eC39HqLyjWDarjtT1zdp7dc"]), ""])
+	contains(material_in(cm_value(y))[["data", "app.conf"]], "a Slack token and a Stripe live key")
+
+	j := cm_value(concat("", ["Authorization: Bearer ", jwt]))
+	contains(material_in(j)[["data", "app.conf"]], "a JSON Web Token")
+	g := cm_value(concat("", ["maps.key=AIza", "SyD-abcdefghijklmnopqrstuvwxyz012345"]))
+	contains(material_in(g)[["data", "app.conf"]], "a Google API key")
+	pem := cm_value("{\"private_key\": \"-----BEGIN PRIVATE KEY-----\\nMIIEvQ...\\n-----END PRIVATE KEY-----\\n\"}")
+	contains(material_in(pem)[["data", "app.conf"]], "a PEM private key")
+	ec := cm_value("-----BEGIN EC PRIVATE KEY-----\nMHc...\n")
+	contains(material_in(ec)[["data", "app.conf"]], "a PEM private key")
+}
+
+test_material_temporary_key_and_fine_grained_token if {
+	fixtures.only("secrets.material", env_value("ASIAY34FZKBOKMUTVV7A"), fixtures.prod)
+	pat := concat("", ["github_pat_", "11ABCDEFG0123456789abc_", "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789abcdefghij"])
+	fixtures.only("secrets.material", env_value(pat), fixtures.prod)
+}
+
+# Ordinary configuration looks like none of it.
+test_material_compliant_values_pass if {
+	every v in [
+		"https://shop.example.com/api/cart",
+		"https://user@git.example.com/repo.git",
+		"ssh://git@github.com/org/repo.git",
+		"git@github.com:org/repo.git",
+		"postgres://orders-db.shop.svc:5432/orders?sslmode=require",
+		"postgres://shop:$(DB_PASSWORD)@orders-db:5432/orders",
+		"postgres://shop:${DB_PASSWORD}@orders-db:5432/orders",
+		"redis://:{{ .password }}@cache:6379",
+		"http://localhost:8080/healthz",
+		"admin@example.com",
+		"123456789012.dkr.ecr.us-east-1.amazonaws.com/shop/cart@sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6",
+		"sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6",
+		"0b5c2f6e-8d4a-4e1b-9c7f-2a3d5e6f7a8b",
+		"arn:aws:iam::123456789012:role/prod-irsa-shop-cart",
+		"arn:aws:acm:us-east-1:123456789012:certificate/0b5c2f6e-8d4a-4e1b-9c7f-2a3d5e6f7a8b",
+		"arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/cart/redis-AbCdEf",
+		"aws_commit = 3f786850e387550fdab836ed7e6dc881de23001b",
+		"AWS_ROLE_ARN=arn:aws:iam::123456789012:role/AKIAIOSFODNN7EXAMPLEROLEX",
+		"KEY_ID=alias/aws/ebs",
+		"-----BEGIN CERTIFICATE-----\nMIIC...\n-----END CERTIFICATE-----\n",
+		"-----BEGIN PUBLIC KEY-----\nMIIB...\n",
+		"eyJhbGciOi",
+		"sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+		"max_connections = 200\nshared_buffers = 1GB\n",
+	] {
+		not has_material(v)
+	}
+	count(material_in(env_value("postgres://shop:$(DB_PASSWORD)@orders-db:5432/orders"))) == 0
+	count(material_in(cm_value("aws_commit = 3f786850e387550fdab836ed7e6dc881de23001b"))) == 0
+}
+
+has_material(v) if count(secrets.material_kinds(v)) > 0
+
+# Near misses the cheap pre-filter lets through, rejected by the forms.
+test_material_near_misses if {
+	secrets.material_kinds("aws_secret = 3f786850e387550fdab836ed7e6dc881de23001b") == []
+	secrets.material_kinds("AWS_SECRET=ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMN") == []
+}
+
+test_material_platform_annotations_pass if {
+	annotations := {
+		"alb.ingress.kubernetes.io/certificate-arn": "arn:aws:acm:us-east-1:123456789012:certificate/0b5c2f6e-8d4a-4e1b-9c7f-2a3d5e6f7a8b",
+		"alb.ingress.kubernetes.io/listen-ports": "[{\"HTTPS\":443}]",
+		"alb.ingress.kubernetes.io/target-group-attributes": "load_balancing.cross_zone.enabled=true",
+		"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prod-irsa-shop-cart",
+		"kubernetes.io/description": "see https://shop.example.com/runbook#cart",
+		"argocd.argoproj.io/sync-options": "Prune=false,Delete=false",
+	}
+	count(fixtures.denied(fixtures.set(fixtures.ingress, "/metadata/annotations", annotations), fixtures.prod)) == 0
+}
+
+test_material_not_judged_in_secret_or_binary_data if {
+	b := fixtures.set(fixtures.config_map, "/binaryData", {"blob": concat("", ["AAAA+", aws_key_id, "+AAAA"])})
+	not "secrets.material" in fixtures.denied(b, fixtures.prod)
+	st := fixtures.set(fixtures.config_map, "/status", {"note": concat("", [" ", aws_key_id])})
+	not "secrets.material" in fixtures.denied(st, fixtures.prod)
+	s := {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"k": aws_key_id}}
+	fixtures.only("secrets.secret-data", s, fixtures.prod)
 }

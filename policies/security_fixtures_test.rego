@@ -1,4 +1,4 @@
-# Fixtures for the security rules (network, podsecurity, identity, priority):
+# Fixtures for the security rules (network, podsecurity, identity, priority, probes):
 # a small shop that passes all of them, as the schema renders it, and a
 # helper that runs those packages on one object. Each test breaks one thing.
 package secfix
@@ -8,6 +8,7 @@ import data.identity
 import data.network
 import data.podsecurity
 import data.priority
+import data.probes
 
 labels(name) := {"app.kubernetes.io/name": name}
 
@@ -99,7 +100,7 @@ check(objs) := fixtures.check("prod", objs)
 shop := check(good)
 
 results(obj, chk) := {"deny": d} if {
-	d := ((network.deny | podsecurity.deny) | identity.deny) | priority.deny with input as obj with data.check as chk
+	d := (((network.deny | podsecurity.deny) | identity.deny) | priority.deny) | probes.deny with input as obj with data.check as chk
 }
 
 denied(obj, chk) := {f.rule | some f in results(obj, chk).deny}

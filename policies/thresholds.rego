@@ -7,7 +7,7 @@
 package thresholds
 
 prod := {
-	"min_replicas": 3, # Deployments, Rollouts, StatefulSets, HPA minReplicas
+	"min_replicas": 3, # Deployments, Rollouts, StatefulSets (not single-writer databases: one pod), HPA minReplicas
 	"min_zones": 3, # AZs the EKS node groups of a cluster must reach
 	"min_portworx_repl": 3, # Portworx StorageClass repl: one replica per zone
 	"require_promotion_gate": true, # blue-green: manual promotion or prePromotionAnalysis

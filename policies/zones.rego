@@ -6,6 +6,7 @@ import data.lib
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
 	"zones.spread": "Multi-replica workloads carry a topologySpreadConstraint on topology.kubernetes.io/zone with maxSkew 1.",
+	"zones.spread-hard": "Where the env asks for more than one zone, no zone topologySpreadConstraint of a multi-replica workload is soft (whenUnsatisfiable ScheduleAnyway).",
 	"zones.pdb-missing": "Every multi-replica workload's pods are selected by a PodDisruptionBudget in its namespace.",
 	"zones.pdb-blocks-drain": "No PodDisruptionBudget blocks every drain (maxUnavailable 0, minAvailable 100% or >= the workload's replicas).",
 	"zones.portworx-repl": "Portworx StorageClasses keep at least the env's volume replicas (repl; prod 3).",
@@ -89,6 +90,21 @@ zone_spread(spec) if {
 	c.maxSkew == 1
 }
 
+# zones.spread-hard: a soft zone constraint (ScheduleAnyway) is only a
+# scoring preference: when a zone is full or cordoned the scheduler places
+# the pods anywhere, so every replica may land in one zone. The API default
+# (unset) is DoNotSchedule.
+deny contains lib.finding("zones.spread-hard", msg, path) if {
+	input.kind in lib.scalable_kinds
+	lib.thresholds.min_zones > 1
+	multi_replica(input)
+	some i, c in lib.pod_spec(input).topologySpreadConstraints
+	c.topologyKey == zone_key
+	c.whenUnsatisfiable == "ScheduleAnyway"
+	path := array.concat(lib.pod_spec_path(input), ["topologySpreadConstraints", i, "whenUnsatisfiable"])
+	msg := sprintf("%s %s spreads over %s with whenUnsatisfiable ScheduleAnyway: %s asks for %d zones, so the constraint must be DoNotSchedule", [input.kind, input.metadata.name, zone_key, lib.env, lib.thresholds.min_zones])
+}
+
 # zones.pdb-missing: nothing stops a node drain evicting every pod at once.
 deny contains lib.finding("zones.pdb-missing", msg, ["metadata", "name"]) if {
 	lib.has_inventory
@@ -99,10 +115,32 @@ deny contains lib.finding("zones.pdb-missing", msg, ["metadata", "name"]) if {
 	msg := sprintf("%s %s has %d replicas but no PodDisruptionBudget in namespace %q selects its pods", [input.kind, input.metadata.name, lib.max_replicas(input), lib.namespace(input)])
 }
 
+# The candidates are looked up by label: a PDB that selects the pods has
+# each of its matchLabels among their labels ("" holds PDBs without any).
 covered_by_pdb(obj, labels) if {
-	some pdb in lib.objects("PodDisruptionBudget.policy", lib.namespace(obj))
+	some pair in array.concat([""], [concat("=", [k, v]) | some k, v in labels])
+	some pdb in object.get(idx.pdbs, [lib.namespace(obj), pair], [])
 	lib.selects(pdb.spec.selector, labels)
 }
+
+# env_index: lookup tables derived once per env by the engine
+# (data.check.env_index); computed inline without it.
+env_index := {"pdbs": pdbs_by_label}
+
+idx := data.check.env_index.zones
+
+idx := env_index if not data.check.env_index.zones
+
+pdbs_by_label[ns][pair] contains pdb if {
+	some ns, by_name in lib.index["PodDisruptionBudget.policy"]
+	some same_name in by_name
+	some pdb in same_name
+	some pair in selector_pairs(object.get(pdb, ["spec", "selector", "matchLabels"], {}))
+}
+
+selector_pairs(match_labels) := {""} if count(match_labels) == 0
+
+selector_pairs(match_labels) := {concat("=", [k, v]) | some k, v in match_labels} if count(match_labels) > 0
 
 # zones.pdb-blocks-drain: a PDB that allows no eviction blocks every node
 # drain (and so every node group upgrade).
@@ -141,7 +179,7 @@ deny contains lib.finding("zones.portworx-repl", msg, ["parameters", "repl"]) if
 	input.provisioner in portworx_provisioners
 	repl := to_number(object.get(input, ["parameters", "repl"], "1"))
 	repl < lib.thresholds.min_portworx_repl
-	msg := sprintf("Portworx StorageClass %s has repl %v; %s needs at least %d", [input.metadata.name, repl, lib.env, lib.thresholds.min_portworx_repl])
+	msg := concat("", [sprintf("Portworx StorageClass %s has repl %v; %s needs at least %d", [input.metadata.name, repl, lib.env, lib.thresholds.min_portworx_repl]), lib.threshold_note("min_portworx_repl")])
 }
 
 # zones.portworx-placement: a Portworx StorageClass without a placement
@@ -177,7 +215,7 @@ deny contains lib.finding("zones.nodegroup-azs", msg, ["spec", "forProvider"]) i
 	is_nodegroup(input)
 	zones := cluster_zones(cluster_of(input))
 	count(zones) < lib.thresholds.min_zones
-	msg := sprintf("the node groups of EKS cluster %q reach %d availability zone(s) %v through their subnets; %s needs at least %d", [cluster_of(input), count(zones), sort(zones), lib.env, lib.thresholds.min_zones])
+	msg := concat("", [sprintf("the node groups of EKS cluster %q reach %d availability zone(s) %v through their subnets; %s needs at least %d", [cluster_of(input), count(zones), sort(zones), lib.env, lib.thresholds.min_zones]), lib.threshold_note("min_zones")])
 }
 
 is_nodegroup(obj) if {

@@ -174,3 +174,22 @@ test_pdb_zone_drain_falls_back_to_env_zones if {
 	msg := [f.msg | some f in fixtures.results(fixtures.set(fixtures.pdb, "/spec/maxUnavailable", 2), fixtures.check("dr", objs)).deny][0]
 	contains(msg, "one of 2 zones holds 3")
 }
+
+test_spread_hard_denies_schedule_anyway_in_prod if {
+	soft := fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable", "ScheduleAnyway")
+	fixtures.only("zones.spread-hard", soft, fixtures.prod)
+	fixtures.only("zones.spread-hard", soft, fixtures.dr)
+}
+
+test_spread_hard_passes_default_and_hostname_soft if {
+	unset := fixtures.without(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable")
+	count(fixtures.denied(unset, fixtures.prod)) == 0
+	host := {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app": "web"}}}
+	both := fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/1", host)
+	count(fixtures.denied(both, fixtures.prod)) == 0
+}
+
+test_spread_hard_ignored_when_env_asks_one_zone if {
+	soft := fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable", "ScheduleAnyway")
+	not "zones.spread-hard" in fixtures.denied(soft, fixtures.dr) with data.thresholds.dr as object.union(data.thresholds.dr, {"min_zones": 1})
+}

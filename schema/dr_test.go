@@ -7,6 +7,8 @@ package schema_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"path"
 	"path/filepath"
 	"slices"
@@ -124,7 +126,9 @@ func claimsCreated(o *manifest.Object) []string {
 
 func TestStandbyRestoresBeforeTheDatabaseStarts(t *testing.T) {
 	env := "small-dr"
-	e := renderEnvs(t, "testdata/golden/envs")[env]
+	// The fixture envs import their shared catalogue as envs/shared: render
+	// them from a module root where they are envs/.
+	e := renderEnvs(t, testrepo.FixtureEnvs)[env]
 
 	var restores []*manifest.Object
 	restoreApp := ""
@@ -207,5 +211,123 @@ func TestStandbyRunsNoDatabaseBeforeFailover(t *testing.T) {
 		e.each(kind, func(app string, o *manifest.Object) {
 			t.Errorf("standby dr renders %s %s (app %s) before any failover: the restore would skip or delete it", kind, str(o.Object, "metadata", "name"), app)
 		})
+	}
+}
+
+// fixtureModule is a module root holding cue.mod, schema and the golden
+// fixture envs (small, small-dr) under envs/, with files added or edited:
+// edit maps a path to a function of its content ("" for a new file).
+func fixtureModule(t *testing.T, edit map[string]func(string) string) string {
+	t.Helper()
+	root := t.TempDir()
+	copyTree := func(from, to string) {
+		err := filepath.WalkDir(from, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			rel, _ := filepath.Rel(from, p)
+			dst := filepath.Join(root, to, rel)
+			if d.IsDir() {
+				return os.MkdirAll(dst, 0o755)
+			}
+			if strings.HasSuffix(p, ".go") {
+				return nil
+			}
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			return os.WriteFile(dst, data, 0o644)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyTree(filepath.Join(repoRoot, "cue.mod"), "cue.mod")
+	copyTree(filepath.Join(repoRoot, "schema"), "schema")
+	copyTree(filepath.Join(repoRoot, "testdata", "golden", "envs"), "envs")
+	for rel, fn := range edit {
+		p := filepath.Join(root, rel)
+		old, _ := os.ReadFile(p)
+		if err := os.WriteFile(p, []byte(fn(string(old))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root
+}
+
+func replaceOnce(t *testing.T, old, new string) func(string) string {
+	return func(src string) string {
+		if !strings.Contains(src, old) {
+			t.Fatalf("fixture lacks %q", old)
+		}
+		return strings.Replace(src, old, new, 1)
+	}
+}
+
+// The failover commit moves the writer: the standby's record turns PRIMARY
+// and its database runs; the old primary is fenced (record SECONDARY, no
+// database pod, backups suspended), so a recovering primary neither takes
+// users back nor writes its stale copy.
+func TestFailoverFencesThePrimary(t *testing.T) {
+	root := fixtureModule(t, map[string]func(string) string{
+		// small (the primary) after the failover commit: small-dr writes.
+		"envs/small/failover.cue": func(string) string {
+			return "package env\n\nplatform: dr: writer: \"small-dr\"\n"
+		},
+	})
+	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: "envs"})
+	if err != nil {
+		t.Fatalf("render: %v", err)
+	}
+	objs := map[string][]*manifest.Object{}
+	for _, env := range envs {
+		for _, f := range env.Files {
+			if !manifest.IsYAML(f.Path) || manifest.IsKustomization(filepath.Base(f.Path)) {
+				continue
+			}
+			o, err := manifest.Parse(f.Path, f.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			objs[env.Name] = append(objs[env.Name], o...)
+		}
+	}
+	find := func(env, kind, name string) *manifest.Object {
+		for _, o := range objs[env] {
+			if o.Kind() == kind && o.Name() == name {
+				return o
+			}
+		}
+		t.Fatalf("%s renders no %s %s", env, kind, name)
+		return nil
+	}
+	for env, want := range map[string]string{"small": "SECONDARY", "small-dr": "PRIMARY"} {
+		r := find(env, "Record", "origin-"+env)
+		if got := str(r.Object, "spec", "forProvider", "failoverRoutingPolicy", "type"); got != want {
+			t.Errorf("%s origin record is %s, want %s", env, got, want)
+		}
+	}
+	for env, want := range map[string]string{"small": "0", "small-dr": "1"} {
+		s := find(env, "StatefulSet", "db")
+		if got := fmt.Sprint(s.Object["spec"].(map[string]any)["replicas"]); got != want {
+			t.Errorf("%s database runs %v replicas, want %v", env, got, want)
+		}
+	}
+	sched := find("small", "ApplicationBackupSchedule", "shop-cloudsnap")
+	if got, _ := sched.Object["spec"].(map[string]any)["suspend"].(bool); !got {
+		t.Error("the fenced primary's backup schedule is not suspended")
+	}
+}
+
+// A standby cannot take the writes without restoring the data: CUE refuses
+// that half of the failover commit.
+func TestFailoverWriterNeedsTheRestore(t *testing.T) {
+	root := fixtureModule(t, map[string]func(string) string{
+		"envs/small-dr/platform.cue": replaceOnce(t, "\t\trestore: backupName: \"shop-cloudsnap-2026-11-01-000000\"\n", ""),
+	})
+	_, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: "envs", Envs: []string{"small-dr"}})
+	if err == nil || !strings.Contains(err.Error(), "restore.backupName") {
+		t.Fatalf("rendered a standby writer without a restore: err %v", err)
 	}
 }

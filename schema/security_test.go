@@ -36,7 +36,7 @@ func TestServiceURLsNameDependencies(t *testing.T) {
 	for env, want := range map[string]string{
 		`{A: "http://catalog"}`: `["catalog"]`,
 		`{A: "http://cart.shop.svc.cluster.local:80/v1", B: "https://catalog.shop"}`: `["cart","catalog"]`,
-		`{A: "https://api.stripe.com", B: "info", C: "http://cart.other"}`:        `[]`,
+		`{A: "https://api.stripe.com", B: "info", C: "http://cart.other"}`:           `[]`,
 	} {
 		got, err := eval(env)
 		if err != nil || got != want {

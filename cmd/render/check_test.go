@@ -107,7 +107,10 @@ spec:
       labels: {app: api}
     spec:
       topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: api}}}
+      serviceAccountName: api-runner
+      automountServiceAccountToken: false
+      priorityClassName: system-cluster-critical
       containers:
       - name: api
         image: registry/api@sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6
@@ -132,6 +135,16 @@ metadata:
   namespace: shop
 stringData:
   TOKEN: s3cr3t-value
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: api-runner, namespace: shop}
+automountServiceAccountToken: false
 `
 
 func writeCheckFile(t *testing.T, dir, name, content string) string {
@@ -160,9 +173,9 @@ func TestCheckBadDirJSON(t *testing.T) {
 		return finding.Finding{Rule: rule, Severity: finding.Deny, Message: msg, File: filepath.Join("bad", "api.yaml"), Line: line, Kind: kind, Namespace: "shop", Name: name, Env: "prod", Path: path}
 	}
 	want := []finding.Finding{
-		f("replicas.min", 7, "Deployment", "api", "spec.replicas", "Deployment api runs 2 replica(s); prod needs at least 3"),
-		f("zones.pdb-blocks-drain", 29, "PodDisruptionBudget", "api", "spec.maxUnavailable", "PodDisruptionBudget api has maxUnavailable 0: no pod can ever be evicted, so node drains hang"),
-		f("secrets.secret-data", 38, "Secret", "api-env", "stringData", "Secret api-env holds 1 value(s) in stringData (keys [\"TOKEN\"]) in git: produce it with an ExternalSecret instead"),
+		f("replicas.min", 7, "Deployment", "api", "spec.replicas", "Deployment api runs 2 replica(s); prod needs at least 3"+thresholdNote("prod", "min_replicas")),
+		f("zones.pdb-blocks-drain", 32, "PodDisruptionBudget", "api", "spec.maxUnavailable", "PodDisruptionBudget api has maxUnavailable 0: no pod can ever be evicted, so node drains hang"),
+		f("secrets.secret-data", 41, "Secret", "api-env", "stringData", "Secret api-env holds 1 value(s) in stringData (keys [\"TOKEN\"]) in git: produce it with an ExternalSecret instead"),
 	}
 	if diff := cmp.Diff(want, decodeFindings(t, stdout).Findings); diff != "" {
 		t.Errorf("findings (-want +got):\n%s", diff)
@@ -193,8 +206,21 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec:
-      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}]
+      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor, labelSelector: {matchLabels: {app: db}}}]
+      serviceAccountName: db
+      automountServiceAccountToken: false
+      priorityClassName: system-cluster-critical
       containers: []
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: db, namespace: shop}
+automountServiceAccountToken: false
 ---
 apiVersion: autoscaling/v2
 kind: HorizontalPodAutoscaler
@@ -280,6 +306,11 @@ func TestCheckWaivers(t *testing.T) {
 kind: PodDisruptionBudget
 metadata: {name: api, namespace: shop}
 spec: {maxUnavailable: 0, selector: {matchLabels: {app: api}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: api-0, namespace: shop, labels: {app: api}}
+spec: {containers: []}
 `)
 	writeCheckFile(t, dir, "policies/waivers.yaml", `waivers:
 - rule: zones.pdb-blocks-drain
@@ -353,4 +384,9 @@ func TestCheckWaivedSchemaFindingLetsPoliciesRun(t *testing.T) {
 	if code != exitFindings || len(got) != 4 || strings.Contains(stderr, "policies not run") {
 		t.Errorf("exit %d, %d findings, stderr %q", code, len(got), stderr)
 	}
+}
+
+// thresholdNote is what a threshold rule's message adds (policies/lib.rego).
+func thresholdNote(env, name string) string {
+	return " (threshold " + env + "." + name + " in policies/thresholds.rego; to accept an exception, add a waiver with rule, object, reason, owner and expires to policies/waivers.yaml)"
 }

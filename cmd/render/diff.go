@@ -10,6 +10,7 @@ import (
 	"os/signal"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ecommerce-platform/gitops/generator"
@@ -32,7 +33,7 @@ var renderInputs = []string{"cue.mod", "schema", "envs"}
 
 // runDiff implements
 //
-//	render diff [--base REF] [--env NAME] [--format text|markdown|json]
+//	render diff [--base REF] [--env NAME] [--format text|markdown|json] [--fail-on-deny]
 //
 // Both sides are rendered in memory from CUE (the committed rendered/ is not
 // trusted: it may be stale on either side), compared object by object, and
@@ -45,6 +46,7 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&envs, "env", "compare only this env (repeatable)")
 	format := fs.String("format", "text", "output format: text, markdown or json")
 	root := fs.String("root", ".", "the repository root")
+	failOnDeny := fs.Bool("fail-on-deny", false, "exit 1 when the change introduces a policy deny (the report is written either way)")
 	policyDir := fs.String("policies", "", policiesUsage)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -106,13 +108,22 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	for i := range report.Objects {
 		o := &report.Objects[i]
-		if o.Status != diff.Changed {
-			continue
-		}
 		appFile := strings.TrimPrefix(o.File, "rendered/"+o.Env+"/")
-		for j := range o.Changes {
-			if o.Changes[j].New != "" {
-				o.Changes[j].Source = sources.LookupRendered(o.Env, appFile, o.Changes[j].Keys)
+		switch o.Status {
+		case diff.Changed:
+			for j := range o.Changes {
+				if o.Changes[j].New != "" {
+					o.Changes[j].Source = sources.LookupRendered(o.Env, appFile, o.Changes[j].Keys)
+				}
+			}
+		case diff.Added:
+			// An added object comes from the env (or catalogue) line of
+			// its first key field that one sets: the new service's image.
+			for _, k := range o.Key {
+				if srcs := sources.LookupRendered(o.Env, appFile, k.Keys); len(srcs) > 0 && strings.HasPrefix(srcs[0].File, "envs/") {
+					o.Source = srcs
+					break
+				}
 			}
 		}
 	}
@@ -142,6 +153,10 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := write(stdout, report); err != nil {
 		return bad(err)
+	}
+	if *failOnDeny && slices.ContainsFunc(report.Findings, func(f finding.Finding) bool { return f.Severity == finding.Deny }) {
+		fmt.Fprintf(stderr, "render diff: the change introduces a policy deny\n")
+		return exitFindings
 	}
 	return exitOK
 }

@@ -49,6 +49,8 @@ type Options struct {
 // goroutines; calls are serialised because data.check holds one env at a time.
 type Checker struct {
 	query      rego.PreparedEvalQuery
+	envIndex   *rego.PreparedEvalQuery // nil when no package defines env_index
+	indexPkgs  []string
 	store      storage.Store
 	rules      []ruleSet
 	thresholds map[string]any
@@ -118,7 +120,46 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	return &Checker{query: pq, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers}, nil
+	c := &Checker{query: pq, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers}
+	if c.indexPkgs = findEnvIndexes(compiler); len(c.indexPkgs) > 0 {
+		terms := make([]string, len(c.indexPkgs))
+		for i, pkg := range c.indexPkgs {
+			terms[i] = fmt.Sprintf("data[%q].env_index", pkg)
+		}
+		q, err := rego.New(
+			rego.Query("x := ["+strings.Join(terms, ", ")+"]"),
+			rego.Compiler(compiler),
+			rego.Store(store),
+		).PrepareForEval(ctx)
+		if err != nil {
+			return nil, &PolicyError{err}
+		}
+		c.envIndex = &q
+	}
+	return c, nil
+}
+
+// findEnvIndexes lists the packages that define env_index: a document a
+// package derives from the env's whole object set (objects keyed by a label,
+// by the Secret they produce...). OPA caches a rule's value only within one
+// evaluation, and every object is its own evaluation, so a rule that builds
+// such a lookup table inline rebuilds it per object: quadratic in objects.
+// The engine evaluates each env_index once per env, without input, and
+// writes it to data.check.env_index[pkg], where the package reads it.
+func findEnvIndexes(c *ast.Compiler) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range c.Modules {
+		pkg := strings.TrimPrefix(m.Package.Path.String(), "data.")
+		for _, r := range m.Rules {
+			if r.Head.Name.String() == "env_index" && !seen[pkg] {
+				seen[pkg] = true
+				out = append(out, pkg)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func load(fsys fs.FS) (map[string]*ast.Module, error) {
@@ -260,6 +301,9 @@ func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, err
 		if err := c.setCheck(ctx, check); err != nil {
 			return nil, err
 		}
+		if err := c.setEnvIndex(ctx, check); err != nil {
+			return nil, err
+		}
 		fs, err := c.evalSet(ctx, s)
 		if err != nil {
 			return nil, err
@@ -284,6 +328,28 @@ func (c *Checker) setCheck(ctx context.Context, check map[string]any) error {
 		}
 		return c.store.Write(ctx, txn, storage.AddOp, p, v)
 	})
+}
+
+// setEnvIndex evaluates every package's env_index once for the env in
+// data.check and stores them as data.check.env_index.
+func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any) error {
+	if c.envIndex == nil {
+		return nil
+	}
+	rs, err := c.envIndex.Eval(ctx)
+	if err != nil {
+		return &PolicyError{fmt.Errorf("evaluating env_index: %w", err)}
+	}
+	if len(rs) != 1 {
+		return &PolicyError{fmt.Errorf("evaluating env_index: query returned %d results", len(rs))}
+	}
+	values, _ := rs[0].Bindings["x"].([]any)
+	derived := map[string]any{}
+	for i, pkg := range c.indexPkgs {
+		derived[pkg] = values[i]
+	}
+	check["env_index"] = derived
+	return c.setCheck(ctx, check)
 }
 
 func (c *Checker) evalSet(ctx context.Context, s Set) ([]finding.Finding, error) {

@@ -129,6 +129,10 @@ func TestCrossPackageFindingsAndLines(t *testing.T) {
 		{"zones.spread", finding.Deny, 16, "spec.template.spec.topologySpreadConstraints"},
 		{"releases.image-digest", finding.Deny, 19, "spec.template.spec.containers[0].image"},
 		{"secrets.env-literal", finding.Deny, 22, "spec.template.spec.containers[0].env[0].value"},
+		{"network.unselected-pod", finding.Deny, 4, "metadata.name"},
+		{"identity.default-service-account", finding.Deny, 16, "spec.template.spec.serviceAccountName"},
+		{"identity.unneeded-token", finding.Deny, 16, "spec.template.spec.automountServiceAccountToken"},
+		{"priority.missing", finding.Deny, 16, "spec.template.spec.priorityClassName"},
 	}
 	// Sorted by line, then rule.
 	sortShort := func(s []short) {
@@ -184,8 +188,9 @@ func TestParity(t *testing.T) {
 	for _, f := range got {
 		rules[f.Rule+"/"+f.Env]++
 	}
-	// prod's cart Service has no dr counterpart; dr's cart Rollout loses its active Service.
-	if diff := cmp.Diff(map[string]int{"parity.missing-in-peer/prod": 1, "releases.rollout-services/dr": 1}, rules); diff != "" {
+	// prod's cart Service has no dr counterpart; dr's cart Rollout loses its
+	// active Service, and its Ingress its backend.
+	if diff := cmp.Diff(map[string]int{"parity.missing-in-peer/prod": 1, "releases.rollout-services/dr": 1, "references.ingress-backend/dr": 1}, rules); diff != "" {
 		t.Errorf("rules (-want +got):\n%s", diff)
 	}
 	alone, err := c.Check(context.Background(), []Set{{"prod", prod}})
@@ -392,5 +397,46 @@ func TestFilesReachTheRules(t *testing.T) {
 	if len(got) != 1 || got[0].Rule != "replicas.hpa-fight" || got[0].Severity != finding.Warn || got[0].Name != "cart" ||
 		got[0].File != filepath.Join("..", "..", "rendered", "prod", "svc-cart", "rollout-cart.yaml") {
 		t.Errorf("findings %+v, want one hpa-fight warning on the cart Rollout", got)
+	}
+}
+
+// A package's env_index is evaluated once per env, without input, and the
+// rules read it from data.check.env_index[pkg]; an env_index that fails to
+// evaluate is a PolicyError.
+func TestEnvIndex(t *testing.T) {
+	th := &fstest.MapFile{Data: []byte("package thresholds\nprod := {}\ndr := {}\n")}
+	fsys := fstest.MapFS{
+		"thresholds.rego": th,
+		"names.rego": {Data: []byte(`package names
+env_index := {"count": count(data.check.index.ConfigMap[""]), "env": data.check.env, "input": input_kind}
+default input_kind := "none"
+input_kind := input.kind
+deny contains msg if {
+	ix := data.check.env_index.names
+	msg := sprintf("%s sees %d ConfigMap(s) in %s, input %s", [input.metadata.name, ix.count, ix.env, ix.input])
+}
+`)},
+	}
+	c := newChecker(t, Options{Policies: fsys})
+	objs := parse(t, "cm.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n")
+	got, err := c.Check(context.Background(), []Set{{"prod", objs}, {"dr", objs[:1]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var msgs []string
+	for _, f := range got {
+		msgs = append(msgs, f.Message)
+	}
+	want := []string{"a sees 1 ConfigMap(s) in dr, input none", "a sees 2 ConfigMap(s) in prod, input none", "b sees 2 ConfigMap(s) in prod, input none"}
+	slices.Sort(msgs)
+	if diff := cmp.Diff(want, msgs); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+
+	broken := fstest.MapFS{"thresholds.rego": th, "p.rego": {Data: []byte("package p\nenv_index := 3 if true\nenv_index := 4 if true\ndeny contains \"d\" if false\n")}}
+	c = newChecker(t, Options{Policies: broken})
+	var pe *PolicyError
+	if _, err := c.Check(context.Background(), []Set{{"prod", objs}}); !errors.As(err, &pe) || !strings.Contains(err.Error(), "env_index") {
+		t.Errorf("error = %v, want a PolicyError about env_index", err)
 	}
 }

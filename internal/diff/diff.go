@@ -53,6 +53,13 @@ type Object struct {
 	Name       string   `json:"name"`
 	Status     Status   `json:"status"`
 	Changes    []Change `json:"changes,omitempty"`
+	// Key is what a reviewer checks first in an added object (its image,
+	// replicas, paths, secret keys...); see keyFields.
+	Key []KeyField `json:"key,omitempty"`
+	// Body is the object itself, secrets redacted, for added objects.
+	Body map[string]any `json:"-"`
+	// Source is the CUE behind an added object's key fields, env file first.
+	Source []finding.Source `json:"source,omitempty"`
 }
 
 // AppSummary counts an app folder's object changes.
@@ -148,7 +155,10 @@ func Compare(base, head []generator.Env) (*Report, error) {
 			bp, ok := bo[id]
 			switch {
 			case !ok:
-				r.Objects = append(r.Objects, object(env, hp, Added, nil))
+				o := object(env, hp, Added, nil)
+				o.Key = Key(hp.kind, hp.body)
+				o.Body, _ = Redact(hp.kind, "", hp.body).(map[string]any)
+				r.Objects = append(r.Objects, o)
 			default:
 				if changes := Fields(hp.kind, bp.body, hp.body); len(changes) > 0 {
 					r.Objects = append(r.Objects, object(env, hp, Changed, changes))
@@ -190,8 +200,10 @@ func object(env string, p parsed, s Status, changes []Change) Object {
 
 // Fields lists the fields that differ between two versions of one object,
 // as YAML paths (spec.template.spec.containers[name=web].image), sorted.
-// Lists whose items all have a unique name are matched by name, so
-// inserting a container or an env var shows as one addition.
+// Lists whose items all have a unique identity (name, pathPattern, ...; see
+// identityFields) are matched by it, so inserting a container, an env var
+// or a cache behaviour shows as one addition, and a changed item as its
+// changed fields.
 func Fields(kind string, old, new map[string]any) []Change {
 	var out []Change
 	walk(kind, "", nil, old, new, &out)
@@ -224,7 +236,7 @@ func walk(kind, at string, keys []string, old, new any, out *[]Change) {
 		}
 	case []any:
 		if n, ok := new.([]any); ok {
-			if ok, on, nn := byName(o, n); ok {
+			if field, on, nn := byIdentity(o, n); field != "" {
 				names := slices.Sorted(func(yield func(string) bool) {
 					for k := range on {
 						if !yield(k) {
@@ -238,11 +250,11 @@ func walk(kind, at string, keys []string, old, new any, out *[]Change) {
 					}
 				})
 				for _, k := range names {
-					i := indexOfName(n, k)
+					i := indexOf(n, field, k)
 					if i < 0 {
-						i = indexOfName(o, k)
+						i = indexOf(o, field, k)
 					}
-					walk(kind, at+"[name="+k+"]", with(keys, strconv.Itoa(i)), on[k], nn[k], out)
+					walk(kind, at+"["+field+"="+k+"]", with(keys, strconv.Itoa(i)), on[k], nn[k], out)
 				}
 				return
 			}
@@ -267,42 +279,52 @@ func with(keys []string, k string) []string {
 	return append(slices.Clip(keys), k)
 }
 
-func indexOfName(items []any, name string) int {
+func indexOf(items []any, field, id string) int {
 	for i, it := range items {
-		if m, ok := it.(map[string]any); ok && m["name"] == name {
+		if m, ok := it.(map[string]any); ok && m[field] == id {
 			return i
 		}
 	}
 	return -1
 }
 
-// byName indexes two lists by their items' name when every item has a
-// unique one.
-func byName(a, b []any) (bool, map[string]any, map[string]any) {
-	index := func(items []any) (map[string]any, bool) {
+// identityFields are the fields that name a list item, in the order tried:
+// a container or env var by name, a CloudFront cache behaviour by
+// pathPattern, an ExternalSecret entry by secretKey, an Ingress path by path.
+var identityFields = []string{"name", "pathPattern", "secretKey", "path", "key"}
+
+// byIdentity indexes two lists by the first identity field that every item
+// of both has, unique, as a string.
+func byIdentity(a, b []any) (string, map[string]any, map[string]any) {
+	index := func(field string, items []any) (map[string]any, bool) {
 		m := map[string]any{}
 		for _, it := range items {
 			obj, ok := it.(map[string]any)
 			if !ok {
 				return nil, false
 			}
-			name, ok := obj["name"].(string)
+			id, ok := obj[field].(string)
 			if !ok {
 				return nil, false
 			}
-			if _, dup := m[name]; dup {
+			if _, dup := m[id]; dup {
 				return nil, false
 			}
-			m[name] = it
+			m[id] = it
 		}
 		return m, true
 	}
-	am, ok1 := index(a)
-	bm, ok2 := index(b)
-	if !ok1 || !ok2 || len(a)+len(b) == 0 {
-		return false, nil, nil
+	if len(a)+len(b) == 0 {
+		return "", nil, nil
 	}
-	return true, am, bm
+	for _, field := range identityFields {
+		am, ok1 := index(field, a)
+		bm, ok2 := index(field, b)
+		if ok1 && ok2 {
+			return field, am, bm
+		}
+	}
+	return "", nil, nil
 }
 
 // join appends a key to a YAML path, bracketing keys that are not plain.

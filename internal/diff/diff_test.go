@@ -61,6 +61,7 @@ func TestCompareObjectsAndFields(t *testing.T) {
 	}, {
 		Env: "prod", App: "svc-cart", File: "rendered/prod/svc-cart/service-new.yaml", APIVersion: "v1",
 		Kind: "Service", Namespace: "shop", Name: "new", Status: Added,
+		Body: map[string]any{"apiVersion": "v1", "kind": "Service", "metadata": map[string]any{"name": "new", "namespace": "shop"}},
 	}, {
 		Env: "prod", App: "svc-cart", File: "rendered/prod/svc-cart/service-old.yaml", APIVersion: "v1",
 		Kind: "Service", Namespace: "shop", Name: "old", Status: Removed,

@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/ecommerce-platform/gitops/internal/finding"
 )
 
@@ -29,6 +31,12 @@ func WriteText(w io.Writer, r *Report) error {
 	for _, o := range r.Objects {
 		sign := map[Status]string{Added: "+", Removed: "-", Changed: "~"}[o.Status]
 		fmt.Fprintf(&b, "%s %s/%s %s %s\n", sign, o.Env, o.App, o.Kind, qualified(o))
+		for _, k := range o.Key {
+			fmt.Fprintf(&b, "    %s: %s\n", k.Label, k.Value)
+		}
+		if len(o.Source) > 0 {
+			fmt.Fprintf(&b, "    (%s:%d)\n", o.Source[0].File, o.Source[0].Line)
+		}
 		for _, c := range o.Changes {
 			fmt.Fprintf(&b, "    %s", c)
 			if len(c.Source) > 0 {
@@ -67,7 +75,24 @@ func WriteMarkdown(w io.Writer, r *Report) error {
 				fmt.Fprintf(&b, " (%d field%s)", len(o.Changes), plural(len(o.Changes)))
 			}
 			b.WriteString("</summary>\n\n")
-			fmt.Fprintf(&b, "`%s`\n\n", o.File)
+			fmt.Fprintf(&b, "`%s`", o.File)
+			if len(o.Source) > 0 {
+				fmt.Fprintf(&b, ", from `%s:%d`", o.Source[0].File, o.Source[0].Line)
+			}
+			b.WriteString("\n\n")
+			if len(o.Key) > 0 {
+				b.WriteString("| key field | value |\n|---|---|\n")
+				for _, k := range o.Key {
+					fmt.Fprintf(&b, "| %s | %s |\n", k.Label, code(k.Value))
+				}
+				b.WriteString("\n")
+			}
+			if o.Body != nil {
+				// The whole object, secrets redacted, folded away.
+				if data, err := yaml.Marshal(o.Body); err == nil {
+					b.WriteString("<details><summary>YAML</summary>\n\n```yaml\n" + string(data) + "```\n</details>\n\n")
+				}
+			}
 			if len(o.Changes) > 0 {
 				b.WriteString("| field | old | new | set in |\n|---|---|---|---|\n")
 				for _, c := range o.Changes {

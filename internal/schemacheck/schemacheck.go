@@ -59,8 +59,9 @@ type Options struct {
 type Validator struct {
 	opts     Options
 	builtin  *builtinBundle
-	crds     map[string]*crdKind // "group Kind"
-	builtGVs map[string]bool     // built-in apiVersions, to tell an unknown kind from an unknown API
+	crds     map[string]*crdKind        // "group Kind"
+	builtGVs map[string]bool            // built-in apiVersions, to tell an unknown kind from an unknown API
+	embedded map[string][]embeddedField // "group Kind" -> fields holding a core type (embedded.yaml)
 
 	mu      sync.Mutex        // guards entries
 	entries map[string]*entry // by schema URL
@@ -101,6 +102,20 @@ func New(opts Options) (*Validator, error) {
 	}
 	for key := range v.builtin.Kinds {
 		v.builtGVs[key[:strings.IndexByte(key, ' ')]] = true
+	}
+	table, err := parseEmbedded(embeddedData)
+	if err != nil {
+		return nil, err
+	}
+	if err := withValidation(v.builtin.Defs, table.Validation); err != nil {
+		return nil, err
+	}
+	v.embedded = map[string][]embeddedField{}
+	for _, f := range table.Embedded {
+		if _, ok := v.builtin.Defs[f.Type]; !ok {
+			return nil, fmt.Errorf("embedded.yaml: %s %s embeds %s, which Kubernetes %s does not define", f.Group, f.Kind, f.Type, opts.KubernetesVersion)
+		}
+		v.embedded[f.Group+" "+f.Kind] = append(v.embedded[f.Group+" "+f.Kind], f)
 	}
 	return v, nil
 }
@@ -319,6 +334,16 @@ func (v *Validator) validateObject(o *manifest.Object, env string) []finding.Fin
 	}
 	if src.crd != nil {
 		out = append(out, e.rules.evaluate(o, env, e.raw, err == nil)...)
+		// A field the CRD schema already faults is not reported twice.
+		seen := map[string]bool{}
+		for _, f := range out {
+			seen[f.Path] = true
+		}
+		for _, f := range v.validateEmbedded(o, env) {
+			if !seen[f.Path] {
+				out = append(out, f)
+			}
+		}
 	}
 	return out
 }

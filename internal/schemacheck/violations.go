@@ -1,6 +1,7 @@
 package schemacheck
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -21,13 +22,19 @@ var printer = message.NewPrinter(language.English)
 // field: unknown fields and missing required fields one by one, each at the
 // line of the field (or of its parent when it is missing).
 func violations(o *manifest.Object, env string, verr *jsonschema.ValidationError) []finding.Finding {
+	return violationsAt(o, env, nil, "", verr)
+}
+
+// violationsAt is violations for a value validated on its own, found at
+// path at of the object (an embedded field); note ends every message.
+func violationsAt(o *manifest.Object, env string, at []string, note string, verr *jsonschema.ValidationError) []finding.Finding {
 	var out []finding.Finding
 	seen := map[string]bool{}
 	add := func(path []string, msg string) {
 		p := strings.Join(path, ".")
-		full := msg
+		full := msg + note
 		if p != "" {
-			full = p + ": " + msg
+			full = p + ": " + full
 		}
 		if seen[full] {
 			return
@@ -37,7 +44,7 @@ func violations(o *manifest.Object, env string, verr *jsonschema.ValidationError
 	}
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		loc := e.InstanceLocation
+		loc := append(slices.Clone(at), e.InstanceLocation...)
 		switch k := e.ErrorKind.(type) {
 		case *kind.AdditionalProperties:
 			for _, p := range k.Properties {
@@ -87,6 +94,15 @@ func violations(o *manifest.Object, env string, verr *jsonschema.ValidationError
 	}
 	walk(verr)
 	return out
+}
+
+// asValidationError returns err as a *jsonschema.ValidationError, or nil.
+func asValidationError(err error) *jsonschema.ValidationError {
+	var verr *jsonschema.ValidationError
+	if errors.As(err, &verr) {
+		return verr
+	}
+	return nil
 }
 
 func firstLeaf(e *jsonschema.ValidationError) string {

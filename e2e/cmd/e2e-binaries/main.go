@@ -17,6 +17,7 @@ import (
 
 func main() {
 	argocd := flag.Bool("argocd", false, "also build kube-controller-manager, Argo CD "+binaries.ArgoCDVersion+" and kustomize "+binaries.KustomizeVersion)
+	twin := flag.Bool("twin", false, "also build kube-controller-manager and the twin's kube-scheduler, kwok "+binaries.KwokVersion+" and Argo Rollouts "+binaries.RolloutsVersion)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -26,13 +27,23 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Printf("KUBE_APISERVER=%s\nETCD=%s\n", p.KubeAPIServer, p.Etcd)
-	if *argocd {
+	if *argocd || *twin {
 		kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: os.Stderr})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
 			os.Exit(1)
 		}
 		fmt.Printf("KUBE_CONTROLLER_MANAGER=%s\n", kcm)
+	}
+	if *twin {
+		tw, err := binaries.EnsureTwin(ctx, binaries.Options{Log: os.Stderr})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
+			os.Exit(1)
+		}
+		fmt.Printf("KUBE_SCHEDULER=%s\nKWOK=%s\nKWOK_STAGES=%s\nROLLOUTS=%s\n", tw.KubeScheduler, tw.Kwok, tw.KwokStages, tw.Rollouts)
+	}
+	if *argocd {
 		a, err := binaries.EnsureArgoCD(ctx, binaries.Options{Log: os.Stderr})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)

@@ -32,6 +32,9 @@ type Options struct {
 	// ReadyTimeout bounds the wait for /readyz; default 2 minutes (the server
 	// is usually ready in about 5 s, but the machine may be busy).
 	ReadyTimeout time.Duration
+	// APIServerArgs are added to kube-apiserver's flags (e.g. the twin's
+	// shortened default tolerations).
+	APIServerArgs []string
 }
 
 // Cluster is a running control plane. Stop it exactly once.
@@ -112,7 +115,7 @@ func (c *Cluster) startProcesses(ctx context.Context, opts Options, pki pkiFiles
 	}
 
 	c.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
-	c.apiserver, err = startProcess(opts.KubeAPIServer, filepath.Join(opts.Dir, "kube-apiserver.log"),
+	c.apiserver, err = startProcessWith(opts.APIServerArgs, opts.KubeAPIServer, filepath.Join(opts.Dir, "kube-apiserver.log"),
 		"--etcd-servers="+clientURL,
 		"--bind-address=127.0.0.1",
 		"--advertise-address=127.0.0.1",
@@ -230,6 +233,11 @@ func startProcess(bin, logPath string, args ...string) (*process, error) {
 	case <-time.After(300 * time.Millisecond):
 	}
 	return p, nil
+}
+
+// startProcessWith is startProcess with extra flags after args.
+func startProcessWith(extra []string, bin, logPath string, args ...string) (*process, error) {
+	return startProcess(bin, logPath, append(args, extra...)...)
 }
 
 func readFile(path string) []byte {

@@ -17,6 +17,12 @@ import (
 // background deletion of dependents, and removal of the foregroundDeletion
 // finalizer, are its work, not the API server's). Stop stops it too.
 func (c *Cluster) StartControllerManager(bin string, controllers ...string) error {
+	return c.StartControllerManagerWith(bin, controllers, nil)
+}
+
+// StartControllerManagerWith is StartControllerManager with extra flags
+// (e.g. the twin's shortened node-monitor grace period).
+func (c *Cluster) StartControllerManagerWith(bin string, controllers, args []string) error {
 	if c.controllerManager != nil {
 		return fmt.Errorf("kube-controller-manager already started")
 	}
@@ -30,7 +36,7 @@ func (c *Cluster) StartControllerManager(bin string, controllers ...string) erro
 		if ports, err = freePorts(1); err != nil {
 			return err
 		}
-		c.controllerManager, err = startProcess(bin, filepath.Join(c.dir, "kube-controller-manager.log"),
+		c.controllerManager, err = startProcessWith(args, bin, filepath.Join(c.dir, "kube-controller-manager.log"),
 			"--kubeconfig="+kubeconfig,
 			// Its own HTTPS endpoint (health, metrics) checks callers through
 			// the API server, with the same admin credentials.

@@ -1,0 +1,322 @@
+package twin_test
+
+import (
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+
+	"github.com/ecommerce-platform/gitops/e2e/internal/argosync"
+)
+
+// TestBlueGreenRelease: a new image digest of one service goes out as the
+// render's blue-green strategy says. The preview ReplicaSet comes up spread
+// over the zones, the rendered prePromotionAnalysis (unchanged, answered by
+// the test's endpoint from the preview pods' state) succeeds, the Rollout
+// stays paused with the active Service on the old version until it is
+// promoted (the status patch of `kubectl argo rollouts promote`), then the
+// active Service switches and the old ReplicaSet scales to zero after
+// scaleDownDelaySeconds. A second release whose analysis fails aborts: the
+// active Service never leaves the version it is on.
+func TestBlueGreenRelease(t *testing.T) {
+	p := startPlatform(t)
+	p.waitUp(t, 5*time.Minute)
+	folder, rollout := p.releaseCandidate(t)
+	ns, name := rollout.GetNamespace(), rollout.GetName()
+	bg := func(field string) string {
+		v, _, _ := unstructured.NestedString(rollout.Object, "spec", "strategy", "blueGreen", field)
+		return v
+	}
+	active, preview := bg("activeService"), bg("previewService")
+	delay, found, _ := unstructured.NestedInt64(rollout.Object, "spec", "strategy", "blueGreen", "scaleDownDelaySeconds")
+	if !found {
+		delay = 30 // Rollouts' default (defaults.DefaultScaleDownDelaySeconds)
+	}
+	t.Logf("releasing Rollout %s/%s (active %s, preview %s, scaleDownDelaySeconds %d)", ns, name, active, preview, delay)
+	v1 := p.stableHash(t, ns, name)
+
+	// Release 2: a new digest, as a commit to the env would render it.
+	p.applyImage(t, folder, name, 2)
+	v2 := p.waitNewHash(t, ns, name, v1)
+	p.waitPreviewUp(t, ns, name, v2)
+	if got := p.serviceHash(t, ns, preview); got != v2 {
+		t.Errorf("preview Service %s selects %q, want the new %q", preview, got, v2)
+	}
+	if got := p.serviceHash(t, ns, active); got != v1 {
+		t.Errorf("active Service %s selects %q before promotion, want the old %q", active, got, v1)
+	}
+	run := p.waitAnalysis(t, ns, v2, "Successful", 3*time.Minute)
+	host := analysisHost(t, run)
+	if hits := p.analysis.hitsFor(host); hits == 0 {
+		t.Errorf("AnalysisRun %s succeeded without asking %s", run.GetName(), host)
+	}
+	t.Logf("prePromotionAnalysis %s Successful (%d requests to %s)", run.GetName(), p.analysis.hitsFor(host), host)
+	// Not auto-promoted: it waits paused, serving the old version.
+	p.eventually(t, time.Minute, "the Rollout paused before promotion", func() (bool, string) {
+		r := p.get(t, rolloutGVR, ns, name)
+		phase, _, _ := unstructured.NestedString(r.Object, "status", "phase")
+		conds, _, _ := unstructured.NestedSlice(r.Object, "status", "pauseConditions")
+		return phase == "Paused" && len(conds) > 0, "phase " + phase
+	})
+	for range 5 {
+		if got := p.serviceHash(t, ns, active); got != v1 {
+			t.Fatalf("active Service %s switched to %q without promotion", active, got)
+		}
+		time.Sleep(time.Second)
+	}
+
+	promoted := p.promote(t, ns, name)
+	p.eventually(t, 2*time.Minute, "the active Service on the new version", func() (bool, string) {
+		got := p.serviceHash(t, ns, active)
+		return got == v2, "active selects " + got
+	})
+	t.Logf("promoted: active Service %s on %s %s after the promotion", active, v2, time.Since(promoted).Round(time.Second))
+	if got := p.stableHash(t, ns, name); got != v2 {
+		t.Errorf("stable ReplicaSet %q after promotion, want %q", got, v2)
+	}
+	old := p.replicaSet(t, ns, name, v1)
+	p.eventually(t, time.Duration(delay)*time.Second+2*time.Minute, "the old ReplicaSet scaled to zero", func() (bool, string) {
+		old = p.replicaSet(t, ns, name, v1)
+		return *old.Spec.Replicas == 0, fmt.Sprintf("old ReplicaSet %s at %d replicas", old.Name, *old.Spec.Replicas)
+	})
+	if waited := time.Since(promoted); waited < time.Duration(delay-2)*time.Second {
+		t.Errorf("old ReplicaSet scaled down %s after promotion, before scaleDownDelaySeconds %d", waited.Round(time.Second), delay)
+	} else {
+		t.Logf("old ReplicaSet %s scaled to zero %s after promotion (scaleDownDelaySeconds %d)", old.Name, waited.Round(time.Second), delay)
+	}
+	p.waitUp(t, 2*time.Minute)
+
+	// Release 3 is broken: its analysis fails, the Rollout aborts, and the
+	// active Service stays on v2 all along.
+	p.analysis.failing.Store(true)
+	p.applyImage(t, folder, name, 3)
+	v3 := p.waitNewHash(t, ns, name, v2)
+	watchDone := make(chan string)
+	stop := make(chan struct{})
+	go func() {
+		var moved string
+		for {
+			select {
+			case <-stop:
+				watchDone <- moved
+				return
+			case <-time.After(200 * time.Millisecond):
+			}
+			svc, err := p.cs.CoreV1().Services(ns).Get(t.Context(), active, metav1.GetOptions{})
+			if err == nil && svc.Spec.Selector["rollouts-pod-template-hash"] != v2 && moved == "" {
+				moved = svc.Spec.Selector["rollouts-pod-template-hash"]
+			}
+		}
+	}()
+	failed := p.waitAnalysis(t, ns, v3, "Failed", 3*time.Minute)
+	p.eventually(t, time.Minute, "the Rollout aborted", func() (bool, string) {
+		r := p.get(t, rolloutGVR, ns, name)
+		aborted, _, _ := unstructured.NestedBool(r.Object, "status", "abort")
+		phase, _, _ := unstructured.NestedString(r.Object, "status", "phase")
+		return aborted && phase == "Degraded", fmt.Sprintf("abort %v, phase %s", aborted, phase)
+	})
+	// Give the controller time to (wrongly) switch after the abort.
+	time.Sleep(5 * time.Second)
+	close(stop)
+	if moved := <-watchDone; moved != "" {
+		t.Errorf("active Service %s moved to %q during the failed release", active, moved)
+	}
+	if got := p.serviceHash(t, ns, active); got != v2 {
+		t.Errorf("active Service %s selects %q after the abort, want %q", active, got, v2)
+	}
+	if got := p.stableHash(t, ns, name); got != v2 {
+		t.Errorf("stable ReplicaSet %q after the abort, want %q", got, v2)
+	}
+	r := p.get(t, rolloutGVR, ns, name)
+	msg, _, _ := unstructured.NestedString(r.Object, "status", "message")
+	t.Logf("release 3 (%s): AnalysisRun %s Failed; Rollout aborted (%s); active Service stayed on %s", v3, failed.GetName(), msg, v2)
+}
+
+// releaseCandidate is the first Rollout (by folder) with a blue-green
+// strategy and a prePromotionAnalysis, and the folder it is rendered in.
+func (p *platform) releaseCandidate(t *testing.T) (string, *unstructured.Unstructured) {
+	t.Helper()
+	rollouts := p.list(t, rolloutGVR, "")
+	sort.Slice(rollouts, func(i, j int) bool { return rollouts[i].GetName() < rollouts[j].GetName() })
+	for i := range rollouts {
+		r := &rollouts[i]
+		if _, found, _ := unstructured.NestedMap(r.Object, "spec", "strategy", "blueGreen", "prePromotionAnalysis"); !found {
+			continue
+		}
+		matches, _ := filepath.Glob(filepath.Join(p.envDir, "*", "rollout-"+r.GetName()+".yaml"))
+		if len(matches) == 1 {
+			return filepath.Dir(matches[0]), r
+		}
+	}
+	t.Fatal("no rendered blue-green Rollout with a prePromotionAnalysis")
+	return "", nil
+}
+
+var digest = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
+
+// applyImage re-applies the rendered Rollout of folder with every
+// container's image at a new digest (release n), as Argo CD applies a commit
+// that changed it: server-side apply, same field manager and tracking.
+func (p *platform) applyImage(t *testing.T, folder, name string, release int) {
+	t.Helper()
+	objs, err := argosync.Build(folder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range objs {
+		if o.GetKind() != "Rollout" || o.GetName() != name {
+			continue
+		}
+		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
+		for _, c := range containers {
+			m := c.(map[string]any)
+			image, _ := m["image"].(string)
+			if !digest.MatchString(image) {
+				t.Fatalf("Rollout %s: image %q is not pinned by digest", name, image)
+			}
+			m["image"] = digest.ReplaceAllString(image, fmt.Sprintf("@sha256:%064x", 0xfeed0000+release))
+		}
+		if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
+			t.Fatal(err)
+		}
+		app := "prod-" + filepath.Base(folder)
+		rep := p.applier.ApplyFolder(t.Context(), argosync.Folder{Dir: folder, App: app, Namespace: o.GetNamespace(), Objects: []*unstructured.Unstructured{o}})
+		if len(rep.Rejections) > 0 {
+			t.Fatalf("release %d rejected:\n%s", release, rep.RejectionList())
+		}
+		return
+	}
+	t.Fatalf("%s renders no Rollout %s", folder, name)
+}
+
+func (p *platform) stableHash(t *testing.T, ns, name string) string {
+	t.Helper()
+	r := p.get(t, rolloutGVR, ns, name)
+	h, _, _ := unstructured.NestedString(r.Object, "status", "stableRS")
+	if h == "" {
+		t.Fatalf("Rollout %s has no stable ReplicaSet", name)
+	}
+	return h
+}
+
+// waitNewHash waits for the controller to create the ReplicaSet of a new
+// pod template and returns its hash.
+func (p *platform) waitNewHash(t *testing.T, ns, name, old string) string {
+	t.Helper()
+	var h string
+	p.eventually(t, time.Minute, "a new ReplicaSet for the new image", func() (bool, string) {
+		r := p.get(t, rolloutGVR, ns, name)
+		h, _, _ = unstructured.NestedString(r.Object, "status", "currentPodHash")
+		return h != "" && h != old, "currentPodHash " + h
+	})
+	return h
+}
+
+// waitPreviewUp waits for the new ReplicaSet's pods to be Ready and checks
+// their spread over the zones.
+func (p *platform) waitPreviewUp(t *testing.T, ns, name, hash string) {
+	t.Helper()
+	r := p.get(t, rolloutGVR, ns, name)
+	replicas, _, _ := unstructured.NestedInt64(r.Object, "spec", "replicas")
+	p.eventually(t, 2*time.Minute, "the preview ReplicaSet Ready", func() (bool, string) {
+		rs := p.replicaSet(t, ns, name, hash)
+		return int64(rs.Status.ReadyReplicas) == replicas, fmt.Sprintf("%d/%d ready", rs.Status.ReadyReplicas, replicas)
+	})
+	nodes, err := p.cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range p.workloads(t) {
+		if w.kind == "Rollout" && w.name == name && w.namespace == ns {
+			sel := labels.SelectorFromSet(labels.Set{"rollouts-pod-template-hash": hash})
+			pods := p.podsOf(t, ns, sel)
+			counts := checkZoneSpread(t, w.id+" preview", w.template, pods, nodes.Items)
+			t.Logf("preview ReplicaSet %s: %d pods Ready; per zone: %v", hash, replicas, counts)
+		}
+	}
+}
+
+// replicaSet is the Rollout's ReplicaSet of a pod template hash.
+func (p *platform) replicaSet(t *testing.T, ns, rollout, hash string) *appsv1.ReplicaSet {
+	t.Helper()
+	l, err := p.cs.AppsV1().ReplicaSets(ns).List(t.Context(), metav1.ListOptions{LabelSelector: "rollouts-pod-template-hash=" + hash})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range l.Items {
+		for _, o := range l.Items[i].OwnerReferences {
+			if o.Kind == "Rollout" && o.Name == rollout {
+				return &l.Items[i]
+			}
+		}
+	}
+	t.Fatalf("no ReplicaSet of Rollout %s with hash %s", rollout, hash)
+	return nil
+}
+
+// waitAnalysis waits for the AnalysisRun of a pod template hash to reach
+// phase.
+func (p *platform) waitAnalysis(t *testing.T, ns, hash, phase string, timeout time.Duration) *unstructured.Unstructured {
+	t.Helper()
+	var run *unstructured.Unstructured
+	p.eventually(t, timeout, "AnalysisRun of "+hash+" "+phase, func() (bool, string) {
+		var seen []string
+		for _, r := range p.list(t, analysisRunGVR, ns) {
+			if r.GetLabels()["rollouts-pod-template-hash"] != hash {
+				continue
+			}
+			got, _, _ := unstructured.NestedString(r.Object, "status", "phase")
+			if got == phase {
+				run = r.DeepCopy()
+				return true, ""
+			}
+			msg, _, _ := unstructured.NestedString(r.Object, "status", "message")
+			seen = append(seen, r.GetName()+" "+got+" "+msg)
+		}
+		return false, "runs: " + strings.Join(seen, "; ")
+	})
+	return run
+}
+
+// analysisHost is the host the run's web metric asked (its resolved url).
+func analysisHost(t *testing.T, run *unstructured.Unstructured) string {
+	t.Helper()
+	metrics, _, _ := unstructured.NestedSlice(run.Object, "spec", "metrics")
+	for _, m := range metrics {
+		url, _, _ := unstructured.NestedString(m.(map[string]any), "provider", "web", "url")
+		if rest, ok := strings.CutPrefix(url, "http://"); ok {
+			return strings.SplitN(rest, "/", 2)[0]
+		}
+	}
+	t.Fatalf("AnalysisRun %s has no http web metric", run.GetName())
+	return ""
+}
+
+// promote does what `kubectl argo rollouts promote` does to a paused
+// blue-green Rollout (pkg/kubectl-argo-rollouts/cmd/promote): clear the
+// pause conditions through the status subresource, and unpause the spec if
+// it is paused. It returns when it promoted.
+func (p *platform) promote(t *testing.T, ns, name string) time.Time {
+	t.Helper()
+	res := p.tw.Dyn.Resource(rolloutGVR).Namespace(ns)
+	if _, err := res.Patch(t.Context(), name, types.MergePatchType, []byte(`{"status":{"pauseConditions":null}}`), metav1.PatchOptions{}, "status"); err != nil {
+		t.Fatalf("promote %s: %v", name, err)
+	}
+	now := time.Now()
+	r := p.get(t, rolloutGVR, ns, name)
+	if paused, _, _ := unstructured.NestedBool(r.Object, "spec", "paused"); paused {
+		if _, err := res.Patch(t.Context(), name, types.MergePatchType, []byte(`{"spec":{"paused":false}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("promote %s: %v", name, err)
+		}
+	}
+	return now
+}

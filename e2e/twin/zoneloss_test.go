@@ -1,0 +1,305 @@
+package twin_test
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/ecommerce-platform/gitops/e2e/internal/twin"
+)
+
+// TestZoneLoss: one zone's kubelets fall silent (its kwok stops). Node
+// lifecycle marks its nodes unreachable after the shortened grace period and
+// the taint-eviction controller evicts their pods after the shortened
+// toleration. Every workload keeps at least the minimum its
+// PodDisruptionBudget promises Ready in the other zones throughout, and the
+// Rollouts' replacements schedule there until each has all its replicas
+// Ready again. StatefulSet pods of the lost zone stay Terminating (no kubelet
+// confirms their end, as on a real cluster until the node is deleted); the
+// others keep serving.
+func TestZoneLoss(t *testing.T) {
+	p := startPlatform(t)
+	p.waitUp(t, 5*time.Minute)
+	lost := p.zones[0]
+	floors := p.disruptionFloors(t)
+	watch := p.watchReady(t, floors)
+
+	if err := p.tw.StopZone(lost); err != nil {
+		t.Fatal(err)
+	}
+	stopped := time.Now()
+	t.Logf("zone %s lost: its kwok stopped", lost)
+	p.eventually(t, 2*time.Minute, "the lost zone's nodes unreachable", func() (bool, string) {
+		nodes, err := p.cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{LabelSelector: twin.ZoneLabel + "=" + lost})
+		if err != nil {
+			return false, err.Error()
+		}
+		var reachable []string
+		for _, n := range nodes.Items {
+			if !hasTaint(&n, "node.kubernetes.io/unreachable") {
+				reachable = append(reachable, n.Name)
+			}
+		}
+		return len(reachable) == 0, fmt.Sprintf("not tainted unreachable yet: %v", reachable)
+	})
+	t.Logf("lost zone's nodes tainted unreachable %s after the loss", time.Since(stopped).Round(time.Second))
+
+	// Every Rollout back to all replicas Ready, outside the lost zone.
+	p.eventually(t, 4*time.Minute, "every Rollout's replicas Ready in the surviving zones", func() (bool, string) {
+		zones := p.nodeZones(t)
+		var short []string
+		for _, w := range p.workloads(t) {
+			if w.kind == "StatefulSet" {
+				continue
+			}
+			ready := 0
+			for _, pod := range p.podsOf(t, w.namespace, w.selector) {
+				if podReady(&pod) && zones[pod.Spec.NodeName] != lost && p.isStable(t, w, &pod) {
+					ready++
+				}
+			}
+			if ready < int(w.replicas) {
+				short = append(short, fmt.Sprintf("%s %d/%d%s", w.id, ready, w.replicas, p.pendingReason(t, w)))
+			}
+		}
+		return len(short) == 0, strings.Join(short, "; ")
+	})
+	t.Logf("every Rollout has all replicas Ready outside %s %s after the loss", lost, time.Since(stopped).Round(time.Second))
+
+	nodes, err := p.cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var surviving []corev1.Node
+	for _, n := range nodes.Items {
+		if n.Labels[twin.ZoneLabel] != lost {
+			surviving = append(surviving, n)
+		}
+	}
+	zones := p.nodeZones(t)
+	for _, w := range p.workloads(t) {
+		var live []corev1.Pod
+		ready := 0
+		for _, pod := range p.podsOf(t, w.namespace, w.selector) {
+			if zones[pod.Spec.NodeName] != lost {
+				live = append(live, pod)
+				if podReady(&pod) {
+					ready++
+				}
+			}
+		}
+		if w.kind == "StatefulSet" {
+			t.Logf("%s: %d of %d replicas Ready outside %s; the pod of the lost zone stays Terminating until its node is deleted", w.id, ready, w.replicas, lost)
+			continue
+		}
+		counts := checkZoneSpread(t, w.id+" after the loss", w.template, live, surviving)
+		t.Logf("%s: per surviving zone %v", w.id, counts)
+	}
+	for id, low := range watch.stop() {
+		t.Logf("%s: fewest Ready pods during the loss %d (PodDisruptionBudget floor %d)", id, low, floors[id])
+	}
+}
+
+// TestZoneDrain: every node of one zone is drained as `kubectl drain` does
+// (cordon, then the Eviction API for every pod on it, retrying while a
+// PodDisruptionBudget refuses). The drain completes, no workload ever has
+// fewer Ready pods than its PodDisruptionBudget promises, and the evicted
+// Rollout pods are replaced in the other zones.
+func TestZoneDrain(t *testing.T) {
+	p := startPlatform(t)
+	p.waitUp(t, 5*time.Minute)
+	zone := p.zones[len(p.zones)-1]
+	floors := p.disruptionFloors(t)
+	watch := p.watchReady(t, floors)
+	ctx := t.Context()
+
+	nodes, err := p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: twin.ZoneLabel + "=" + zone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for _, n := range nodes.Items {
+		if _, err := p.cs.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, []byte(`{"spec":{"unschedulable":true}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("cordon %s: %v", n.Name, err)
+		}
+	}
+	refused := 0
+	p.eventually(t, 6*time.Minute, "zone "+zone+" drained", func() (bool, string) {
+		var left []string
+		for _, n := range nodes.Items {
+			pods, err := p.cs.CoreV1().Pods("").List(ctx, metav1.ListOptions{FieldSelector: "spec.nodeName=" + n.Name})
+			if err != nil {
+				return false, err.Error()
+			}
+			for _, pod := range pods.Items {
+				left = append(left, pod.Namespace+"/"+pod.Name)
+				if pod.DeletionTimestamp != nil {
+					continue
+				}
+				err := p.cs.PolicyV1().Evictions(pod.Namespace).Evict(ctx, &policyv1.Eviction{
+					ObjectMeta: metav1.ObjectMeta{Name: pod.Name, Namespace: pod.Namespace},
+				})
+				// 429: a PodDisruptionBudget refuses for now; kubectl drain
+				// waits and retries.
+				if apierrors.IsTooManyRequests(err) {
+					refused++
+				} else if err != nil && !apierrors.IsNotFound(err) {
+					return false, fmt.Sprintf("evict %s: %v", pod.Name, err)
+				}
+			}
+		}
+		return len(left) == 0, fmt.Sprintf("left on the zone's nodes: %v", left)
+	})
+	t.Logf("zone %s drained in %s (%d evictions refused by a PodDisruptionBudget and retried)", zone, time.Since(start).Round(time.Second), refused)
+
+	p.eventually(t, 4*time.Minute, "every workload's replicas Ready outside the drained zone", func() (bool, string) {
+		var short []string
+		for _, w := range p.workloads(t) {
+			ready := 0
+			for _, pod := range p.podsOf(t, w.namespace, w.selector) {
+				if podReady(&pod) && (w.kind == "StatefulSet" || p.isStable(t, w, &pod)) {
+					ready++
+				}
+			}
+			if ready < int(w.replicas) {
+				short = append(short, fmt.Sprintf("%s %d/%d%s", w.id, ready, w.replicas, p.pendingReason(t, w)))
+			}
+		}
+		return len(short) == 0, strings.Join(short, "; ")
+	})
+	for id, low := range watch.stop() {
+		t.Logf("%s: fewest Ready pods during the drain %d (PodDisruptionBudget floor %d)", id, low, floors[id])
+	}
+}
+
+// isStable: the pod belongs to the Rollout's stable ReplicaSet (or the
+// workload is not a Rollout).
+func (p *platform) isStable(t *testing.T, w workload, pod *corev1.Pod) bool {
+	if w.kind != "Rollout" {
+		return true
+	}
+	return pod.Labels["rollouts-pod-template-hash"] == p.stableHash(t, w.namespace, w.name)
+}
+
+// pendingReason is the scheduler's word on a Pending pod of w, if any.
+func (p *platform) pendingReason(t *testing.T, w workload) string {
+	for _, pod := range p.podsOf(t, w.namespace, w.selector) {
+		for _, c := range pod.Status.Conditions {
+			if c.Type == corev1.PodScheduled && c.Status == corev1.ConditionFalse {
+				return fmt.Sprintf(" (pod %s Pending: %s)", pod.Name, c.Message)
+			}
+		}
+	}
+	return ""
+}
+
+// disruptionFloors is, per workload, the fewest Ready pods its
+// PodDisruptionBudget allows (minAvailable, or replicas - maxUnavailable).
+func (p *platform) disruptionFloors(t *testing.T) map[string]int {
+	t.Helper()
+	pdbs, err := p.cs.PolicyV1().PodDisruptionBudgets("").List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	floors := map[string]int{}
+	for _, w := range p.workloads(t) {
+		found := false
+		for _, pdb := range pdbs.Items {
+			sel, err := metav1.LabelSelectorAsSelector(pdb.Spec.Selector)
+			if err != nil || pdb.Namespace != w.namespace || !sel.Matches(labels.Set(w.template.Labels)) {
+				continue
+			}
+			found = true
+			switch {
+			case pdb.Spec.MinAvailable != nil:
+				v, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MinAvailable, int(w.replicas), true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				floors[w.id] = v
+			case pdb.Spec.MaxUnavailable != nil:
+				v, err := intstr.GetScaledValueFromIntOrPercent(pdb.Spec.MaxUnavailable, int(w.replicas), true)
+				if err != nil {
+					t.Fatal(err)
+				}
+				floors[w.id] = int(w.replicas) - v
+			}
+		}
+		if !found {
+			t.Errorf("%s: no PodDisruptionBudget selects its pods", w.id)
+		}
+	}
+	return floors
+}
+
+// readyWatch samples each workload's Ready pods every 500 ms and fails the
+// test the moment one has fewer than its floor.
+type readyWatch struct {
+	stop func() map[string]int
+}
+
+func (p *platform) watchReady(t *testing.T, floors map[string]int) readyWatch {
+	t.Helper()
+	ws := p.workloads(t)
+	low := map[string]int{}
+	var mu sync.Mutex
+	var violations []string
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	go func() {
+		defer close(finished)
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+			for _, w := range ws {
+				l, err := p.cs.CoreV1().Pods(w.namespace).List(t.Context(), metav1.ListOptions{LabelSelector: w.selector.String()})
+				if err != nil {
+					if !errors.Is(err, t.Context().Err()) {
+						t.Logf("watch %s: %v", w.id, err)
+					}
+					continue
+				}
+				ready := 0
+				for i := range l.Items {
+					if podReady(&l.Items[i]) {
+						ready++
+					}
+				}
+				mu.Lock()
+				if v, ok := low[w.id]; !ok || ready < v {
+					low[w.id] = ready
+				}
+				if ready < floors[w.id] {
+					violations = append(violations, fmt.Sprintf("%s: %d Ready at %s, below its PodDisruptionBudget floor %d", w.id, ready, time.Now().Format("15:04:05.0"), floors[w.id]))
+				}
+				mu.Unlock()
+			}
+		}
+	}()
+	var once sync.Once
+	stop := func() map[string]int {
+		once.Do(func() { close(done); <-finished })
+		mu.Lock()
+		defer mu.Unlock()
+		for _, v := range violations {
+			t.Error(v)
+		}
+		return low
+	}
+	t.Cleanup(func() { stop() })
+	return readyWatch{stop: stop}
+}

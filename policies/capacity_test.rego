@@ -1,0 +1,89 @@
+package capacity_test
+
+import data.capacity
+import data.fixtures
+
+prod_with(obj) := fixtures.check("prod", fixtures.swap(fixtures.good, obj))
+
+zone_loss(ng, chk) := [f.msg | some f in capacity.deny with input as ng with data.check as chk; f.rule == "capacity.zone-loss"]
+
+# The fixture env: three m6i.xlarge node groups, one per zone, max 3 each
+# (9 x 3.92 CPU); the blue-green Rollout requests 0.5 CPU and 1 GiB per pod
+# at an HPA max of 9, twice during a release: 18 pods, 9 CPU.
+test_allocatable_from_the_eks_formula if {
+	capacity.allocatable("m6i.xlarge") == {"cpu": 3920, "memory": ((16384 - 638) - 355) * 1048576}
+	capacity.allocatable("r6i.2xlarge").cpu == 7910
+	capacity.allocatable("m6i.4xlarge").cpu == 16000 - 110
+	capacity.allocatable("m6i.large").cpu == 1930
+}
+
+test_zone_loss_passes_with_room if {
+	every ng in fixtures.nodegroups {
+		count(fixtures.denied(ng, fixtures.prod)) == 0
+	}
+}
+
+test_zone_loss_denies_when_hpa_max_outgrows_two_zones if {
+	# 40 x 2 pods x 0.5 CPU = 40 CPU; 6 nodes keep 23.52 CPU once a zone is lost.
+	chk := prod_with(fixtures.set(fixtures.hpa, "/spec/maxReplicas", 40))
+	fixtures.only("capacity.zone-loss", fixtures.nodegroups[0], chk)
+	[msg] := zone_loss(fixtures.nodegroups[0], chk)
+	msg == `after losing us-east-1a, its largest zone, node groups ["ng-a", "ng-b", "ng-c"] keep 23.52 CPU of allocatable cpu for 40 CPU requested at HPA maximum (blue-green Rollouts twice): 16.48 CPU missing; largest requests: Rollout shop/web 80 x 0.5 CPU`
+
+	# Reported once, on the pool's first node group.
+	count(zone_loss(fixtures.nodegroups[1], chk)) == 0
+}
+
+test_zone_loss_canary_counts_once if {
+	canary := fixtures.set(fixtures.rollout, "/spec/strategy", {"canary": {"steps": [{"setWeight": 20}]}})
+	objs := fixtures.swap(fixtures.swap(fixtures.good, canary), fixtures.set(fixtures.hpa, "/spec/maxReplicas", 40))
+	count(zone_loss(fixtures.nodegroups[0], fixtures.check("prod", objs))) == 0
+}
+
+test_zone_loss_memory if {
+	big := fixtures.set(fixtures.rollout, "/spec/template/spec/containers/0/resources/requests/memory", "8Gi")
+	[msg] := zone_loss(fixtures.nodegroups[0], prod_with(big))
+	contains(msg, "of allocatable memory for 144 GiB")
+}
+
+test_zone_loss_pool_in_one_zone if {
+	# Pods confined by nodeSelector to the one group in us-east-1a lose all of it.
+	ng := fixtures.set(fixtures.nodegroups[0], "/spec/forProvider/labels", {"pool": "a"})
+	r := fixtures.set(fixtures.rollout, "/spec/template/spec/nodeSelector", {"pool": "a"})
+	objs := fixtures.swap(fixtures.swap(fixtures.good, ng), r)
+	msgs := zone_loss(ng, fixtures.check("prod", objs))
+	count(msgs) == 2 # CPU and memory
+	some msg in msgs
+	startswith(msg, `after losing us-east-1a, its largest zone, node groups ["ng-a"] keep 0 CPU of allocatable cpu for 9 CPU`)
+}
+
+test_taints_and_tolerations if {
+	g := {"labels": {"role": "db"}, "taints": [{"key": "dedicated", "value": "db", "effect": "NO_SCHEDULE"}, {"key": "soft", "effect": "PREFER_NO_SCHEDULE"}]}
+	not capacity.fits({}, g)
+	capacity.fits({"tolerations": [{"key": "dedicated", "operator": "Equal", "value": "db", "effect": "NoSchedule"}]}, g)
+	capacity.fits({"tolerations": [{"key": "dedicated", "operator": "Exists"}]}, g)
+	capacity.fits({"tolerations": [{"operator": "Exists"}]}, g)
+	not capacity.fits({"tolerations": [{"key": "dedicated", "value": "web", "effect": "NoSchedule"}]}, g)
+	not capacity.fits({"tolerations": [{"key": "dedicated", "operator": "Exists", "effect": "NoExecute"}]}, g)
+	not capacity.fits({"nodeSelector": {"role": "web"}, "tolerations": [{"operator": "Exists"}]}, g)
+}
+
+test_pod_request_counts_init_containers if {
+	spec := {
+		"initContainers": [{"name": "migrate", "resources": {"requests": {"cpu": "2", "memory": "512Mi"}}}],
+		"containers": [{"name": "a", "resources": {"requests": {"cpu": "250m", "memory": "1Gi"}}}, {"name": "b"}],
+	}
+	capacity.pod_request(spec, "cpu") == 2000
+	capacity.pod_request(spec, "memory") == 1073741824
+	capacity.pod_request({"containers": [{"name": "n", "resources": {"requests": {"cpu": 1}}}]}, "cpu") == 1000
+}
+
+test_instance_type_not_in_table if {
+	ng := fixtures.set(fixtures.nodegroups[0], "/spec/forProvider/instanceTypes", ["m6i.xlarge", "x9.huge"])
+	fixtures.only("capacity.instance-type", ng, prod_with(ng))
+}
+
+test_unresolved_zones_count_as_one if {
+	ng := fixtures.nodegroup("lost", {"clusterName": "other", "subnetIds": ["subnet-unknown"]})
+	capacity.group_zones(ng) == {"(unknown zone)"} with data.check as prod_with(ng)
+}
