@@ -173,9 +173,6 @@ reference_words := {"id", "name", "file", "path", "ref", "arn", "url", "uri", "l
 # words splits FOO_BAR, foo-bar, foo.bar and fooBar into their words.
 words(name) := [w | some w in split(regex.replace(regex.replace(name, `([a-z0-9])([A-Z])`, "${1}_${2}"), `[-.\s]`, "_"), "_"); w != ""]
 
-# private_key_block matches PEM private keys of any algorithm.
-private_key_block(s) if regex.match(`-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`, s)
-
 # claims_of lists the PersistentVolumeClaim names a workload's pods mount by
 # name (persistentVolumeClaim volumes); claim templates are in claim_templates.
 claims_of(obj) := {v.persistentVolumeClaim.claimName |

@@ -69,6 +69,10 @@ deny contains lib.finding("secrets.configmap", msg, [field, k]) if {
 # Only the kind of material is reported, never the value.
 deny contains lib.finding("secrets.material", msg, path) if {
 	input.kind != "Secret"
+
+	# Most objects hold nothing of the sort: one regex over the whole
+	# object decides, before walking it string by string.
+	regex.match(material_prefilter, json.marshal(input))
 	walk(input, [path, value])
 	is_string(value)
 	kinds := material_kinds(value)
@@ -91,6 +95,11 @@ opaque(path) if path[0] == "status"
 # by one regex call.
 material_any := concat("|", [m.pattern | some m in material])
 
+# material_prefilter finds every form in the object's JSON text, where
+# quotes and backslashes inside strings are escaped (hence each form's
+# "loose" variant where it differs).
+material_prefilter := concat("|", [object.get(m, "loose", m.pattern) | some m in material])
+
 # material lists the forms. Sources: AWS IAM user guide ("Managing access
 # keys": AKIA long-term, ASIA temporary ids; 40-character secret keys),
 # GitHub docs ("About authentication to GitHub": ghp_/gho_/ghu_/ghs_/ghr_,
@@ -112,6 +121,7 @@ material := [
 		"name": "an AWS secret access key",
 		"pattern": `(?i:aws)[A-Za-z0-9_ .'"-]{0,30}[:=]\s*['"]?[A-Za-z0-9/+]{40}([^A-Za-z0-9/+=]|$)`,
 		"token": `[A-Za-z0-9/+]{40}`,
+		"loose": `(?i:aws)[A-Za-z0-9_ .'"\\-]{0,32}[:=][\s\\'"]*[A-Za-z0-9/+]{40}`,
 	},
 	{"name": "a PEM private key", "pattern": `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`},
 	{"name": "a GitHub token", "pattern": `(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})`},

@@ -201,6 +201,9 @@ test_material_inside_embedded_files if {
 	contains(msg, "an AWS access key id and an AWS secret access key")
 	not contains(msg, aws_secret)
 
+	quoted := concat("", ["[default]\naws_secret_access_key = \"", aws_secret, "\"\n"])
+	contains(material_in(cm_value(quoted))[["data", "app.conf"]], "an AWS secret access key")
+
 	js := json.marshal({"upstream": {"aws_secret": aws_secret}, "region": "us-east-1"})
 	contains(material_in(cm_value(js))[["data", "app.conf"]], "an AWS secret access key")
 
@@ -261,6 +264,7 @@ has_material(v) if count(secrets.material_kinds(v)) > 0
 
 # Near misses the cheap pre-filter lets through, rejected by the forms.
 test_material_near_misses if {
+	has_material(concat("", ["aws_secret = ", aws_secret]))
 	secrets.material_kinds("aws_secret = 3f786850e387550fdab836ed7e6dc881de23001b") == []
 	secrets.material_kinds("AWS_SECRET=ABCDEFGHIJKLMNOPQRSTUVWXYZABCDEFGHIJKLMN") == []
 }

@@ -184,7 +184,7 @@ test_spread_hard_denies_schedule_anyway_in_prod if {
 test_spread_hard_passes_default_and_hostname_soft if {
 	unset := fixtures.without(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable")
 	count(fixtures.denied(unset, fixtures.prod)) == 0
-	host := {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "labelSelector": {"matchLabels": {"app": "web"}}}
+	host := {"maxSkew": 1, "topologyKey": "kubernetes.io/hostname", "whenUnsatisfiable": "ScheduleAnyway", "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "web"}}}
 	both := fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/1", host)
 	count(fixtures.denied(both, fixtures.prod)) == 0
 }

@@ -310,7 +310,17 @@ spec: {maxUnavailable: 0, selector: {matchLabels: {app: api}}}
 apiVersion: v1
 kind: Pod
 metadata: {name: api-0, namespace: shop, labels: {app: api}}
-spec: {containers: []}
+spec: {serviceAccountName: api-runner, automountServiceAccountToken: false, priorityClassName: system-cluster-critical, containers: []}
+---
+apiVersion: networking.k8s.io/v1
+kind: NetworkPolicy
+metadata: {name: default-deny, namespace: shop}
+spec: {podSelector: {}, policyTypes: [Ingress, Egress]}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: api-runner, namespace: shop}
+automountServiceAccountToken: false
 `)
 	writeCheckFile(t, dir, "policies/waivers.yaml", `waivers:
 - rule: zones.pdb-blocks-drain
