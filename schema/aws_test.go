@@ -203,6 +203,34 @@ func TestAWSMisspeltFieldFails(t *testing.T) {
 	})
 }
 
+// TestAWSNetworkMistakesFail: checkNetwork catches a private route table
+// sending its zone through another zone's NAT gateway, and a subnet left
+// without its route table association (crafted in a fixture repository).
+func TestAWSNetworkMistakesFail(t *testing.T) {
+	for _, tc := range []struct{ name, old, new, want string }{
+		{"nat-of-another-zone", "natGatewayIdRef: name: N.natGateway[zone]", "natGatewayIdRef: name: N.natGateway[P.zones[0]]", "which is not in a public subnet of its zone"},
+		{"no-association", "subnetIdRef: name:     N.privateSubnet[zone]", "subnetIdRef: name:     N.publicSubnet[zone]", "has no route table association"},
+		{"no-s3-endpoint", "routeTableIdRef: name:  N.privateRouteTable[zone]", "routeTableIdRef: name:  N.publicRouteTable", "has no S3 gateway endpoint"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			objs := renderAWS(t, copyModule(t, "schema/aws_network.cue", tc.old, tc.new), "envs")["small"]
+			problems := checkNetwork("small", func(kind string) []map[string]any {
+				var out []map[string]any
+				for _, o := range objs {
+					if o.Kind() == kind {
+						out = append(out, o.Object)
+					}
+				}
+				return out
+			})
+			t.Logf("caught:\n%s", strings.Join(problems, "\n"))
+			if !slices.ContainsFunc(problems, func(p string) bool { return strings.Contains(p, tc.want) }) {
+				t.Errorf("no problem says %q", tc.want)
+			}
+		})
+	}
+}
+
 // TestAWSNamesAgree: the objects of both envs agree on the names that tie
 // them together, as the issue asks.
 func TestAWSNamesAgree(t *testing.T) {
@@ -217,7 +245,9 @@ func TestAWSNamesAgree(t *testing.T) {
 		return out
 	}
 	for _, env := range []string{"prod", "dr"} {
-		checkNetwork(t, env, func(kind string) []map[string]any { return get(env, kind) })
+		for _, p := range checkNetwork(env, func(kind string) []map[string]any { return get(env, kind) }) {
+			t.Error(p)
+		}
 	}
 
 	// The Firehose writes the bucket the crawler reads and Athena writes results to.
@@ -276,8 +306,9 @@ func TestAWSNamesAgree(t *testing.T) {
 // for internet-facing load balancers) routes to the VPC's internet gateway;
 // the S3 gateway endpoint is on every private route table; the NodeGroups
 // and the Cluster use exactly the private subnets, one per zone.
-func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]any) {
-	t.Helper()
+func checkNetwork(env string, get func(kind string) []map[string]any) []string {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
 	byName := func(kind string) map[string]map[string]any {
 		out := map[string]map[string]any{}
 		for _, o := range get(kind) {
@@ -295,7 +326,7 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 		}
 	}
 	if platformVPC == "" {
-		t.Fatalf("%s: no platform VPC", env)
+		return []string{env + ": no platform VPC"}
 	}
 	subnets, tables, nats, igws := byName("Subnet"), byName("RouteTable"), byName("NATGateway"), byName("InternetGateway")
 	eips, endpoints := byName("EIP"), byName("VPCEndpoint")
@@ -304,14 +335,14 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 	for _, a := range get("RouteTableAssociation") {
 		s, rt := fp(a, "subnetIdRef", "name"), fp(a, "routeTableIdRef", "name")
 		if subnets[s] == nil || tables[rt] == nil {
-			t.Errorf("%s: RouteTableAssociation %s joins subnet %q and route table %q; both must exist", env, str(a, "metadata", "name"), s, rt)
+			add("%s: RouteTableAssociation %s joins subnet %q and route table %q; both must exist", env, str(a, "metadata", "name"), s, rt)
 			continue
 		}
 		if prev, dup := tableOf[s]; dup {
-			t.Errorf("%s: subnet %s is associated with route tables %s and %s", env, s, prev, rt)
+			add("%s: subnet %s is associated with route tables %s and %s", env, s, prev, rt)
 		}
 		if fp(tables[rt], "vpcIdRef", "name") != fp(subnets[s], "vpcIdRef", "name") {
-			t.Errorf("%s: subnet %s is associated with route table %s of another VPC", env, s, rt)
+			add("%s: subnet %s is associated with route table %s of another VPC", env, s, rt)
 		}
 		tableOf[s] = rt
 	}
@@ -319,13 +350,13 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 	for _, r := range get("Route") {
 		rt := fp(r, "routeTableIdRef", "name")
 		if tables[rt] == nil {
-			t.Errorf("%s: Route %s is in route table %q, which does not exist", env, str(r, "metadata", "name"), rt)
+			add("%s: Route %s is in route table %q, which does not exist", env, str(r, "metadata", "name"), rt)
 		}
 		if n := fp(r, "natGatewayIdRef", "name"); n != "" && nats[n] == nil {
-			t.Errorf("%s: Route %s goes to NAT gateway %q, which does not exist", env, str(r, "metadata", "name"), n)
+			add("%s: Route %s goes to NAT gateway %q, which does not exist", env, str(r, "metadata", "name"), n)
 		}
 		if g := fp(r, "gatewayIdRef", "name"); g != "" && igws[g] == nil {
-			t.Errorf("%s: Route %s goes to internet gateway %q, which does not exist", env, str(r, "metadata", "name"), g)
+			add("%s: Route %s goes to internet gateway %q, which does not exist", env, str(r, "metadata", "name"), g)
 		}
 		if fp(r, "destinationCidrBlock") == "0.0.0.0/0" {
 			defaultRoute[rt] = r
@@ -335,7 +366,7 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 	for _, a := range get("VPCEndpointRouteTableAssociation") {
 		e, rt := fp(a, "vpcEndpointIdRef", "name"), fp(a, "routeTableIdRef", "name")
 		if endpoints[e] == nil || tables[rt] == nil {
-			t.Errorf("%s: VPCEndpointRouteTableAssociation %s joins endpoint %q and route table %q; both must exist", env, str(a, "metadata", "name"), e, rt)
+			add("%s: VPCEndpointRouteTableAssociation %s joins endpoint %q and route table %q; both must exist", env, str(a, "metadata", "name"), e, rt)
 			continue
 		}
 		if strings.HasSuffix(fp(endpoints[e], "serviceName"), ".s3") {
@@ -350,7 +381,7 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 		}
 		zone, rt := fp(s, "availabilityZone"), tableOf[name]
 		if rt == "" {
-			t.Errorf("%s: subnet %s has no route table association", env, name)
+			add("%s: subnet %s has no route table association", env, name)
 			continue
 		}
 		route := defaultRoute[rt]
@@ -359,28 +390,28 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 		switch {
 		case public:
 			if tags["kubernetes.io/role/elb"] != "1" || tags["kubernetes.io/role/internal-elb"] != nil {
-				t.Errorf("%s: public subnet %s tags %v, want kubernetes.io/role/elb only", env, name, tags)
+				add("%s: public subnet %s tags %v, want kubernetes.io/role/elb only", env, name, tags)
 			}
 			if g := fp(route, "gatewayIdRef", "name"); igws[g] == nil || fp(igws[g], "vpcIdRef", "name") != platformVPC {
-				t.Errorf("%s: public subnet %s: route table %s sends 0.0.0.0/0 to %q, not the VPC's internet gateway", env, name, rt, g)
+				add("%s: public subnet %s: route table %s sends 0.0.0.0/0 to %q, not the VPC's internet gateway", env, name, rt, g)
 			}
 		default:
 			private[name] = zone
 			if tags["kubernetes.io/role/internal-elb"] != "1" || tags["kubernetes.io/role/elb"] != nil {
-				t.Errorf("%s: private subnet %s tags %v, want kubernetes.io/role/internal-elb only", env, name, tags)
+				add("%s: private subnet %s tags %v, want kubernetes.io/role/internal-elb only", env, name, tags)
 			}
 			nat := nats[fp(route, "natGatewayIdRef", "name")]
 			natSubnet := subnets[fp(nat, "subnetIdRef", "name")]
 			switch {
 			case nat == nil:
-				t.Errorf("%s: private subnet %s: route table %s has no 0.0.0.0/0 route to a NAT gateway", env, name, rt)
+				add("%s: private subnet %s: route table %s has no 0.0.0.0/0 route to a NAT gateway", env, name, rt)
 			case natSubnet == nil || fp(natSubnet, "availabilityZone") != zone || tableOf[fp(nat, "subnetIdRef", "name")] == rt:
-				t.Errorf("%s: private subnet %s (%s) leaves through NAT gateway %s, which is not in a public subnet of its zone", env, name, zone, str(nat, "metadata", "name"))
+				add("%s: private subnet %s (%s) leaves through NAT gateway %s, which is not in a public subnet of its zone", env, name, zone, str(nat, "metadata", "name"))
 			case eips[fp(nat, "allocationIdRef", "name")] == nil:
-				t.Errorf("%s: NAT gateway %s has no Elastic IP in the set", env, str(nat, "metadata", "name"))
+				add("%s: NAT gateway %s has no Elastic IP in the set", env, str(nat, "metadata", "name"))
 			}
 			if !s3Tables[rt] {
-				t.Errorf("%s: private subnet %s: route table %s has no S3 gateway endpoint", env, name, rt)
+				add("%s: private subnet %s: route table %s has no S3 gateway endpoint", env, name, rt)
 			}
 		}
 	}
@@ -389,7 +420,7 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 		zones[z] = true
 	}
 	if len(zones) < 3 || len(zones) != len(private) {
-		t.Errorf("%s: private subnets %v, want exactly one per zone (at least 3)", env, private)
+		add("%s: private subnets %v, want exactly one per zone (at least 3)", env, private)
 	}
 	want := slices.Sorted(maps.Keys(private))
 	refs := func(o map[string]any, path ...string) []string {
@@ -402,11 +433,11 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 	}
 	ngs := get("NodeGroup")
 	if len(ngs) == 0 {
-		t.Errorf("%s: no NodeGroup", env)
+		add("%s: no NodeGroup", env)
 	}
 	for _, ng := range ngs {
 		if got := refs(ng, "spec", "forProvider", "subnetIdRefs"); !slices.Equal(got, want) {
-			t.Errorf("%s: NodeGroup %s subnets %v, want the private subnets %v", env, str(ng, "metadata", "name"), got, want)
+			add("%s: NodeGroup %s subnets %v, want the private subnets %v", env, str(ng, "metadata", "name"), got, want)
 		}
 	}
 	for _, c := range get("Cluster") {
@@ -414,9 +445,10 @@ func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]a
 			continue
 		}
 		if got := refs(c, "spec", "forProvider", "vpcConfig", "subnetIdRefs"); !slices.Equal(got, want) {
-			t.Errorf("%s: EKS Cluster %s subnets %v, want the private subnets %v", env, str(c, "metadata", "name"), got, want)
+			add("%s: EKS Cluster %s subnets %v, want the private subnets %v", env, str(c, "metadata", "name"), got, want)
 		}
 	}
+	return problems
 }
 
 func str(m map[string]any, path ...string) string {
