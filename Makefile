@@ -3,7 +3,7 @@ GO      ?= go
 RENDER  := $(GO) run ./cmd/render
 CRDS    ?= ../shared/crds
 
-.PHONY: render verify test golden check policy fmt bench e2e e2e-argocd
+.PHONY: render verify test golden check policy fmt fmt-check bench e2e e2e-argocd
 
 ## render: write rendered/<env>/ from envs/ + schema/ (what Argo CD applies)
 render:
@@ -13,12 +13,12 @@ render:
 verify:
 	$(RENDER) --check
 
-## test: every test: Go (golden files, CLI, policies, schemas), rendered/ up to date and clean
+## test: rendered/ up to date and clean first (the readable answers, about a second each), then every Go test
 test:
-	$(GO) vet ./...
-	$(GO) test ./...
 	$(RENDER) --check
 	$(RENDER) check
+	$(GO) vet ./...
+	$(GO) test ./...
 
 ## golden: regenerate the golden files of the test fixtures, on purpose
 golden:
@@ -33,10 +33,21 @@ policy:
 	$(GO) test ./policies/ ./internal/checker/ ./internal/report/
 	$(RENDER) check --crds $(CRDS)
 
-## fmt: format Go and CUE
+## fmt: format Go, CUE and Rego (cue and opa are pinned by the tool directives of go.mod)
 fmt:
 	gofmt -w $$(git ls-files '*.go')
-	$(GO) run cuelang.org/go/cmd/cue fmt ./...
+	$(GO) tool cue fmt --files .
+	$(GO) tool opa fmt -w policies/
+	$(GO) mod tidy
+	cd e2e && $(GO) mod tidy
+
+## fmt-check: fail listing what make fmt would change (CI runs it)
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) tool cue fmt --check --files .
+	$(GO) tool opa fmt --list --fail policies/
+	$(GO) mod tidy -diff
+	cd e2e && $(GO) mod tidy -diff
 
 ## e2e: apply rendered/ to a real kube-apiserver + etcd (built once per machine, cached in ~/.cache/platform-e2e)
 e2e:

@@ -1,9 +1,7 @@
 package generator
 
 import (
-	"bytes"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -12,7 +10,6 @@ import (
 	"cuelang.org/go/cue/cuecontext"
 	cueerrors "cuelang.org/go/cue/errors"
 	"cuelang.org/go/cue/load"
-	"cuelang.org/go/cue/token"
 )
 
 // evaluate loads envs/<name> (which imports schema/) into a fresh CUE
@@ -24,79 +21,80 @@ func evaluate(opts Options, name string) (cue.Value, error) {
 		return cue.Value{}, &InputError{Env: name, Msg: "expected one CUE instance in " + dir}
 	}
 	if err := insts[0].Err; err != nil {
-		return cue.Value{}, &InputError{Env: name, Msg: formatCUEError(err, opts)}
+		return cue.Value{}, &InputError{Env: name, Msg: formatLoadError(err, opts)}
 	}
 	v := cuecontext.New().BuildInstance(insts[0])
-	if err := v.Err(); err != nil {
-		return cue.Value{}, &InputError{Env: name, Msg: formatCUEError(err, opts)}
+	x := newExplainer(v, opts)
+	var lines []string
+	if msg := x.unknownTopLevel(); msg != "" {
+		lines = append(lines, msg)
 	}
-	if err := v.Validate(cue.Concrete(true)); err != nil {
-		return cue.Value{}, &InputError{Env: name, Msg: formatCUEError(err, opts)}
+	// Build errors and validation errors together: the build error alone is
+	// often a cascade in a template, the validation names the env's value.
+	var errs []cueerrors.Error
+	for _, err := range []error{v.Err(), v.Validate(cue.Concrete(true))} {
+		errs = append(errs, cueerrors.Errors(err)...)
+	}
+	if len(errs) > 0 {
+		lines = append(lines, x.explain(errs))
+	}
+	if len(lines) > 0 {
+		return cue.Value{}, &InputError{Env: name, Msg: strings.Join(lines, "\n")}
 	}
 	return v, nil
 }
 
-// formatCUEError writes one line per error: the most specific position
-// (an env file before the schema), the field path, the message, then the
-// other positions that took part, so a reviewer sees both the value and the
-// constraint it broke.
-func formatCUEError(err error, opts Options) string {
-	envsPrefix := filepath.Join(opts.Root, opts.EnvsDir) + string(filepath.Separator)
-	var b strings.Builder
-	for i, e := range cueerrors.Errors(err) {
-		if i > 0 {
-			b.WriteByte('\n')
+// envFieldsPath lists the top-level fields an env package may set (in the
+// schema, beside the output): any other is a typo whose values would
+// otherwise be silently ignored.
+var envFieldsPath = cue.ParsePath("output.envFields")
+
+// unknownTopLevel names every top-level field of the env that is not one
+// of output.envFields, at the env line that sets it.
+func (x *explainer) unknownTopLevel() string {
+	var allowed []string
+	if err := x.v.LookupPath(envFieldsPath).Decode(&allowed); err != nil || len(allowed) == 0 {
+		return ""
+	}
+	it, err := x.v.Fields()
+	if err != nil {
+		return ""
+	}
+	var lines []string
+	for it.Next() {
+		name := it.Selector().String()
+		if slices.Contains(allowed, name) {
+			continue
 		}
-		positions := cueerrors.Positions(e)
-		// Most specific first: a value in an env file is the line a pull
-		// request changed; a reference to a schema definition there
-		// (platform: schema.#Platform & {...}) says less; schema lines last.
-		rank := func(p token.Pos) int {
-			switch {
-			case !strings.HasPrefix(p.Filename(), envsPrefix):
-				return 2
-			case refersToDefinition(p):
-				return 1
-			}
-			return 0
-		}
-		slices.SortStableFunc(positions, func(a, b token.Pos) int { return rank(a) - rank(b) })
-		format, args := e.Msg()
-		msg := fmt.Sprintf(format, args...)
 		where := "(no position)"
-		if len(positions) > 0 {
-			where = formatPos(positions[0], opts.Root)
+		if ps := x.envPositions(it.Value()); len(ps) > 0 {
+			where = x.pos(ps[0])
+		} else if p := it.Value().Pos(); p.IsValid() {
+			where = x.pos(p)
 		}
-		b.WriteString(where + ": ")
-		if path := strings.Join(e.Path(), "."); path != "" {
-			b.WriteString(path + ": ")
+		line := fmt.Sprintf("%s: %s: an env sets only %s; everything under %s would be ignored", where, name, strings.Join(allowed, ", "), name)
+		if guess := closest(name, allowed); guess != "" {
+			line += fmt.Sprintf(": did you mean %q?", guess)
+		} else {
+			line += ": remove it, or move its values under one of those"
 		}
-		b.WriteString(msg)
-		for _, p := range positions[min(1, len(positions)):] {
-			b.WriteString("\n    " + formatPos(p, opts.Root))
-		}
+		lines = append(lines, line)
 	}
-	return b.String()
+	return strings.Join(lines, "\n")
 }
 
-func formatPos(p token.Pos, root string) string {
-	file := p.Filename()
-	if rel, err := filepath.Rel(root, file); err == nil && !strings.HasPrefix(rel, "..") {
-		file = rel
+// formatLoadError writes one line per load or syntax error, with its
+// position relative to the repository.
+func formatLoadError(err error, opts Options) string {
+	x := &explainer{root: opts.Root, envsPrefix: filepath.Join(opts.Root, opts.EnvsDir) + string(filepath.Separator)}
+	var lines []string
+	for _, e := range cueerrors.Errors(err) {
+		format, args := e.Msg()
+		where := "(no position)"
+		if ps := x.rank(cueerrors.Positions(e)); len(ps) > 0 {
+			where = x.pos(ps[0])
+		}
+		lines = append(lines, where+": "+fmt.Sprintf(format, args...))
 	}
-	return fmt.Sprintf("%s:%d:%d", filepath.ToSlash(file), p.Line(), p.Column())
-}
-
-// refersToDefinition reports whether the source at p starts with a reference
-// to a definition (#Name or pkg.#Name) rather than a value.
-func refersToDefinition(p token.Pos) bool {
-	data, err := os.ReadFile(p.Filename())
-	if err != nil || p.Offset() >= len(data) {
-		return false
-	}
-	rest := data[p.Offset():]
-	if i := bytes.IndexAny(rest, " &|\n"); i >= 0 {
-		rest = rest[:i]
-	}
-	return bytes.Contains(rest, []byte("#"))
+	return strings.Join(lines, "\n")
 }

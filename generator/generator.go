@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 
 	"cuelang.org/go/cue"
 	"golang.org/x/sync/errgroup"
@@ -98,6 +99,7 @@ func renderAll(ctx context.Context, opts Options) ([]rendered, Options, error) {
 		return nil, opts, err
 	}
 	results := make([]rendered, len(names))
+	inputErrs := make([]*InputError, len(names))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(cmp.Or(opts.Jobs, runtime.GOMAXPROCS(0)))
 	for i, name := range names {
@@ -107,13 +109,53 @@ func renderAll(ctx context.Context, opts Options) ([]rendered, Options, error) {
 			}
 			env, values, err := renderEnv(opts, name)
 			results[i] = rendered{env, values}
+			// Bad input in one env does not stop the others: a mistake
+			// in envs/shared is then reported once, for every env.
+			if ie, ok := err.(*InputError); ok {
+				inputErrs[i] = ie
+				return nil
+			}
 			return err
 		})
 	}
 	if err := g.Wait(); err != nil {
 		return nil, opts, err
 	}
+	if err := joinInputErrors(inputErrs); err != nil {
+		return nil, opts, err
+	}
 	return results, opts, nil
+}
+
+// joinInputErrors makes one error of the envs' errors, in env order; the
+// same message in several envs (a mistake in a file they share) is
+// reported once, naming them all.
+func joinInputErrors(errs []*InputError) error {
+	var msgs []string
+	envsOf := map[string][]string{}
+	for _, e := range errs {
+		if e == nil {
+			continue
+		}
+		if _, ok := envsOf[e.Msg]; !ok {
+			msgs = append(msgs, e.Msg)
+		}
+		envsOf[e.Msg] = append(envsOf[e.Msg], e.Env)
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	if len(msgs) == 1 {
+		return &InputError{Env: strings.Join(envsOf[msgs[0]], ", "), Msg: msgs[0]}
+	}
+	var b strings.Builder
+	for i, m := range msgs {
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "env %s: %s", strings.Join(envsOf[m], ", "), m)
+	}
+	return &InputError{Msg: b.String()}
 }
 
 // renderEnv is the pipeline for one env. It also returns the CUE value

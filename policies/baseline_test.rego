@@ -73,7 +73,7 @@ test_pod_spec_paths if {
 
 # Every package documents its rules (the engine reads docs for SARIF).
 test_every_package_documents_its_rules if {
-	every pkg in ["replicas", "zones", "secrets", "releases", "datasafety", "parity"] {
+	every pkg in ["replicas", "zones", "secrets", "releases", "datasafety", "parity", "dr"] {
 		count(data[pkg].docs) > 0
 		every id, text in data[pkg].docs {
 			startswith(id, concat("", [pkg, "."]))

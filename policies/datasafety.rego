@@ -9,6 +9,17 @@ docs := {
 	"datasafety.sync-options": "PVCs and StatefulSets with volumeClaimTemplates carry argocd.argoproj.io/sync-options Prune=false and Delete=false.",
 	"datasafety.pvc-retention": "Data StatefulSets set persistentVolumeClaimRetentionPolicy whenDeleted and whenScaled to Retain.",
 	"datasafety.storageclass": "PVCs and volumeClaimTemplates name a StorageClass that is in the set.",
+	"datasafety.unreplicated-database": "A StatefulSet whose pods mount volumes runs one pod unless annotation platform.shop/replication says how its pods replicate: otherwise each pod is its own database and clients land on any of them.",
+}
+
+# datasafety.unreplicated-database: several pods of a data StatefulSet that
+# nothing replicates between (the stock PostgreSQL image initialises an
+# independent database in every pod) are several databases behind one name.
+deny contains lib.finding("datasafety.unreplicated-database", msg, ["spec", "replicas"]) if {
+	lib.single_writer(input)
+	n := lib.max_replicas(input)
+	n > 1
+	msg := sprintf("StatefulSet %s runs %d pods that hold data but has no %s annotation: each pod is its own database; run one writer on replicated storage, or configure replication and say how", [input.metadata.name, n, lib.replication_annotation])
 }
 
 sync_options := "argocd.argoproj.io/sync-options"

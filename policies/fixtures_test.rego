@@ -4,18 +4,21 @@
 package fixtures
 
 import data.datasafety
+import data.dr
 import data.lib
 import data.parity
 import data.releases
 import data.replicas
+import data.retry
 import data.secrets
+import data.stores
 import data.zones
 
 digest := "@sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6"
 
 sync := {"argocd.argoproj.io/sync-options": "Prune=false,Delete=false"}
 
-zone_spread := [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule", "labelSelector": {"matchLabels": {"app": "web"}}}]
+zone_spread := [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "DoNotSchedule", "nodeTaintsPolicy": "Honor", "labelSelector": {"matchLabels": {"app": "web"}}}]
 
 rollout := {
 	"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout",
@@ -86,12 +89,15 @@ external_secret := {
 store := {
 	"apiVersion": "external-secrets.io/v1", "kind": "ClusterSecretStore",
 	"metadata": {"name": "aws"},
-	"spec": {"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}}},
+	"spec": {
+		"conditions": [{"namespaces": ["shop"]}],
+		"provider": {"aws": {"service": "SecretsManager", "region": "us-east-1"}},
+	},
 }
 
 statefulset := {
 	"apiVersion": "apps/v1", "kind": "StatefulSet",
-	"metadata": {"name": "db", "namespace": "shop", "annotations": sync},
+	"metadata": {"name": "db", "namespace": "shop", "annotations": object.union(sync, {"platform.shop/replication": "streaming"})},
 	"spec": {
 		"replicas": 3,
 		"serviceName": "db",
@@ -101,7 +107,7 @@ statefulset := {
 			"metadata": {"labels": {"app": "db"}},
 			"spec": {
 				"containers": [{"name": "pg", "image": concat("", ["registry/postgres", digest])}],
-				"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone"}],
+				"topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "nodeTaintsPolicy": "Honor"}],
 			},
 		},
 		"volumeClaimTemplates": [{
@@ -192,10 +198,52 @@ redshift := {
 	}},
 }
 
+# DR: a primary's backup location, schedule and bucket lifecycle, its
+# failover record and HTTPS health check.
+backup_location := {
+	"apiVersion": "stork.libopenstorage.org/v1alpha1", "kind": "BackupLocation",
+	"metadata": {"name": "s3", "namespace": "shop"},
+	"location": {"type": "s3", "path": "backups", "secretConfig": "web-creds"},
+}
+
+backup_schedule := {
+	"apiVersion": "stork.libopenstorage.org/v1alpha1", "kind": "ApplicationBackupSchedule",
+	"metadata": {"name": "shop", "namespace": "shop"},
+	"spec": {"schedulePolicyName": "hourly", "reclaimPolicy": "Retain", "template": {"spec": {"backupLocation": "s3", "namespaces": ["shop"], "reclaimPolicy": "Delete"}}},
+}
+
+lifecycle := {
+	"apiVersion": "s3.aws.upbound.io/v1beta1", "kind": "BucketLifecycleConfiguration",
+	"metadata": {"name": "backups"},
+	"spec": {"forProvider": {"bucketRef": {"name": "backups"}, "rule": [{
+		"id": "expire", "status": "Enabled",
+		"expiration": [{"days": 30}], "noncurrentVersionExpiration": [{"noncurrentDays": 7}],
+	}]}},
+}
+
+alb := "k8s-shop-1234.us-east-1.elb.amazonaws.com"
+
+record := {
+	"apiVersion": "route53.aws.upbound.io/v1beta2", "kind": "Record",
+	"metadata": {"name": "origin-prod"},
+	"spec": {"forProvider": {
+		"name": "origin.shop.example.com", "type": "A", "setIdentifier": "prod",
+		"failoverRoutingPolicy": {"type": "PRIMARY"}, "healthCheckIdRef": {"name": "origin-prod"},
+		"alias": {"name": alb, "zoneId": "Z35SXDOTRQ7X7K", "evaluateTargetHealth": false},
+	}},
+}
+
+health_check := {
+	"apiVersion": "route53.aws.upbound.io/v1beta1", "kind": "HealthCheck",
+	"metadata": {"name": "origin-prod"},
+	"spec": {"forProvider": {"type": "HTTPS", "fqdn": alb, "port": 443, "resourcePath": "/healthz"}},
+}
+
 good := array.concat(
 	[
 		rollout, hpa, pdb, service("web"), service("web-preview"), analysis, external_secret, store,
 		statefulset, db_pdb, db_service, pvc, storage_class, placement, config_map, ingress, nlb, redshift,
+		backup_location, backup_schedule, lifecycle, record, health_check,
 	],
 	array.concat(nodegroups, subnets),
 )
@@ -220,7 +268,7 @@ dr := check("dr", good)
 
 # results runs every package's deny and warn for one object.
 results(obj, chk) := r if {
-	r := {"deny": (((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny), "warn": replicas.warn} with input as obj
+	r := {"deny": ((((((((replicas.deny | zones.deny) | secrets.deny) | releases.deny) | datasafety.deny) | parity.deny) | dr.deny) | retry.deny) | stores.deny), "warn": replicas.warn} with input as obj
 		with data.check as chk
 }
 

@@ -161,3 +161,31 @@ words(name) := [w | some w in split(regex.replace(regex.replace(name, `([a-z0-9]
 
 # private_key_block matches PEM private keys of any algorithm.
 private_key_block(s) if regex.match(`-----BEGIN ([A-Z]+ )?PRIVATE KEY-----`, s)
+
+# claims_of lists the PersistentVolumeClaim names a workload's pods mount by
+# name (persistentVolumeClaim volumes); claim templates are in claim_templates.
+claims_of(obj) := {v.persistentVolumeClaim.claimName |
+	some v in object.get(pod_spec(obj), ["volumes"], [])
+	v.persistentVolumeClaim.claimName
+}
+
+claim_templates(obj) := object.get(obj, ["spec", "volumeClaimTemplates"], [])
+
+# holds_data is true for a StatefulSet whose pods mount claims.
+holds_data(obj) if {
+	obj.kind == "StatefulSet"
+	count(claims_of(obj)) + count(claim_templates(obj)) > 0
+}
+
+# replication_annotation names how a data StatefulSet's pods replicate (e.g.
+# "streaming" for PostgreSQL streaming replication); absent, each pod is its
+# own database.
+replication_annotation := "platform.shop/replication"
+
+# single_writer is a data StatefulSet that does not replicate between its
+# pods: it must run exactly one, its availability comes from its volume's
+# replicas (Portworx) and its scheduler placing it beside one.
+single_writer(obj) if {
+	holds_data(obj)
+	not obj.metadata.annotations[replication_annotation]
+}

@@ -6,7 +6,7 @@ package parity
 import data.lib
 
 # docs describes each rule of the package: SARIF rule descriptions and the README.
-docs := {"parity.missing-in-peer": "Services, databases and storage classes in prod exist in dr (same kind and namespace, same name or the env name swapped)."}
+docs := {"parity.missing-in-peer": "Services, databases and storage classes in prod exist in dr (same kind and namespace, same name or the env name swapped); platform.shop/parity primary-only exempts an object, restored-on-failover one that dr restores from backups (it has a syncing BackupLocation)."}
 
 # Kinds that make a site able to serve users: services, the databases they
 # read and write, storage. Analytics (Redshift, EMR, QuickSight) is prod-only
@@ -24,14 +24,25 @@ kinds := {
 # parity.missing-in-peer: something prod runs has no counterpart of the same
 # kind and namespace in the peer (dr), named alike or with the env's name
 # swapped for the peer's (Crossplane objects carry it: shop-prod / shop-dr).
-# An object annotated platform.shop/parity: primary-only is exempt.
+# An object annotated platform.shop/parity: primary-only is exempt, and so is
+# one annotated restored-on-failover when the peer can restore it (a
+# BackupLocation that syncs the backups, with an ApplicationRestore then).
 deny contains lib.finding("parity.missing-in-peer", msg, ["metadata", "name"]) if {
 	peer := lib.thresholds.parity_peer
 	peer_index := data.check.peers[peer].index
 	what := kinds[lib.key(input)]
-	object.get(input, ["metadata", "annotations", "platform.shop/parity"], "") != "primary-only"
+	not exempt(input, peer_index)
 	every name in {input.metadata.name, replace(input.metadata.name, lib.env, peer)} {
 		count(object.get(peer_index, [lib.key(input), lib.namespace(input), name], [])) == 0
 	}
 	msg := sprintf("%s %s %q is in %s but not in %s: %s cannot take over", [what, input.kind, input.metadata.name, lib.env, peer, peer])
+}
+
+exempt(obj, _) if obj.metadata.annotations["platform.shop/parity"] == "primary-only"
+
+exempt(obj, peer_index) if {
+	obj.metadata.annotations["platform.shop/parity"] == "restored-on-failover"
+	some by_name in peer_index["BackupLocation.stork.libopenstorage.org"][lib.namespace(obj)]
+	some bl in by_name
+	bl.location.sync == true
 }

@@ -53,3 +53,14 @@ test_dr_has_no_peer if {
 test_no_peer_loaded_is_silent if {
 	count(fixtures.denied(fixtures.service("web"), fixtures.prod)) == 0
 }
+
+test_restored_on_failover_exempt_when_peer_restores if {
+	# A standby restores the database from the primary's backups: it runs
+	# it only after a failover, so its absence before one is by design.
+	s := fixtures.set(fixtures.statefulset, "/metadata/annotations/platform.shop~1parity", "restored-on-failover")
+	syncing := fixtures.set(fixtures.backup_location, "/location/sync", true)
+	count(fixtures.denied(s, with_peer([syncing]))) == 0
+
+	# A peer that cannot see the backups cannot restore it.
+	fixtures.only("parity.missing-in-peer", s, with_peer([fixtures.backup_location]))
+}

@@ -5,15 +5,18 @@ import data.lib
 
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
-	"replicas.min": "Deployments, Rollouts and StatefulSets run at least the env's minimum replicas (prod 3, dr 2); an unset count is 1 unless an HPA scales the workload.",
+	"replicas.min": "Deployments, Rollouts and StatefulSets run at least the env's minimum replicas (prod 3, dr 2); an unset count is 1 unless an HPA scales the workload. A single-writer database (a data StatefulSet without platform.shop/replication) is exempt: it runs one pod (datasafety.unreplicated-database).",
 	"replicas.hpa-min": "HorizontalPodAutoscaler minReplicas (default 1) is at least the env's minimum replicas.",
 	"replicas.hpa-fight": "Warning: a static spec.replicas fights the HPA scaling the workload: outside its range, or synced by an Argo CD Application that does not ignore /spec/replicas.",
 }
 
 # replicas.min: a Deployment, Rollout or StatefulSet runs fewer pods than the
 # env minimum (a missing spec.replicas defaults to 1 unless an HPA scales it).
+# A single-writer database is not asked for several pods: they would be
+# several unrelated databases.
 deny contains lib.finding("replicas.min", msg, ["spec", "replicas"]) if {
 	input.kind in lib.scalable_kinds
+	not lib.single_writer(input)
 	n := lib.replicas(input)
 	n < lib.thresholds.min_replicas
 	msg := sprintf("%s %s runs %d replica(s); %s needs at least %d", [input.kind, input.metadata.name, n, lib.env, lib.thresholds.min_replicas])

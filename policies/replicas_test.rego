@@ -6,6 +6,12 @@ test_min_denies_low_static_count if {
 	fixtures.only("replicas.min", fixtures.set(fixtures.statefulset, "/spec/replicas", 2), fixtures.prod)
 }
 
+test_min_spares_single_writer_database if {
+	# A data StatefulSet without replication runs one writer, not three databases.
+	s := fixtures.set(fixtures.without(fixtures.statefulset, "/metadata/annotations/platform.shop~1replication"), "/spec/replicas", 1)
+	not "replicas.min" in fixtures.denied(s, fixtures.prod)
+}
+
 test_min_passes_dr_threshold if {
 	# dr's minimum is 2: the same count passes there.
 	not "replicas.min" in fixtures.denied(fixtures.set(fixtures.statefulset, "/spec/replicas", 2), fixtures.dr)

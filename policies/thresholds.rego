@@ -12,6 +12,7 @@ prod := {
 	"min_portworx_repl": 3, # Portworx StorageClass repl: one replica per zone
 	"require_promotion_gate": true, # blue-green: manual promotion or prePromotionAnalysis
 	"parity_peer": "dr", # what prod runs, dr must be able to run
+	"min_sync_retry_minutes": 60, # Argo CD retries a failed sync at least this long
 }
 
 dr := {
@@ -19,4 +20,5 @@ dr := {
 	"min_zones": 2,
 	"min_portworx_repl": 2,
 	"require_promotion_gate": false,
+	"min_sync_retry_minutes": 60,
 }

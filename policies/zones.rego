@@ -12,7 +12,60 @@ docs := {
 	"zones.portworx-placement": "Portworx StorageClasses name a placement_strategy: a VolumePlacementStrategy in the set with a replicaAntiAffinity on topology.kubernetes.io/zone.",
 	"zones.nodegroup-azs": "The EKS NodeGroups of a cluster reach at least the env's number of availability zones through their Subnets.",
 	"zones.lb-cross-zone": "Load balancers balance across zones: ALB Ingress target-group-attributes, NLB aws-load-balancer-attributes, or the classic ELB annotation.",
+	"zones.spread-taints": "Every topologySpreadConstraint sets nodeTaintsPolicy: Honor: with the default Ignore, a lost or cordoned zone's tainted nodes still count as a domain with zero pods and DoNotSchedule keeps replacements Pending.",
+	"zones.pdb-zone-drain": "A PodDisruptionBudget lets one zone's share of its workload's pods go at once (ceil(replicas / zones) at the replica floor, zones from the node groups' subnets, else the env minimum), so a whole zone can drain.",
 }
+
+# zones.spread-taints: a spread constraint that counts tainted nodes (the
+# default nodeTaintsPolicy Ignore): when a zone is lost its NotReady nodes
+# still form a domain with zero pods, so maxSkew forbids placing replacements
+# in the zones that are left (kubernetes#106127).
+deny contains lib.finding("zones.spread-taints", msg, path) if {
+	input.kind in lib.workload_kinds
+	some i, c in object.get(lib.pod_spec(input), ["topologySpreadConstraints"], [])
+	object.get(c, ["nodeTaintsPolicy"], "Ignore") != "Honor"
+	path := array.concat(lib.pod_spec_path(input), ["topologySpreadConstraints", i, "nodeTaintsPolicy"])
+	msg := sprintf("%s %s spreads on %s with nodeTaintsPolicy %s: a lost zone's tainted nodes still count as a domain, and replacement pods stay Pending; set Honor", [input.kind, input.metadata.name, c.topologyKey, object.get(c, ["nodeTaintsPolicy"], "Ignore")])
+}
+
+# zones.pdb-zone-drain: a PDB that lets fewer pods go than one zone holds
+# (ceil(replicas / zones) with the zone spread), so draining a zone's nodes
+# waits on every replacement, pod by pod, or stops.
+deny contains lib.finding("zones.pdb-zone-drain", msg, ["spec"]) if {
+	input.kind == "PodDisruptionBudget"
+	some w in lib.scalable_kinds
+	some obj in lib.objects(workload_key[w], lib.namespace(input))
+	lib.selects(input.spec.selector, lib.pod_labels(obj))
+	n := lib.replicas(obj)
+	per_zone := ceil(n / env_zone_count)
+	allowed := disruptions(input.spec, n)
+	allowed > 0 # none at all: zones.pdb-blocks-drain says so
+	allowed < per_zone
+	msg := sprintf("PodDisruptionBudget %s lets %d of %s %s's %d pods go, but one of %d zones holds %d: a zone cannot drain at once; set maxUnavailable %d", [input.metadata.name, allowed, obj.kind, obj.metadata.name, n, env_zone_count, per_zone, per_zone])
+}
+
+# env_zone_count: the zones the env's node groups reach, else the minimum.
+env_zone_count := count(node_zones) if count(node_zones) > 0
+
+env_zone_count := lib.thresholds.min_zones if count(node_zones) == 0
+
+node_zones := {z |
+	some ng in lib.objects("NodeGroup.eks.aws.upbound.io", "")
+	some subnet in subnets_of(ng)
+	z := subnet_zone(subnet)
+}
+
+# disruptions is how many of n pods the budget lets go (the disruption
+# controller rounds percentages up, for both fields).
+disruptions(spec, n) := spec.maxUnavailable if is_number(spec.maxUnavailable)
+
+disruptions(spec, n) := ceil((percent(spec.maxUnavailable) * n) / 100) if is_string(spec.maxUnavailable)
+
+disruptions(spec, n) := n - spec.minAvailable if is_number(spec.minAvailable)
+
+disruptions(spec, n) := n - ceil((percent(spec.minAvailable) * n) / 100) if is_string(spec.minAvailable)
+
+percent(v) := to_number(trim_suffix(v, "%"))
 
 zone_key := "topology.kubernetes.io/zone"
 

@@ -135,3 +135,42 @@ test_namespace_wide_pdb_covers if {
 	blanket := fixtures.set(fixtures.pdb, "/spec/selector", {})
 	count(fixtures.denied(fixtures.rollout, prod_with(blanket))) == 0
 }
+
+test_spread_ignoring_taints_denied if {
+	# The default nodeTaintsPolicy is Ignore: unset and explicit both deny.
+	fixtures.only("zones.spread-taints", fixtures.without(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/nodeTaintsPolicy"), fixtures.prod)
+	fixtures.only("zones.spread-taints", fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/nodeTaintsPolicy", "Ignore"), fixtures.prod)
+}
+
+test_spread_honouring_taints_passes if {
+	not "zones.spread-taints" in fixtures.denied(fixtures.rollout, fixtures.prod)
+}
+
+# storefront at its prod floor: six pods over three zones, two per zone.
+six := fixtures.set(fixtures.rollout, "/spec/replicas", 6)
+
+six_hpa := fixtures.set(fixtures.hpa, "/spec/minReplicas", 6)
+
+test_pdb_zone_drain_denies_one_of_six if {
+	chk := fixtures.check("prod", fixtures.swap(fixtures.swap(fixtures.good, six), six_hpa))
+	fixtures.only("zones.pdb-zone-drain", fixtures.pdb, chk)
+}
+
+test_pdb_zone_drain_counts_every_form if {
+	chk := fixtures.check("prod", fixtures.swap(fixtures.swap(fixtures.good, six), six_hpa))
+	p := fixtures.without(fixtures.pdb, "/spec/maxUnavailable")
+	count(fixtures.denied(fixtures.set(fixtures.pdb, "/spec/maxUnavailable", 2), chk)) == 0
+	count(fixtures.denied(fixtures.set(fixtures.pdb, "/spec/maxUnavailable", "34%"), chk)) == 0
+	fixtures.only("zones.pdb-zone-drain", fixtures.set(fixtures.pdb, "/spec/maxUnavailable", "10%"), chk)
+	count(fixtures.denied(fixtures.set(p, "/spec/minAvailable", 4), chk)) == 0
+	fixtures.only("zones.pdb-zone-drain", fixtures.set(p, "/spec/minAvailable", 5), chk)
+	count(fixtures.denied(fixtures.set(p, "/spec/minAvailable", "66%"), chk)) == 0
+	fixtures.only("zones.pdb-zone-drain", fixtures.set(p, "/spec/minAvailable", "80%"), chk)
+}
+
+test_pdb_zone_drain_falls_back_to_env_zones if {
+	# Without node groups the env's minimum zones count: dr's 2 zones hold 3 of 6.
+	objs := [o | some o in fixtures.swap(fixtures.swap(fixtures.good, six), six_hpa); o.kind != "NodeGroup"]
+	msg := [f.msg | some f in fixtures.results(fixtures.set(fixtures.pdb, "/spec/maxUnavailable", 2), fixtures.check("dr", objs)).deny][0]
+	contains(msg, "one of 2 zones holds 3")
+}

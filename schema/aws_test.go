@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -216,41 +217,7 @@ func TestAWSNamesAgree(t *testing.T) {
 		return out
 	}
 	for _, env := range []string{"prod", "dr"} {
-		// Every NodeGroup spans exactly the env's subnets, one per zone.
-		var platformVPC string
-		for _, o := range envs[env] {
-			if o.Kind() == "VPC" && strings.HasPrefix(o.File, "aws-network/") {
-				platformVPC = o.Name()
-			}
-		}
-		subnets := map[string]string{} // name -> zone
-		for _, s := range get(env, "Subnet") {
-			if str(s, "spec", "forProvider", "vpcIdRef", "name") == platformVPC {
-				subnets[str(s, "metadata", "name")] = str(s, "spec", "forProvider", "availabilityZone")
-			}
-		}
-		if len(subnets) < 3 {
-			t.Errorf("%s: %d platform subnets, want one per zone (at least 3)", env, len(subnets))
-		}
-		ngs := get(env, "NodeGroup")
-		if len(ngs) == 0 {
-			t.Errorf("%s: no NodeGroup", env)
-		}
-		for _, ng := range ngs {
-			var names []string
-			for _, r := range list(ng, "spec", "forProvider", "subnetIdRefs") {
-				names = append(names, r.(map[string]any)["name"].(string))
-			}
-			var want []string
-			for n := range subnets {
-				want = append(want, n)
-			}
-			slices.Sort(names)
-			slices.Sort(want)
-			if !slices.Equal(names, want) {
-				t.Errorf("%s: NodeGroup %s subnets %v, want the env's per-zone subnets %v", env, str(ng, "metadata", "name"), names, want)
-			}
-		}
+		checkNetwork(t, env, func(kind string) []map[string]any { return get(env, kind) })
 	}
 
 	// The Firehose writes the bucket the crawler reads and Athena writes results to.
@@ -265,8 +232,10 @@ func TestAWSNamesAgree(t *testing.T) {
 		}
 	}
 
-	// One latency record per region for the CloudFront origin, each with a health check.
-	regions := map[string]string{}
+	// One failover pair for the CloudFront origin: prod PRIMARY, dr SECONDARY,
+	// each with its own health check and set identifier.
+	roles := map[string]string{}
+	ids := map[string]string{}
 	distOrigin := list(get("prod", "Distribution")[0], "spec", "forProvider", "origin")[0].(map[string]any)["domainName"].(string)
 	for _, env := range []string{"prod", "dr"} {
 		for _, r := range get(env, "Record") {
@@ -276,11 +245,12 @@ func TestAWSNamesAgree(t *testing.T) {
 			if str(r, "spec", "forProvider", "healthCheckIdRef", "name") == "" {
 				t.Errorf("%s: origin record %s has no health check", env, str(r, "metadata", "name"))
 			}
-			regions[env] = str(r, "spec", "forProvider", "latencyRoutingPolicy", "region")
+			roles[env] = str(r, "spec", "forProvider", "failoverRoutingPolicy", "type")
+			ids[env] = str(r, "spec", "forProvider", "setIdentifier")
 		}
 	}
-	if len(regions) != 2 || regions["prod"] == regions["dr"] || regions["prod"] == "" || regions["dr"] == "" {
-		t.Errorf("latency records for the CloudFront origin %s: %v, want one per region (prod and dr)", distOrigin, regions)
+	if roles["prod"] != "PRIMARY" || roles["dr"] != "SECONDARY" || ids["prod"] == ids["dr"] {
+		t.Errorf("failover records for the CloudFront origin %s: %v (set identifiers %v), want prod PRIMARY and dr SECONDARY", distOrigin, roles, ids)
 	}
 
 	// prod replicates the CloudSnap bucket to the bucket dr creates.
@@ -296,6 +266,156 @@ func TestAWSNamesAgree(t *testing.T) {
 	}
 	if replicaArn == "" || !slices.Contains(drBuckets, replicaArn) {
 		t.Errorf("prod replicates to %q, dr creates buckets %v", replicaArn, drBuckets)
+	}
+}
+
+// checkNetwork: the platform network of one env holds together by name.
+// Every subnet has a route table association naming it and a route table of
+// its VPC; a private subnet (the nodes) leaves through the NAT gateway of its
+// own zone, which sits in that zone's public subnet; a public subnet (tagged
+// for internet-facing load balancers) routes to the VPC's internet gateway;
+// the S3 gateway endpoint is on every private route table; the NodeGroups
+// and the Cluster use exactly the private subnets, one per zone.
+func checkNetwork(t *testing.T, env string, get func(kind string) []map[string]any) {
+	t.Helper()
+	byName := func(kind string) map[string]map[string]any {
+		out := map[string]map[string]any{}
+		for _, o := range get(kind) {
+			out[str(o, "metadata", "name")] = o
+		}
+		return out
+	}
+	fp := func(o map[string]any, path ...string) string {
+		return str(o, append([]string{"spec", "forProvider"}, path...)...)
+	}
+	var platformVPC string
+	for _, v := range get("VPC") {
+		if strings.HasSuffix(str(v, "metadata", "name"), "-platform") {
+			platformVPC = str(v, "metadata", "name")
+		}
+	}
+	if platformVPC == "" {
+		t.Fatalf("%s: no platform VPC", env)
+	}
+	subnets, tables, nats, igws := byName("Subnet"), byName("RouteTable"), byName("NATGateway"), byName("InternetGateway")
+	eips, endpoints := byName("EIP"), byName("VPCEndpoint")
+
+	tableOf := map[string]string{} // subnet -> route table
+	for _, a := range get("RouteTableAssociation") {
+		s, rt := fp(a, "subnetIdRef", "name"), fp(a, "routeTableIdRef", "name")
+		if subnets[s] == nil || tables[rt] == nil {
+			t.Errorf("%s: RouteTableAssociation %s joins subnet %q and route table %q; both must exist", env, str(a, "metadata", "name"), s, rt)
+			continue
+		}
+		if prev, dup := tableOf[s]; dup {
+			t.Errorf("%s: subnet %s is associated with route tables %s and %s", env, s, prev, rt)
+		}
+		if fp(tables[rt], "vpcIdRef", "name") != fp(subnets[s], "vpcIdRef", "name") {
+			t.Errorf("%s: subnet %s is associated with route table %s of another VPC", env, s, rt)
+		}
+		tableOf[s] = rt
+	}
+	defaultRoute := map[string]map[string]any{} // route table -> its 0.0.0.0/0 route
+	for _, r := range get("Route") {
+		rt := fp(r, "routeTableIdRef", "name")
+		if tables[rt] == nil {
+			t.Errorf("%s: Route %s is in route table %q, which does not exist", env, str(r, "metadata", "name"), rt)
+		}
+		if n := fp(r, "natGatewayIdRef", "name"); n != "" && nats[n] == nil {
+			t.Errorf("%s: Route %s goes to NAT gateway %q, which does not exist", env, str(r, "metadata", "name"), n)
+		}
+		if g := fp(r, "gatewayIdRef", "name"); g != "" && igws[g] == nil {
+			t.Errorf("%s: Route %s goes to internet gateway %q, which does not exist", env, str(r, "metadata", "name"), g)
+		}
+		if fp(r, "destinationCidrBlock") == "0.0.0.0/0" {
+			defaultRoute[rt] = r
+		}
+	}
+	s3Tables := map[string]bool{}
+	for _, a := range get("VPCEndpointRouteTableAssociation") {
+		e, rt := fp(a, "vpcEndpointIdRef", "name"), fp(a, "routeTableIdRef", "name")
+		if endpoints[e] == nil || tables[rt] == nil {
+			t.Errorf("%s: VPCEndpointRouteTableAssociation %s joins endpoint %q and route table %q; both must exist", env, str(a, "metadata", "name"), e, rt)
+			continue
+		}
+		if strings.HasSuffix(fp(endpoints[e], "serviceName"), ".s3") {
+			s3Tables[rt] = true
+		}
+	}
+
+	private := map[string]string{} // private subnet -> zone
+	for name, s := range subnets {
+		if fp(s, "vpcIdRef", "name") != platformVPC {
+			continue
+		}
+		zone, rt := fp(s, "availabilityZone"), tableOf[name]
+		if rt == "" {
+			t.Errorf("%s: subnet %s has no route table association", env, name)
+			continue
+		}
+		route := defaultRoute[rt]
+		tags, _ := s["spec"].(map[string]any)["forProvider"].(map[string]any)["tags"].(map[string]any)
+		public := s["spec"].(map[string]any)["forProvider"].(map[string]any)["mapPublicIpOnLaunch"] == true
+		switch {
+		case public:
+			if tags["kubernetes.io/role/elb"] != "1" || tags["kubernetes.io/role/internal-elb"] != nil {
+				t.Errorf("%s: public subnet %s tags %v, want kubernetes.io/role/elb only", env, name, tags)
+			}
+			if g := fp(route, "gatewayIdRef", "name"); igws[g] == nil || fp(igws[g], "vpcIdRef", "name") != platformVPC {
+				t.Errorf("%s: public subnet %s: route table %s sends 0.0.0.0/0 to %q, not the VPC's internet gateway", env, name, rt, g)
+			}
+		default:
+			private[name] = zone
+			if tags["kubernetes.io/role/internal-elb"] != "1" || tags["kubernetes.io/role/elb"] != nil {
+				t.Errorf("%s: private subnet %s tags %v, want kubernetes.io/role/internal-elb only", env, name, tags)
+			}
+			nat := nats[fp(route, "natGatewayIdRef", "name")]
+			natSubnet := subnets[fp(nat, "subnetIdRef", "name")]
+			switch {
+			case nat == nil:
+				t.Errorf("%s: private subnet %s: route table %s has no 0.0.0.0/0 route to a NAT gateway", env, name, rt)
+			case natSubnet == nil || fp(natSubnet, "availabilityZone") != zone || tableOf[fp(nat, "subnetIdRef", "name")] == rt:
+				t.Errorf("%s: private subnet %s (%s) leaves through NAT gateway %s, which is not in a public subnet of its zone", env, name, zone, str(nat, "metadata", "name"))
+			case eips[fp(nat, "allocationIdRef", "name")] == nil:
+				t.Errorf("%s: NAT gateway %s has no Elastic IP in the set", env, str(nat, "metadata", "name"))
+			}
+			if !s3Tables[rt] {
+				t.Errorf("%s: private subnet %s: route table %s has no S3 gateway endpoint", env, name, rt)
+			}
+		}
+	}
+	zones := map[string]bool{}
+	for _, z := range private {
+		zones[z] = true
+	}
+	if len(zones) < 3 || len(zones) != len(private) {
+		t.Errorf("%s: private subnets %v, want exactly one per zone (at least 3)", env, private)
+	}
+	want := slices.Sorted(maps.Keys(private))
+	refs := func(o map[string]any, path ...string) []string {
+		var names []string
+		for _, r := range list(o, path...) {
+			names = append(names, r.(map[string]any)["name"].(string))
+		}
+		slices.Sort(names)
+		return names
+	}
+	ngs := get("NodeGroup")
+	if len(ngs) == 0 {
+		t.Errorf("%s: no NodeGroup", env)
+	}
+	for _, ng := range ngs {
+		if got := refs(ng, "spec", "forProvider", "subnetIdRefs"); !slices.Equal(got, want) {
+			t.Errorf("%s: NodeGroup %s subnets %v, want the private subnets %v", env, str(ng, "metadata", "name"), got, want)
+		}
+	}
+	for _, c := range get("Cluster") {
+		if !strings.HasPrefix(str(c, "apiVersion"), "eks.") {
+			continue
+		}
+		if got := refs(c, "spec", "forProvider", "vpcConfig", "subnetIdRefs"); !slices.Equal(got, want) {
+			t.Errorf("%s: EKS Cluster %s subnets %v, want the private subnets %v", env, str(c, "metadata", "name"), got, want)
+		}
 	}
 }
 

@@ -37,8 +37,8 @@ type schemaValidator interface {
 
 // newSchemaValidator builds the schema validator; tests swap it for a fake
 // so they need neither the CRDs nor the Kubernetes OpenAPI documents.
-var newSchemaValidator = func(crdDir string) (schemaValidator, error) {
-	return schemacheck.New(schemacheck.Options{CRDDir: crdDir})
+var newSchemaValidator = func(crdDir, kubernetesVersion string) (schemaValidator, error) {
+	return schemacheck.New(schemacheck.Options{CRDDir: crdDir, KubernetesVersion: kubernetesVersion})
 }
 
 // today is the date waivers expire against; tests pin it.
@@ -63,6 +63,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	crds := fs.String("crds", "", "folder of CustomResourceDefinitions for schema validation (default $"+schemacheck.EnvCRDDir+", else ../shared/crds beside the repository root)")
 	workers := fs.Int("workers", 0, "concurrent policy evaluations (default GOMAXPROCS)")
 	policyDir := fs.String("policies", "", policiesUsage)
+	kubeVersion := fs.String("kubernetes-version", "", "Kubernetes release (k8s.io/kubernetes module version, e.g. v1.35.4) to validate built-in kinds against (default: what the objects declare with "+schemacheck.KubernetesVersionAnnotation+", else $"+schemacheck.EnvKubernetesVersion+", else "+schemacheck.DefaultKubernetesVersion+")")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: render check [--env NAME] [--format text|json|sarif|junit|github] [PATH...]")
 		fs.PrintDefaults()
@@ -145,13 +146,27 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 
-	// Schema first.
-	v, err := newSchemaValidator(*crds)
-	if err != nil {
-		return bad(fmt.Errorf("schema validation: %w", err))
-	}
+	// Schema first, each env against the Kubernetes release its cluster
+	// runs (declared by the objects), one validator per release.
+	validators := map[string]schemaValidator{}
+	var v schemaValidator
 	var all []*manifest.Object
 	for _, s := range sets {
+		version := *kubeVersion
+		if version == "" {
+			if version, err = schemacheck.TargetVersion(s.Objects); err != nil {
+				return bad(fmt.Errorf("env %s: %w", s.Env, err))
+			}
+		}
+		if v = validators[version]; v == nil {
+			if v, err = newSchemaValidator(*crds, version); err != nil {
+				return bad(fmt.Errorf("schema validation: %w", err))
+			}
+			validators[version] = v
+		}
+		if k, ok := v.(interface{ KubernetesVersion() string }); ok {
+			fmt.Fprintf(stderr, "%s: built-in kinds validated against Kubernetes %s\n", s.Env, k.KubernetesVersion())
+		}
 		res.Findings = append(res.Findings, v.Validate(s.Objects, s.Env)...)
 		all = append(all, s.Objects...)
 	}

@@ -48,7 +48,7 @@ func (f fakeSchema) Validate(objs []*manifest.Object, env string) []finding.Find
 
 func useFakeSchema(t *testing.T, f fakeSchema) {
 	old := newSchemaValidator
-	newSchemaValidator = func(string) (schemaValidator, error) { return f, nil }
+	newSchemaValidator = func(string, string) (schemaValidator, error) { return f, nil }
 	t.Cleanup(func() { newSchemaValidator = old })
 }
 
@@ -107,7 +107,7 @@ spec:
       labels: {app: api}
     spec:
       topologySpreadConstraints:
-      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone}
+      - {maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}
       containers:
       - name: api
         image: registry/api@sha256:c4d6e8f0a2b4c6d8e0f2a4b6c8d0e2f4a6b8c0d2e4f6a8b0c2d4e6f8a0b2c4d6
@@ -193,7 +193,7 @@ spec:
   template:
     metadata: {labels: {app: db}}
     spec:
-      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone}]
+      topologySpreadConstraints: [{maxSkew: 1, topologyKey: topology.kubernetes.io/zone, nodeTaintsPolicy: Honor}]
       containers: []
 ---
 apiVersion: autoscaling/v2
@@ -207,7 +207,7 @@ spec:
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: db, namespace: shop}
-spec: {maxUnavailable: 1, selector: {matchLabels: {app: db}}}
+spec: {maxUnavailable: 4, selector: {matchLabels: {app: db}}}
 `)
 	for format, want := range map[string]string{
 		"text":   "hpa.yaml:5: warn [replicas.hpa-fight]",

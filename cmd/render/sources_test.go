@@ -38,6 +38,8 @@ func TestCheckFindingsPointAtTheEnvLine(t *testing.T) {
 		"schemaless: validated by CUE only: portworx.io/v1beta2 VolumePlacementStrategy (1)",
 		"schemaless: validated by CUE only: stork.libopenstorage.org/v1alpha1 SchedulePolicy (1)",
 		", 0 unknown",
+		// ...and which Kubernetes it validated against: the one the env's cluster runs.
+		"small: built-in kinds validated against Kubernetes v1.35.4",
 	} {
 		if !strings.Contains(stderr, want) {
 			t.Errorf("stderr lacks %q:\n%s", want, stderr)

@@ -32,6 +32,12 @@ func (o *Object) Kind() string       { return str(o.Object["kind"]) }
 func (o *Object) Namespace() string  { return str(o.meta()["namespace"]) }
 func (o *Object) Name() string       { return str(o.meta()["name"]) }
 
+// Annotation is the value of one metadata annotation, "" if absent.
+func (o *Object) Annotation(key string) string {
+	a, _ := o.meta()["annotations"].(map[string]any)
+	return str(a[key])
+}
+
 func (o *Object) meta() map[string]any {
 	m, _ := o.Object["metadata"].(map[string]any)
 	return m

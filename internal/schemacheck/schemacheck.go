@@ -401,3 +401,29 @@ func (c Coverage) String() string {
 	}
 	return b.String()
 }
+
+// KubernetesVersionAnnotation, on any object of a set, names the Kubernetes
+// release (a k8s.io/kubernetes module version such as v1.35.4) the set's
+// cluster runs: its built-in kinds are validated against that release's API,
+// so a field newer than the cluster is a finding.
+const KubernetesVersionAnnotation = "platform.shop/kubernetes-version"
+
+// TargetVersion is the release the objects declare with
+// KubernetesVersionAnnotation, or "" when none does. Two different
+// declarations in one set are an error naming both files.
+func TargetVersion(objs []*manifest.Object) (string, error) {
+	var version, from string
+	for _, o := range objs {
+		v := o.Annotation(KubernetesVersionAnnotation)
+		switch {
+		case v == "" || v == version:
+		case version != "":
+			return "", fmt.Errorf("%s: %s %s says %s, %s says %s", KubernetesVersionAnnotation, o.Kind(), o.File, v, from, version)
+		case !strings.HasPrefix(v, "v"):
+			return "", fmt.Errorf("%s:%d: %s %q is not a Kubernetes release such as v1.35.4", o.File, o.Line, KubernetesVersionAnnotation, v)
+		default:
+			version, from = v, o.File
+		}
+	}
+	return version, nil
+}

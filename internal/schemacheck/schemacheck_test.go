@@ -2,6 +2,7 @@ package schemacheck
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -452,7 +453,6 @@ spec:
 
 // The committed render must be valid: a finding here is a bug in schema/*.cue.
 func TestCommittedRenderIsValid(t *testing.T) {
-	v := validator(t)
 	for _, env := range []string{"prod", "dr"} {
 		t.Run(env, func(t *testing.T) {
 			objs, err := manifest.Load(filepath.Join("..", "..", "rendered", env))
@@ -461,6 +461,15 @@ func TestCommittedRenderIsValid(t *testing.T) {
 			}
 			if len(objs) == 0 {
 				t.Fatal("rendered/" + env + " has no objects")
+			}
+			// Against the release the env's cluster runs, as render check does.
+			version, err := TargetVersion(objs)
+			if err != nil || version == "" {
+				t.Fatalf("rendered/%s declares no Kubernetes release (%s): %v", env, KubernetesVersionAnnotation, err)
+			}
+			v, err := New(Options{KubernetesVersion: version})
+			if err != nil {
+				t.Fatal(err)
 			}
 			if got := v.Validate(objs, env); len(got) > 0 {
 				t.Errorf("rendered/%s has %d schema findings:\n%s", env, len(got), dump(got))
@@ -625,5 +634,70 @@ func TestEnvironmentOverridesDefaults(t *testing.T) {
 	t.Setenv(EnvCacheDir, t.TempDir())
 	if _, err := New(Options{}); err == nil || !strings.Contains(err.Error(), "k8s.io/kubernetes@v1.37.998") {
 		t.Errorf("with %s=v1.37.998: err = %v, want it to name that version", EnvKubernetesVersion, err)
+	}
+}
+
+// A field the API gained after the cluster's release passes a newer schema
+// and is a finding against the release the set declares: EKS would reject
+// or drop it. (PodSpec.schedulingGroup is in v1.37, not in v1.35.)
+func TestFieldNewerThanTheClusterIsAFinding(t *testing.T) {
+	doc := `apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: api
+  namespace: shop
+  annotations:
+    platform.shop/kubernetes-version: %s
+spec:
+  selector:
+    matchLabels: {app: api}
+  template:
+    metadata:
+      labels: {app: api}
+    spec:
+      schedulingGroup:
+        podGroupName: api
+      containers:
+      - name: api
+        image: api@sha256:0000000000000000000000000000000000000000000000000000000000000000
+`
+	for _, tc := range []struct {
+		release string
+		wants   []want
+	}{
+		{"v1.37.2", nil},
+		{"v1.35.4", []want{{path: "spec.template.spec.schedulingGroup", msg: "spec.template.spec.schedulingGroup: unknown field", at: "schedulingGroup:"}}},
+	} {
+		t.Run(tc.release, func(t *testing.T) {
+			d := fmt.Sprintf(doc, tc.release)
+			objs := parse(t, "api.yaml", d)
+			version, err := TargetVersion(objs)
+			if err != nil || version != tc.release {
+				t.Fatalf("TargetVersion = %q, %v; want %s", version, err, tc.release)
+			}
+			v, err := New(Options{KubernetesVersion: version})
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkFindings(t, d, v.Validate(objs, "prod"), tc.wants)
+		})
+	}
+}
+
+func TestTargetVersionDisagreementFails(t *testing.T) {
+	objs := parse(t, "two.yaml", `apiVersion: v1
+kind: ConfigMap
+metadata: {name: a, annotations: {platform.shop/kubernetes-version: v1.35.4}}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: b, annotations: {platform.shop/kubernetes-version: v1.37.2}}
+`)
+	if _, err := TargetVersion(objs); err == nil || !strings.Contains(err.Error(), "v1.35.4") || !strings.Contains(err.Error(), "v1.37.2") {
+		t.Fatalf("want an error naming both releases, got %v", err)
+	}
+	bad := parse(t, "bad.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, annotations: {platform.shop/kubernetes-version: \"1.35\"}}\n")
+	if _, err := TargetVersion(bad); err == nil || !strings.Contains(err.Error(), "bad.yaml:1") {
+		t.Fatalf("want an error naming the file and line, got %v", err)
 	}
 }

@@ -1,0 +1,173 @@
+# Disaster recovery: a standby that restores what it must, receives users only
+# when the primary fails, and backups that expire.
+package dr
+
+import data.lib
+
+# docs describes each rule of the package: SARIF rule descriptions and the README.
+docs := {
+	"dr.restore-precreated": "Nothing holds a claim a restore must bring back: no PVC or claim template named in an ApplicationRestore's includeResources (every claim of its namespaces when it lists none), and in a standby (a BackupLocation with sync: true) no PVC or claim template at all in the backed-up namespace: Stork skips a restore target that exists (replacePolicy Retain) or deletes it (Delete).",
+	"dr.failover-routing": "A standby's Route53 records to a load balancer are failover records of type SECONDARY: any other routing (latency, weighted, simple) sends users to its separate, empty database while the primary is healthy.",
+	"dr.target-health": "A Route53 alias to a load balancer that carries a health check does not also set evaluateTargetHealth: on a shared ALB one unhealthy target group (one service) would withdraw the whole region.",
+	"dr.health-check-http": "Route53 health checks of a load balancer that serves HTTP (an ALB Ingress in the set) are HTTP or HTTPS with a resourcePath: TCP only proves the listener accepts connections.",
+	"dr.backup-expiry": "Backups expire: scheduled ApplicationBackups use reclaimPolicy Delete (Retain keeps their data in S3 forever), and the bucket a BackupLocation writes has an enabled lifecycle rule that expires current objects and noncurrent versions.",
+}
+
+# standby_namespaces hold a BackupLocation that syncs another cluster's
+# backups (backupsync.go): where a standby restores on failover.
+standby_namespaces contains ns if {
+	some ns, by_name in lib.index["BackupLocation.stork.libopenstorage.org"]
+	some same_name in by_name
+	some bl in same_name
+	bl.location.sync == true
+}
+
+standby if count(standby_namespaces) > 0
+
+restores := [r |
+	some by_ns in object.get(lib.index, ["ApplicationRestore.stork.libopenstorage.org"], {})
+	some by_name in by_ns
+	some r in by_name
+]
+
+# claim_names lists [path, claim name] of the claims an object creates: a PVC
+# itself, or a StatefulSet's claim templates for each of its pods.
+claim_names(obj) := {[["metadata", "name"], obj.metadata.name] | obj.kind == "PersistentVolumeClaim"} | {[path, name] |
+	obj.kind == "StatefulSet"
+	some i, t in lib.claim_templates(obj)
+	some pod in numbers.range(0, max([lib.replicas(obj), 1]) - 1)
+	path := ["spec", "volumeClaimTemplates", i]
+	name := sprintf("%s-%s-%d", [t.metadata.name, obj.metadata.name, pod])
+}
+
+# restored(r, ns, name): restore r brings back claim ns/name.
+restored(r, ns, name) if {
+	some item in r.spec.includeResources
+	item.kind == "PersistentVolumeClaim"
+	item.namespace == ns
+	item.name == name
+}
+
+restored(r, ns, _) if {
+	count(object.get(r, ["spec", "includeResources"], [])) == 0
+	some target in r.spec.namespaceMapping
+	target == ns
+}
+
+# dr.restore-precreated: a claim a restore targets already exists in git, so
+# Stork skips the backup's volume (Retain: the restore reports Retained and
+# restores nothing) or deletes this one (Delete).
+deny contains lib.finding("dr.restore-precreated", msg, path) if {
+	some [path, name] in claim_names(input)
+	some r in restores
+	restored(r, lib.namespace(input), name)
+	msg := sprintf("%s %s creates claim %s, which ApplicationRestore %s must bring back: Stork skips (Retain) or deletes (Delete) a restore target that exists", [input.kind, input.metadata.name, name, r.metadata.name])
+}
+
+deny contains lib.finding("dr.restore-precreated", msg, path) if {
+	lib.namespace(input) in standby_namespaces
+	some [path, name] in claim_names(input)
+	msg := sprintf("%s %s creates claim %s in standby namespace %s: a failover restores the primary's claims there, and one that exists is skipped or deleted; the standby must mount the restored claim by name", [input.kind, input.metadata.name, name, lib.namespace(input)])
+}
+
+is_record(obj) if {
+	obj.kind == "Record"
+	startswith(obj.apiVersion, "route53.aws.upbound.io/")
+}
+
+is_health_check(obj) if {
+	obj.kind == "HealthCheck"
+	startswith(obj.apiVersion, "route53.aws.upbound.io/")
+}
+
+load_balancer_name(name) if endswith(name, ".elb.amazonaws.com")
+
+# to_load_balancer: the record answers with a load balancer, as an alias or
+# as record values (a CNAME).
+to_load_balancer(fp) if load_balancer_name(fp.alias.name)
+
+to_load_balancer(fp) if {
+	some v in fp.records
+	load_balancer_name(v)
+}
+
+# dr.failover-routing: a standby's record to its load balancer that is not
+# the SECONDARY of a failover pair.
+deny contains lib.finding("dr.failover-routing", msg, ["spec", "forProvider"]) if {
+	standby
+	is_record(input)
+	fp := input.spec.forProvider
+	to_load_balancer(fp)
+	object.get(fp, ["failoverRoutingPolicy", "type"], "none") != "SECONDARY"
+	msg := sprintf("Record %s sends users to this standby's load balancer without failover routing (SECONDARY): users would reach its separate database while the primary is healthy", [input.metadata.name])
+}
+
+# dr.target-health: a health-checked alias to a load balancer that also
+# evaluates the ALB's target health.
+deny contains lib.finding("dr.target-health", msg, ["spec", "forProvider", "alias", "evaluateTargetHealth"]) if {
+	is_record(input)
+	fp := input.spec.forProvider
+	load_balancer_name(fp.alias.name)
+	fp.alias.evaluateTargetHealth == true
+	msg := sprintf("Record %s evaluates the target health of load balancer %s: one unhealthy target group behind a shared ALB withdraws the region; let the record's HTTP(S) health check decide", [input.metadata.name, fp.alias.name])
+}
+
+http_types := {"HTTP", "HTTPS", "HTTP_STR_MATCH", "HTTPS_STR_MATCH"}
+
+serves_http if {
+	some by_name in lib.index["Ingress.networking.k8s.io"]
+	some same_name in by_name
+	some ing in same_name
+	ing.spec.ingressClassName == "alb"
+}
+
+# dr.health-check-http: a TCP (or path-less) check in front of an HTTP
+# service proves the listener answers, not that any request is served.
+deny contains lib.finding("dr.health-check-http", msg, ["spec", "forProvider", "type"]) if {
+	is_health_check(input)
+	serves_http
+	fp := input.spec.forProvider
+	load_balancer_name(fp.fqdn)
+	not fp.type in http_types
+	msg := sprintf("HealthCheck %s checks HTTP load balancer %s with %s: it proves only that the listener accepts connections; use HTTPS with a resourcePath", [input.metadata.name, fp.fqdn, fp.type])
+}
+
+deny contains lib.finding("dr.health-check-http", msg, ["spec", "forProvider", "resourcePath"]) if {
+	is_health_check(input)
+	fp := input.spec.forProvider
+	fp.type in http_types
+	object.get(fp, ["resourcePath"], "") == ""
+	msg := sprintf("HealthCheck %s has no resourcePath: it checks / , which no service answers for the load balancer's own name", [input.metadata.name])
+}
+
+# dr.backup-expiry: scheduled backups whose data Stork never deletes.
+deny contains lib.finding("dr.backup-expiry", msg, ["spec", "template", "spec", "reclaimPolicy"]) if {
+	input.kind == "ApplicationBackupSchedule"
+	object.get(input, ["spec", "template", "spec", "reclaimPolicy"], "Delete") != "Delete"
+	msg := sprintf("ApplicationBackupSchedule %s makes backups with reclaimPolicy %s: pruning them keeps their data in the bucket forever; use Delete", [input.metadata.name, input.spec.template.spec.reclaimPolicy])
+}
+
+# The bucket a BackupLocation writes must expire what Stork deletes
+# (noncurrent versions) and what it leaves behind (current objects).
+deny contains lib.finding("dr.backup-expiry", msg, ["location", "path"]) if {
+	lib.has_inventory
+	input.kind == "BackupLocation"
+	bucket := input.location.path
+	not expiring_lifecycle(bucket)
+	msg := sprintf("BackupLocation %s writes bucket %s, which has no enabled lifecycle rule expiring both current objects (expiration days) and noncurrent versions: its backups never go away", [input.metadata.name, bucket])
+}
+
+expiring_lifecycle(bucket) if {
+	some lc in lib.objects("BucketLifecycleConfiguration.s3.aws.upbound.io", "")
+	lifecycle_bucket(lc) == bucket
+	some rule in lc.spec.forProvider.rule
+	rule.status == "Enabled"
+	some e in rule.expiration
+	e.days > 0
+	some n in rule.noncurrentVersionExpiration
+	n.noncurrentDays > 0
+}
+
+lifecycle_bucket(lc) := lc.spec.forProvider.bucket
+
+lifecycle_bucket(lc) := lc.spec.forProvider.bucketRef.name if not lc.spec.forProvider.bucket

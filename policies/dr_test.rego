@@ -1,0 +1,119 @@
+package dr_test
+
+import data.fixtures
+
+# A standby: its BackupLocation syncs the primary's backups.
+standby_location := fixtures.set(fixtures.backup_location, "/location/sync", true)
+
+standby_objs := fixtures.swap(fixtures.good, standby_location)
+
+standby := fixtures.check("dr", standby_objs)
+
+# restore brings back claim data-db-0 of namespace shop.
+restore := {
+	"apiVersion": "stork.libopenstorage.org/v1alpha1", "kind": "ApplicationRestore",
+	"metadata": {"name": "restore-1", "namespace": "shop"},
+	"spec": {
+		"backupName": "shop-1", "backupLocation": "s3", "namespaceMapping": {"shop": "shop"}, "replacePolicy": "Retain",
+		"includeResources": [{"group": "core", "version": "v1", "kind": "PersistentVolumeClaim", "name": "data-db-0", "namespace": "shop"}],
+	},
+}
+
+# The standby's writer after a failover: it mounts the restored claim by name.
+writer := fixtures.set(
+	fixtures.without(fixtures.without(fixtures.statefulset, "/spec/volumeClaimTemplates"), "/metadata/annotations/platform.shop~1replication"),
+	"/spec/template/spec/volumes", [{"name": "data", "persistentVolumeClaim": {"claimName": "data-db-0"}}],
+)
+
+one_writer := fixtures.set(writer, "/spec/replicas", 1)
+
+test_standby_renders_claim_denied if {
+	# Before any failover: a PVC or a claim template in the standby's namespace.
+	chk := fixtures.check("dr", fixtures.drop(standby_objs, fixtures.statefulset))
+	fixtures.only("dr.restore-precreated", fixtures.pvc, chk)
+	ids := fixtures.denied(fixtures.statefulset, fixtures.check("dr", fixtures.drop(standby_objs, fixtures.pvc)))
+	ids == {"dr.restore-precreated"}
+}
+
+test_standby_claim_template_names_each_pod if {
+	msgs := {f.msg | some f in fixtures.results(fixtures.statefulset, fixtures.check("dr", fixtures.drop(standby_objs, fixtures.pvc))).deny}
+	count(msgs) == 3
+	some m in msgs
+	contains(m, "data-db-2")
+}
+
+test_standby_mounting_the_restored_claim_passes if {
+	chk := fixtures.check("dr", array.concat(fixtures.drop(fixtures.drop(standby_objs, fixtures.pvc), fixtures.statefulset), [one_writer, restore]))
+	count(fixtures.denied(one_writer, chk)) == 0
+	count(fixtures.denied(restore, chk)) == 0
+}
+
+test_restore_target_precreated_denied if {
+	# Any env: a claim the restore names exists already.
+	chk := fixtures.check("prod", array.concat(fixtures.good, [restore]))
+	fixtures.only("dr.restore-precreated", fixtures.set(fixtures.pvc, "/metadata/name", "data-db-0"), chk)
+	not "dr.restore-precreated" in fixtures.denied(fixtures.set(fixtures.pvc, "/metadata/name", "data-db-9"), chk)
+}
+
+test_restore_of_whole_namespace_targets_every_claim if {
+	everything := fixtures.without(restore, "/spec/includeResources")
+	chk := fixtures.check("prod", array.concat(fixtures.good, [everything]))
+	fixtures.only("dr.restore-precreated", fixtures.pvc, chk)
+}
+
+standby_record := fixtures.set(fixtures.record, "/spec/forProvider/failoverRoutingPolicy/type", "SECONDARY")
+
+test_standby_secondary_record_passes if {
+	count(fixtures.denied(standby_record, standby)) == 0
+}
+
+test_standby_latency_record_denied if {
+	latency := fixtures.set(fixtures.without(fixtures.record, "/spec/forProvider/failoverRoutingPolicy"), "/spec/forProvider/latencyRoutingPolicy", {"region": "us-west-2"})
+	fixtures.only("dr.failover-routing", latency, standby)
+	fixtures.only("dr.failover-routing", fixtures.record, standby)
+}
+
+test_standby_cname_to_load_balancer_denied if {
+	cname := fixtures.set(fixtures.without(standby_record, "/spec/forProvider/alias"), "/spec/forProvider/records", [fixtures.alb])
+	count(fixtures.denied(cname, standby)) == 0
+	fixtures.only("dr.failover-routing", fixtures.without(cname, "/spec/forProvider/failoverRoutingPolicy"), standby)
+}
+
+test_primary_record_passes if {
+	count(fixtures.denied(fixtures.record, fixtures.prod)) == 0
+}
+
+test_target_health_on_shared_alb_denied if {
+	fixtures.only("dr.target-health", fixtures.set(fixtures.record, "/spec/forProvider/alias/evaluateTargetHealth", true), fixtures.prod)
+}
+
+test_tcp_health_check_denied if {
+	fixtures.only("dr.health-check-http", fixtures.set(fixtures.health_check, "/spec/forProvider/type", "TCP"), fixtures.prod)
+	fixtures.only("dr.health-check-http", fixtures.without(fixtures.health_check, "/spec/forProvider/resourcePath"), fixtures.prod)
+}
+
+test_tcp_health_check_without_http_service_passes if {
+	tcp := fixtures.set(fixtures.health_check, "/spec/forProvider/type", "TCP")
+	count(fixtures.denied(tcp, fixtures.check("prod", fixtures.drop(fixtures.good, fixtures.ingress)))) == 0
+}
+
+test_retained_backups_denied if {
+	fixtures.only("dr.backup-expiry", fixtures.set(fixtures.backup_schedule, "/spec/template/spec/reclaimPolicy", "Retain"), fixtures.prod)
+	count(fixtures.denied(fixtures.without(fixtures.backup_schedule, "/spec/template/spec/reclaimPolicy"), fixtures.prod)) == 0
+}
+
+test_bucket_that_never_expires_denied if {
+	# The old lifecycle: noncurrent versions only, current objects forever.
+	noncurrent_only := fixtures.without(fixtures.lifecycle, "/spec/forProvider/rule/0/expiration")
+	fixtures.only("dr.backup-expiry", fixtures.backup_location, fixtures.check("prod", fixtures.swap(fixtures.good, noncurrent_only)))
+	current_only := fixtures.without(fixtures.lifecycle, "/spec/forProvider/rule/0/noncurrentVersionExpiration")
+	fixtures.only("dr.backup-expiry", fixtures.backup_location, fixtures.check("prod", fixtures.swap(fixtures.good, current_only)))
+	disabled := fixtures.set(fixtures.lifecycle, "/spec/forProvider/rule/0/status", "Disabled")
+	fixtures.only("dr.backup-expiry", fixtures.backup_location, fixtures.check("prod", fixtures.swap(fixtures.good, disabled)))
+	fixtures.only("dr.backup-expiry", fixtures.backup_location, fixtures.check("prod", fixtures.drop(fixtures.good, fixtures.lifecycle)))
+}
+
+test_bucket_named_directly_passes if {
+	by_name := fixtures.set(fixtures.without(fixtures.lifecycle, "/spec/forProvider/bucketRef"), "/spec/forProvider/bucket", "backups")
+	count(fixtures.denied(fixtures.backup_location, fixtures.check("prod", fixtures.swap(fixtures.good, by_name)))) == 0
+}

@@ -1,0 +1,203 @@
+// Tests of the failover runbook as far as it runs offline (schema/dr_app.cue,
+// database_app.cue): a standby renders no database before a failover; with
+// dr.restore.backupName set (the golden fixture small-dr) it renders the
+// ApplicationRestore, nothing the restore brings back already exists in the
+// render, and the database that mounts the restored claims syncs after it.
+package schema_test
+
+import (
+	"context"
+	"path"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/ecommerce-platform/gitops/generator"
+	"github.com/ecommerce-platform/gitops/internal/manifest"
+)
+
+// renderedEnv is one env's objects by app folder.
+type renderedEnv map[string][]*manifest.Object
+
+func renderEnvs(t *testing.T, envsDir string) map[string]renderedEnv {
+	t.Helper()
+	envs, err := generator.Render(context.Background(), generator.Options{Root: repoRoot, EnvsDir: envsDir})
+	if err != nil {
+		t.Fatalf("render %s: %v", envsDir, err)
+	}
+	out := map[string]renderedEnv{}
+	for _, env := range envs {
+		apps := renderedEnv{}
+		for _, f := range env.Files {
+			if !manifest.IsYAML(f.Path) || manifest.IsKustomization(filepath.Base(f.Path)) {
+				continue
+			}
+			objs, err := manifest.Parse(f.Path, f.Data)
+			if err != nil {
+				t.Fatalf("env %s: %v", env.Name, err)
+			}
+			app, _, _ := strings.Cut(filepath.ToSlash(f.Path), "/")
+			apps[app] = append(apps[app], objs...)
+		}
+		out[env.Name] = apps
+	}
+	return out
+}
+
+// each yields every object of kind in the env with its app folder.
+func (e renderedEnv) each(kind string, fn func(app string, o *manifest.Object)) {
+	for app, objs := range e {
+		for _, o := range objs {
+			if o.Kind() == kind {
+				fn(app, o)
+			}
+		}
+	}
+}
+
+// wave is the sync wave of the Application that syncs app folder app.
+func (e renderedEnv) wave(t *testing.T, env, app string) int {
+	t.Helper()
+	for _, o := range e["argocd"] {
+		if o.Kind() != "Application" || str(o.Object, "metadata", "name") != env+"-"+app {
+			continue
+		}
+		w, err := strconv.Atoi(str(o.Object, "metadata", "annotations", "argocd.argoproj.io/sync-wave"))
+		if err != nil {
+			t.Fatalf("Application %s-%s: sync wave: %v", env, app, err)
+		}
+		return w
+	}
+	t.Fatalf("no Application for app folder %s in env %s", app, env)
+	return 0
+}
+
+// claimsMounted are the claims a StatefulSet's pods mount by name.
+func claimsMounted(o *manifest.Object) []string {
+	var out []string
+	for _, v := range list(o.Object, "spec", "template", "spec", "volumes") {
+		if m, ok := v.(map[string]any); ok {
+			if c := str(m, "persistentVolumeClaim", "claimName"); c != "" {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// claimsCreated are the claims an object makes: a PVC, or a StatefulSet's
+// claim templates (<template>-<set>-<ordinal>).
+func claimsCreated(o *manifest.Object) []string {
+	ns := str(o.Object, "metadata", "namespace")
+	switch o.Kind() {
+	case "PersistentVolumeClaim":
+		return []string{path.Join(ns, str(o.Object, "metadata", "name"))}
+	case "StatefulSet":
+		var out []string
+		replicas := 1
+		switch r := o.Object["spec"].(map[string]any)["replicas"].(type) {
+		case int:
+			replicas = r
+		case float64:
+			replicas = int(r)
+		}
+		for _, tpl := range list(o.Object, "spec", "volumeClaimTemplates") {
+			for i := range replicas {
+				name := str(tpl.(map[string]any), "metadata", "name") + "-" + str(o.Object, "metadata", "name") + "-" + strconv.Itoa(i)
+				out = append(out, path.Join(ns, name))
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+func TestStandbyRestoresBeforeTheDatabaseStarts(t *testing.T) {
+	env := "small-dr"
+	e := renderEnvs(t, "testdata/golden/envs")[env]
+
+	var restores []*manifest.Object
+	restoreApp := ""
+	e.each("ApplicationRestore", func(app string, o *manifest.Object) {
+		restores = append(restores, o)
+		restoreApp = app
+	})
+	if len(restores) != 1 {
+		t.Fatalf("%s sets dr.restore.backupName: want one ApplicationRestore, got %d", env, len(restores))
+	}
+	r := restores[0]
+	if got := str(r.Object, "spec", "backupName"); got != "shop-cloudsnap-2026-11-01-000000" {
+		t.Errorf("ApplicationRestore restores backup %q, want the fixture's dr.restore.backupName", got)
+	}
+	// Retain skips claims that exist (Stork skipVolumesFromRestoreList); with
+	// nothing pre-created (below) it restores them all, and a re-applied
+	// restore leaves the running database's volumes alone.
+	if got := str(r.Object, "spec", "replacePolicy"); got != "Retain" {
+		t.Errorf("replacePolicy %q, want Retain", got)
+	}
+
+	// What the restore brings back: the listed claims.
+	var restored []string
+	for _, item := range list(r.Object, "spec", "includeResources") {
+		m := item.(map[string]any)
+		if str(m, "kind") != "PersistentVolumeClaim" || str(m, "group") != "core" {
+			t.Errorf("includeResources lists %v: want only the databases' claims (group core)", m)
+			continue
+		}
+		restored = append(restored, path.Join(str(m, "namespace"), str(m, "name")))
+	}
+	if len(restored) == 0 {
+		t.Fatal("the ApplicationRestore lists no claims (includeResources): it would restore the whole namespace over what git applies")
+	}
+
+	// Nothing it restores pre-exists in the render.
+	for app, objs := range e {
+		for _, o := range objs {
+			for _, c := range claimsCreated(o) {
+				if slices.Contains(restored, c) {
+					t.Errorf("%s/%s %s creates claim %s, which the restore must bring back: Stork would skip it (Retained)", app, o.Kind(), str(o.Object, "metadata", "name"), c)
+				}
+			}
+		}
+	}
+
+	// Each restored claim is mounted by a database that syncs after the restore.
+	restoreWave := e.wave(t, env, restoreApp)
+	mounted := map[string]bool{}
+	e.each("StatefulSet", func(app string, o *manifest.Object) {
+		for _, c := range claimsMounted(o) {
+			c = path.Join(str(o.Object, "metadata", "namespace"), c)
+			if !slices.Contains(restored, c) {
+				continue
+			}
+			mounted[c] = true
+			if w := e.wave(t, env, app); w <= restoreWave {
+				t.Errorf("StatefulSet %s (app %s, wave %d) mounts restored claim %s but does not sync after the restore (app %s, wave %d)", str(o.Object, "metadata", "name"), app, w, c, restoreApp, restoreWave)
+			}
+		}
+	})
+	for _, c := range restored {
+		if !mounted[c] {
+			t.Errorf("no StatefulSet mounts restored claim %s: the restore brings back a volume nothing uses", c)
+		}
+	}
+}
+
+// Before a failover (envs/dr sets no restore) the standby runs no database
+// and holds no claim: nothing a later restore would find in its way.
+func TestStandbyRunsNoDatabaseBeforeFailover(t *testing.T) {
+	e := renderEnvs(t, "envs")["dr"]
+	if e == nil {
+		t.Fatal("envs/dr did not render")
+	}
+	e.each("ApplicationRestore", func(app string, o *manifest.Object) {
+		t.Errorf("envs/dr renders ApplicationRestore %s (app %s) without a failover: set dr.restore only in the failover runbook", str(o.Object, "metadata", "name"), app)
+	})
+	for _, kind := range []string{"StatefulSet", "PersistentVolumeClaim"} {
+		e.each(kind, func(app string, o *manifest.Object) {
+			t.Errorf("standby dr renders %s %s (app %s) before any failover: the restore would skip or delete it", kind, str(o.Object, "metadata", "name"), app)
+		})
+	}
+}
