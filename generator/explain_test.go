@@ -39,7 +39,14 @@ services: api: {
 
 func withShared(t *testing.T, root, catalogue string, floors map[string]int) {
 	t.Helper()
-	write(t, root, "envs/shared/catalog.cue", catalogue)
+	// The fixture's own catalogue stays, after the test's (whose lines the
+	// expected messages name).
+	fixture, err := os.ReadFile(filepath.Join(root, "envs/shared/catalog.cue"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, own, _ := strings.Cut(string(fixture), "package shared\n")
+	write(t, root, "envs/shared/catalog.cue", catalogue+own)
 	for _, env := range []string{"small", "small-dr"} {
 		body := "package env\n\nimport \"github.com/ecommerce-platform/gitops/envs/shared\"\n\nplatform: services: shared.services\n"
 		if n, ok := floors[env]; ok {
@@ -115,7 +122,7 @@ func TestMistakesNameTheEnvLine(t *testing.T) {
 	}, {
 		name: "a database the env lacks (misspelt)",
 		setup: func(t *testing.T, root string) {
-			write(t, root, "envs/small-dr/typo.cue", "package env\n\nplatform: databases: dbb: {replicas: 3, size: \"10Gi\"}\n")
+			write(t, root, "envs/small-dr/typo.cue", "package env\n\nplatform: databases: dbb: {size: \"10Gi\"}\n")
 		},
 		first: func(t *testing.T, root string) string { return "env small-dr: envs/small-dr/typo.cue:3:" },
 		wants: []string{`platform.databases.dbb: "dbb" is not in envs/small-dr/platform.cue`, `did you mean "db"?`},

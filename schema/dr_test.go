@@ -16,14 +16,22 @@ import (
 
 	"github.com/ecommerce-platform/gitops/generator"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // renderedEnv is one env's objects by app folder.
 type renderedEnv map[string][]*manifest.Object
 
+// renderEnvs renders the envs of envsDir: "envs" (the live ones) or
+// testdata/golden/envs (the fixture, rendered in a copy laid out as a
+// repository so its import of envs/shared is its own catalogue).
 func renderEnvs(t *testing.T, envsDir string) map[string]renderedEnv {
 	t.Helper()
-	envs, err := generator.Render(context.Background(), generator.Options{Root: repoRoot, EnvsDir: envsDir})
+	root := repoRoot
+	if envsDir == testrepo.FixtureEnvs {
+		root, envsDir = testrepo.Fixture(t), "envs"
+	}
+	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: envsDir})
 	if err != nil {
 		t.Fatalf("render %s: %v", envsDir, err)
 	}

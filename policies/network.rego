@@ -1,0 +1,128 @@
+# Network policies: every pod is selected by one, none allows everything, and
+# none allows a flow the model does not name. The model's flows for a
+# workload are on its ServiceAccount (annotation platform.shop/network-flows,
+# JSON {ingress, egress} in NetworkPolicy rule form, schema/security_network.cue),
+# so a policy added or widened by hand is compared with the graph's edges.
+package network
+
+import data.lib
+
+docs := {
+	"network.unselected-pod": "Every workload's pods are selected by a NetworkPolicy of their namespace (the default-deny one at least): an unselected pod accepts and opens any connection.",
+	"network.allow-all": "No NetworkPolicy rule allows every peer: a rule without from/to, an empty podSelector or namespaceSelector on its own, or an ipBlock of 0.0.0.0/0 or ::/0.",
+	"network.undeclared-flow": "Each peer and port a NetworkPolicy allows for a workload is a flow the model names for it (the platform.shop/network-flows annotation of its ServiceAccount, generated with the policy from the graph).",
+}
+
+flows_annotation := "platform.shop/network-flows"
+
+pod_kinds := lib.workload_kinds | {"CronJob", "Pod"}
+
+policy_key := "NetworkPolicy.networking.k8s.io"
+
+# network.unselected-pod: no NetworkPolicy of the namespace selects the pods.
+deny contains lib.finding("network.unselected-pod", msg, ["metadata", "name"]) if {
+	input.kind in pod_kinds
+	lib.has_inventory
+	labels := lib.pod_labels(input)
+	not selected(lib.namespace(input), labels)
+	msg := sprintf("%s %s: no NetworkPolicy in namespace %s selects its pods, so they accept and open any connection", [input.kind, input.metadata.name, lib.namespace(input)])
+}
+
+selected(ns, labels) if {
+	some p in lib.objects(policy_key, ns)
+	lib.selects(p.spec.podSelector, labels)
+}
+
+directions := {"ingress": "from", "egress": "to"}
+
+# network.allow-all: a rule that admits every peer.
+deny contains lib.finding("network.allow-all", msg, ["spec", dir, i]) if {
+	input.kind == "NetworkPolicy"
+	some dir, field in directions
+	some i, rule in object.get(input, ["spec", dir], [])
+	some why in everyone(rule, field)
+	msg := sprintf("NetworkPolicy %s allows %s from/to everyone: %s", [input.metadata.name, dir, why])
+}
+
+everyone(rule, field) := {sprintf("the rule has no %s", [field])} if count(object.get(rule, [field], [])) == 0
+
+everyone(rule, field) := {sprintf("a peer selects %s", [open_peer(peer)]) | some peer in rule[field]; open_peer(peer)} if {
+	count(object.get(rule, [field], [])) > 0
+}
+
+# open_peer says which peer admits everyone (the cases exclude each other).
+open_peer(peer) := "every pod of the namespace (podSelector {})" if {
+	object.keys(peer) == {"podSelector"}
+	empty_selector(peer.podSelector)
+}
+
+open_peer(peer) := "every namespace (namespaceSelector {})" if {
+	empty_selector(peer.namespaceSelector)
+	empty_selector(object.get(peer, ["podSelector"], {}))
+}
+
+open_peer(peer) := sprintf("every address (ipBlock %s)", [peer.ipBlock.cidr]) if peer.ipBlock.cidr in {"0.0.0.0/0", "::/0"}
+
+empty_selector(s) if {
+	count(object.get(s, ["matchLabels"], {})) == 0
+	count(object.get(s, ["matchExpressions"], [])) == 0
+}
+
+# network.undeclared-flow: for each workload the policy selects, every
+# (peer, port) it allows must be one of the workload's declared flows. A rule
+# without peers or ports allows "any", which no flow declares.
+deny contains lib.finding("network.undeclared-flow", msg, ["spec", dir, i]) if {
+	input.kind == "NetworkPolicy"
+	lib.has_inventory
+	some w in selected_workloads
+	declared := declared_flows(w)
+	some dir, field in directions
+	some i, rule in object.get(input.spec, [dir], [])
+	some atom in atoms(rule, field)
+	not atom in declared[dir]
+	msg := sprintf("NetworkPolicy %s allows %s %s %s on %s for %s %s, a flow the model does not name for it (%s on ServiceAccount %s)", [
+		input.metadata.name, dir, field, json.marshal(atom.peer), json.marshal(atom.port),
+		w.kind, w.metadata.name, flows_annotation, sa_name(w),
+	])
+}
+
+selected_workloads contains w if {
+	some k in workload_keys
+	some w in lib.objects(k, lib.namespace(input))
+	lib.selects(input.spec.podSelector, lib.pod_labels(w))
+}
+
+workload_keys := {k |
+	some k, _ in lib.index
+	split(k, ".")[0] in pod_kinds
+}
+
+# atoms splits a rule into (peer, port) pairs; "any" stands for a missing list.
+atoms(rule, field) := {{"peer": peer, "port": port} |
+	some peer in or_any(object.get(rule, [field], []))
+	some port in or_any([normal_port(p) | some p in object.get(rule, ["ports"], [])])
+}
+
+or_any(xs) := xs if count(xs) > 0
+
+or_any(xs) := ["any"] if count(xs) == 0
+
+# normal_port fills in the API's default protocol.
+normal_port(p) := object.union({"protocol": "TCP"}, p)
+
+sa_name(w) := object.get(lib.pod_spec(w), ["serviceAccountName"], "default")
+
+# declared_flows reads the workload's ServiceAccount annotation as atoms;
+# absent or unreadable, nothing is declared.
+declared_flows(w) := {dir: {a | some rule in object.get(flows, [dir], []); some a in atoms(rule, field)} |
+	some dir, field in directions
+	flows := declared_json(w)
+}
+
+declared_json(w) := j if {
+	some sa in lib.objects("ServiceAccount", lib.namespace(w))
+	sa.metadata.name == sa_name(w)
+	j := json.unmarshal(sa.metadata.annotations[flows_annotation])
+}
+
+default declared_json(_) := {}
