@@ -15,7 +15,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +32,7 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/cluster"
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
+	"github.com/ecommerce-platform/gitops/e2e/internal/proc"
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
 
@@ -334,7 +334,7 @@ func startStack(t *testing.T) *stack {
 		for name, pid := range pids {
 			// Each component ran in its own process group: nothing of it,
 			// nor anything it spawned (git, kustomize), may survive.
-			if err := processGroupGone(pid); err != nil {
+			if err := proc.GroupGone(pid); err != nil {
 				t.Errorf("%s: %v", name, err)
 			}
 		}
@@ -346,35 +346,6 @@ func startStack(t *testing.T) *stack {
 		t.Logf("peak memory: %s", strings.Join(names, ", "))
 	})
 	return s
-}
-
-// processGroupGone checks that no process of group pgid is left; children
-// killed with their group get a moment to exit.
-func processGroupGone(pgid int) error {
-	var left []string
-	for range 50 {
-		entries, err := os.ReadDir("/proc")
-		if err != nil {
-			return nil // not Linux: nothing to check with
-		}
-		left = nil
-		for _, e := range entries {
-			data, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
-			if err != nil {
-				continue
-			}
-			// Fields after the parenthesised command: state ppid pgrp ...
-			fields := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
-			if len(fields) > 2 && fields[2] == strconv.Itoa(pgid) && fields[0] != "Z" {
-				left = append(left, e.Name())
-			}
-		}
-		if len(left) == 0 {
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("processes %s of group %d still running 5 s after Stop", strings.Join(left, ", "), pgid)
 }
 
 // renderedApplications names the Applications in rendered/<env>/argocd/
