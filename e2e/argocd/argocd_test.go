@@ -373,6 +373,9 @@ func renderedApplicationsBySource(t *testing.T, repo string) (synced, charts []s
 	}
 	for _, f := range files {
 		app := readYAML(t, f)
+		if !strings.HasPrefix(app.GetAPIVersion(), "argoproj.io/") {
+			continue // another kind named Application (an EMR Serverless one)
+		}
 		if chart, _, _ := unstructured.NestedString(app.Object, "spec", "source", "chart"); chart != "" {
 			charts = append(charts, app.GetName())
 			continue
