@@ -1,9 +1,12 @@
 # One command renders, one tests. Everything runs from the repository root.
 GO      ?= go
 RENDER  := $(GO) run ./cmd/render
-CRDS    ?= ../shared/crds
+# CRDS: a folder of the CRDs of crds.lock.yaml to verify and use (e.g.
+# ../shared/crds); empty: the verified cache that `make crds` fills.
+CRDS    ?=
+CRDFLAG  = $(if $(CRDS),--crds $(CRDS))
 
-.PHONY: render verify test golden check policy fmt fmt-check bench e2e e2e-argocd peers
+.PHONY: render verify test golden check policy crds fmt fmt-check bench e2e e2e-argocd peers
 
 ## render: write rendered/<env>/ from envs/ + schema/ (what Argo CD applies)
 render:
@@ -24,6 +27,10 @@ test:
 golden:
 	$(GO) test ./generator/ -run TestGolden -update
 
+## crds: the upstream CRDs of crds.lock.yaml, verified, into the user cache (from ../shared/crds where it matches, else the module proxy or the pinned release URL); prints their folder
+crds:
+	$(RENDER) crds fetch $(CRDFLAG)
+
 ## check: schema validation and policies over rendered/
 check:
 	$(RENDER) check
@@ -31,7 +38,7 @@ check:
 ## policy: Rego unit tests (100% coverage gate), engine and report tests, then check rendered/
 policy:
 	$(GO) test ./policies/ ./internal/checker/ ./internal/report/
-	$(RENDER) check --crds $(CRDS)
+	$(RENDER) check $(CRDFLAG)
 
 ## fmt: format Go, CUE and Rego (cue and opa are pinned by the tool directives of go.mod)
 fmt:
@@ -56,13 +63,13 @@ peers:
 ## e2e: apply rendered/ to a real kube-apiserver + etcd (built once per machine, cached in ~/.cache/platform-e2e)
 e2e:
 	cd e2e && $(GO) run ./cmd/e2e-binaries >/dev/null
-	cd e2e && E2E_CRDS=$(abspath $(CRDS)) $(GO) test -count=1 -timeout 60m ./...
+	crds=$$($(RENDER) crds fetch $(CRDFLAG)) && cd e2e && E2E_CRDS=$$crds $(GO) test -count=1 -timeout 60m ./...
 
 ## e2e-argocd: Argo CD v3.6.1 itself (built once per machine) syncs rendered/prod from a local git server: all Applications Synced, one auto-sync, one prune
 e2e-argocd:
 	e2e/hack/install-deps.sh
 	cd e2e && $(GO) run ./cmd/e2e-binaries -argocd >/dev/null
-	cd e2e && E2E_ARGOCD_TEST=1 E2E_CRDS=$(abspath $(CRDS)) $(GO) test -count=1 -v -timeout 60m ./argocd/
+	crds=$$($(RENDER) crds fetch $(CRDFLAG)) && cd e2e && E2E_ARGOCD_TEST=1 E2E_CRDS=$$crds $(GO) test -count=1 -v -timeout 60m ./argocd/
 
 ## bench: the performance table of BENCHMARKS.md (peers built from the module proxy)
 bench:

@@ -58,6 +58,9 @@ func (o Options) normalise() (Options, error) {
 type Env struct {
 	Name  string
 	Files []File
+	// Graph is the env's diagram (output.graph), read in the same pass;
+	// nil when the env has none.
+	Graph *Graph
 }
 
 // File is one rendered file; Path is relative to rendered/<env>/.
@@ -169,6 +172,10 @@ func renderEnv(opts Options, name string) (Env, map[string]cue.Value, error) {
 	if err != nil {
 		return Env{}, nil, err
 	}
+	graph, err := readGraph(value, name)
+	if err != nil {
+		return Env{}, nil, err
+	}
 	files, values, err := serialise(apps, name)
 	if err != nil {
 		return Env{}, nil, err
@@ -182,7 +189,7 @@ func renderEnv(opts Options, name string) (Env, map[string]cue.Value, error) {
 		}
 		return 0
 	})
-	return Env{Name: name, Files: files}, values, nil
+	return Env{Name: name, Files: files, Graph: graph}, values, nil
 }
 
 // InputError is bad input (CUE that does not evaluate, an unknown env, an

@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/ecommerce-platform/gitops/generator"
+	"github.com/ecommerce-platform/gitops/internal/crdlock"
 	"github.com/ecommerce-platform/gitops/internal/finding"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
 	"github.com/ecommerce-platform/gitops/internal/schemacheck"
@@ -28,14 +29,15 @@ import (
 // repoRoot is the CUE module root, seen from this package's folder.
 const repoRoot = ".."
 
-// crdDir is $GITOPS_CRD_DIR, else ../shared/crds beside the repository,
-// as for render check.
-func crdDir() string {
-	if d := os.Getenv(schemacheck.EnvCRDDir); d != "" {
-		return d
+// crdDir is the verified folder of crds.lock.yaml's CRDs, as for render
+// check: $GITOPS_CRD_DIR verified against the lock, else the lock's cache.
+var crdDir = sync.OnceValue(func() string {
+	res, err := crdlock.Dir(context.Background(), "", false)
+	if err != nil {
+		panic(fmt.Sprintf("the CRDs of crds.lock.yaml (set %s to verify a folder instead): %v", schemacheck.EnvCRDDir, err))
 	}
-	return filepath.Join(repoRoot, "..", "shared", "crds")
-}
+	return res.Dir
+})
 
 // isAWS says whether an object is one this test owns: a Crossplane AWS
 // managed resource or ProviderConfig, an ACK object, or anything in an aws-* app.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/ecommerce-platform/gitops/generator"
 	"github.com/ecommerce-platform/gitops/internal/checker"
+	"github.com/ecommerce-platform/gitops/internal/crdlock"
 	"github.com/ecommerce-platform/gitops/internal/finding"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
 	"github.com/ecommerce-platform/gitops/internal/report"
@@ -38,7 +39,13 @@ type schemaValidator interface {
 // newSchemaValidator builds the schema validator; tests swap it for a fake
 // so they need neither the CRDs nor the Kubernetes OpenAPI documents.
 var newSchemaValidator = func(crdDir, kubernetesVersion string) (schemaValidator, error) {
-	return schemacheck.New(schemacheck.Options{CRDDir: crdDir, KubernetesVersion: kubernetesVersion})
+	// The CRDs of crds.lock.yaml, verified: --crds (else $GITOPS_CRD_DIR)
+	// checked against the lock, else the lock's cache, filled on first use.
+	crds, err := crdlock.Dir(context.Background(), crdDir, false)
+	if err != nil {
+		return nil, err
+	}
+	return schemacheck.New(schemacheck.Options{CRDDir: crds.Dir, KubernetesVersion: kubernetesVersion})
 }
 
 // today is the date waivers expire against; tests pin it.
@@ -60,7 +67,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output format: "+strings.Join(report.Formats, ", "))
 	waiversFile := fs.String("waivers", "policies/waivers.yaml", "waivers file (missing: no waivers)")
 	schemaOnly := fs.Bool("schema-only", false, "run schema validation only, not the policies")
-	crds := fs.String("crds", "", "folder of CustomResourceDefinitions for schema validation (default $"+schemacheck.EnvCRDDir+", else ../shared/crds beside the repository root)")
+	crds := fs.String("crds", "", "folder of the CRDs of crds.lock.yaml, verified against it and used offline (default $"+schemacheck.EnvCRDDir+", else the verified cache: render crds fetch)")
 	workers := fs.Int("workers", 0, "concurrent policy evaluations (default GOMAXPROCS)")
 	policyDir := fs.String("policies", "", policiesUsage)
 	kubeVersion := fs.String("kubernetes-version", "", "Kubernetes release (k8s.io/kubernetes module version, e.g. v1.35.4) to validate built-in kinds against (default: what the objects declare with "+schemacheck.KubernetesVersionAnnotation+", else $"+schemacheck.EnvKubernetesVersion+", else "+schemacheck.DefaultKubernetesVersion+")")

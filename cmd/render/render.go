@@ -64,8 +64,21 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		for _, d := range diffs {
 			fmt.Fprint(stdout, d)
 		}
+		// The README's diagram is of every env: checked when all are rendered.
+		staleReadme := false
+		if all {
+			if staleReadme, err = syncReadme(rootDir, rendered, true, stdout); err != nil {
+				fmt.Fprintf(stderr, "render: %v\n", err)
+				return exitBadInput
+			}
+		}
 		if len(diffs) > 0 {
 			fmt.Fprintf(stderr, "render: rendered/ differs from envs/ + schema/ in %d file(s); run 'make render' and commit the result\n", len(diffs))
+		}
+		if staleReadme {
+			fmt.Fprintf(stderr, "render: the diagram in %s differs from envs/ + schema/; run 'make render' and commit the result\n", readmeFile)
+		}
+		if len(diffs) > 0 || staleReadme {
 			return exitFindings
 		}
 		return exitOK
@@ -76,6 +89,12 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	}
 	for _, env := range rendered {
 		fmt.Fprintf(stderr, "rendered %s: %d files\n", env.Name, len(env.Files))
+	}
+	if all {
+		if _, err := syncReadme(rootDir, rendered, false, stdout); err != nil {
+			fmt.Fprintf(stderr, "render: %v\n", err)
+			return exitBadInput
+		}
 	}
 	return exitOK
 }

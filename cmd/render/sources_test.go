@@ -3,13 +3,13 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/ecommerce-platform/gitops/internal/crdlock"
 	"github.com/ecommerce-platform/gitops/internal/finding"
 	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
@@ -107,16 +107,13 @@ func slicesIndex(lines []string, prefix string) int {
 	return -1
 }
 
-// crdsDir is the CRD folder beside the repository, as an absolute path (the
-// test changes directory).
+// crdsDir is the verified folder of crds.lock.yaml's CRDs, as an absolute
+// path (the test changes directory); --crds verifies it again.
 func crdsDir(t *testing.T) string {
 	t.Helper()
-	if dir := os.Getenv("GITOPS_CRD_DIR"); dir != "" {
-		return dir
-	}
-	dir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "crds"))
+	res, err := crdlock.Dir(t.Context(), "", false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir
+	return res.Dir
 }

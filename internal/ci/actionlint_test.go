@@ -68,3 +68,22 @@ func TestActionsPinnedBySHA(t *testing.T) {
 		}
 	}
 }
+
+// The workflows check out this repository only: the CRDs come from
+// crds.lock.yaml (make crds), not from a sibling repository that a runner
+// may not be able to read or that may not exist.
+func TestWorkflowsCheckOutNoOtherRepository(t *testing.T) {
+	other := regexp.MustCompile(`(?m)^\s*repository:`)
+	for _, f := range workflows(t) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if loc := other.FindIndex(data); loc != nil {
+			t.Errorf("%s: checks out another repository (%q)", f, data[loc[0]:loc[1]])
+		}
+	}
+	if !other.MatchString("      - uses: actions/checkout@x\n        with:\n          repository: o/platform-shared\n") {
+		t.Fatal("the pattern misses a checkout of another repository")
+	}
+}

@@ -10,6 +10,7 @@
 package schemacheck
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,6 +22,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/ecommerce-platform/gitops/internal/crdlock"
 	"github.com/ecommerce-platform/gitops/internal/finding"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
 )
@@ -34,7 +36,7 @@ const DefaultKubernetesVersion = "v1.37.2"
 
 // Environment variables that override the defaults (flags override them).
 const (
-	EnvCRDDir            = "GITOPS_CRD_DIR"
+	EnvCRDDir            = crdlock.EnvDir
 	EnvKubernetesVersion = "GITOPS_KUBERNETES_VERSION"
 	EnvCacheDir          = "GITOPS_SCHEMA_CACHE"
 )
@@ -42,7 +44,8 @@ const (
 // Options configure a Validator. Zero values take the defaults.
 type Options struct {
 	// CRDDir holds CustomResourceDefinition YAML files (searched recursively).
-	// Default: $GITOPS_CRD_DIR, else ../shared/crds from the repository root.
+	// Default: $GITOPS_CRD_DIR verified against crds.lock.yaml, else the
+	// lock's verified cache (internal/crdlock).
 	CRDDir string
 	// KubernetesVersion is the k8s.io/kubernetes module version.
 	// Default: $GITOPS_KUBERNETES_VERSION, else DefaultKubernetesVersion.
@@ -146,45 +149,15 @@ func withDefaults(o Options) (Options, error) {
 		o.CacheDir = filepath.Join(dir, "gitops-schemacheck")
 	}
 	if o.CRDDir == "" {
-		o.CRDDir = os.Getenv(EnvCRDDir)
-	}
-	if o.CRDDir == "" {
-		dir, err := DefaultCRDDir()
+		// $GITOPS_CRD_DIR verified against crds.lock.yaml, else the lock's
+		// verified cache (internal/crdlock). An explicit CRDDir is used as is.
+		res, err := crdlock.Dir(context.Background(), "", false)
 		if err != nil {
 			return o, err
 		}
-		o.CRDDir = dir
+		o.CRDDir = res.Dir
 	}
 	return o, nil
-}
-
-// DefaultCRDDir is ../shared/crds beside the repository root: the nearest
-// directory above the working directory that holds a go.mod and has
-// ../shared/crds (a nested module such as e2e/ is skipped that way).
-func DefaultCRDDir() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	first := ""
-	for d := dir; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			candidate := filepath.Join(filepath.Dir(d), "shared", "crds")
-			if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-				return candidate, nil
-			}
-			if first == "" {
-				first = candidate
-			}
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	if first == "" {
-		return "", fmt.Errorf("no repository root (go.mod) above %s to find ../shared/crds; pass render check --crds or set %s", dir, EnvCRDDir)
-	}
-	return first, nil // New reports that it does not exist
 }
 
 // KubernetesVersion is the Kubernetes version the built-in schemas come from.

@@ -48,11 +48,22 @@ func Root(t testing.TB) string {
 	}
 }
 
-// CRDs is the CRD folder: $E2E_CRDS, else shared/crds beside the repository.
+// CRDs is the CRD folder: $E2E_CRDS, else the verified folder of the main
+// module's crds.lock.yaml (render crds fetch prints it: ../shared/crds where it
+// matches the lock, else fetched into the cache). This module does not import
+// the main one, so it asks its command.
 func CRDs(t testing.TB) string {
 	t.Helper()
 	if dir := os.Getenv("E2E_CRDS"); dir != "" {
 		return dir
 	}
-	return filepath.Join(Root(t), "..", "shared", "crds")
+	cmd := exec.CommandContext(t.Context(), "go", "run", "./cmd/render", "crds", "fetch")
+	cmd.Dir = Root(t)
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("render crds fetch: %v\n%s", err, stderr.String())
+	}
+	return strings.TrimSpace(string(out))
 }
