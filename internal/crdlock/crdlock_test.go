@@ -463,3 +463,17 @@ func TestDamagedCacheFile(t *testing.T) {
 		t.Fatalf("the run after: %v", err)
 	}
 }
+
+// An unreachable host is one error per source, not one per file.
+func TestUnreachableHostIsOneErrorPerSource(t *testing.T) {
+	f := newFixture(t)
+	f.lock.Sources = f.lock.Sources[:1]
+	srv, _ := upstream(t, f, nil)
+	base := srv.URL
+	srv.Close() // nothing listens there any more
+	_, err := f.lock.Resolve(context.Background(), Options{CacheDir: t.TempDir(), BaseURL: base})
+	wantError(t, err, "tools/widgets.yaml: fetch "+base+"/example/tools/v1.2.3/config/crds/widgets.yaml", "and 1 more file(s) of tools not tried")
+	if n := strings.Count(err.Error(), "\n"); n != 1 {
+		t.Errorf("%d lines, want 2 (the lock, the source):\n%v", n+1, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -67,9 +68,17 @@ func fetchURLs(ctx context.Context, o Options, s Source, files []File) (map[stri
 	repo := strings.TrimPrefix(s.Repository, "github.com/")
 	got := map[string][]byte{}
 	var errs []error
-	for _, f := range files {
+	for i, f := range files {
 		url := o.BaseURL + "/" + repo + "/" + s.Version + "/" + f.Path
 		data, err := get(ctx, o.Client, url)
+		var unreachable *neturl.Error
+		if errors.As(err, &unreachable) {
+			// The host is not reachable: one line for the source, not one per file.
+			if rest := len(files) - i - 1; rest > 0 {
+				return got, errors.Join(append(errs, fmt.Errorf("%s: fetch %s: %v (and %d more file(s) of %s not tried)", s.Local(f), url, unreachable.Err, rest, s.Name))...)
+			}
+			return got, errors.Join(append(errs, fmt.Errorf("%s: fetch %s: %v", s.Local(f), url, unreachable.Err))...)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: fetch %s: %v", s.Local(f), url, err))
 			continue

@@ -284,7 +284,7 @@ func (l *Lock) fill(ctx context.Context, o Options) ([]string, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return fetched, fmt.Errorf("CRDs of %s:\n%w", l.File, errors.Join(errs...))
+		return fetched, fmt.Errorf("the CRDs of %s (or give a folder of them with --crds or $%s):\n%w", l.File, EnvDir, errors.Join(errs...))
 	}
 	return fetched, nil
 }
