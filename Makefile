@@ -1,7 +1,7 @@
 # One command renders, one tests. Everything runs from the repository root.
 GO      ?= go
 RENDER  := $(GO) run ./cmd/render
-# CRDS: a folder of the CRDs of crds.lock.yaml to verify and use (e.g.
+# CRDS: a folder of the CRDs of schema/crds.lock.yaml to verify and use (e.g.
 # ../shared/crds); empty: the verified cache that `make crds` fills.
 CRDS    ?=
 CRDFLAG  = $(if $(CRDS),--crds $(CRDS))
@@ -27,7 +27,7 @@ test:
 golden:
 	$(GO) test ./generator/ -run TestGolden -update
 
-## crds: the upstream CRDs of crds.lock.yaml, verified, into the user cache (from ../shared/crds where it matches, else the module proxy or the pinned release URL); prints their folder
+## crds: the upstream CRDs of schema/crds.lock.yaml, verified, into the user cache (from ../shared/crds where it matches, else the module proxy or the pinned release URL); prints their folder
 crds:
 	$(RENDER) crds fetch $(CRDFLAG)
 

@@ -6,7 +6,7 @@
 //	cd e2e && go test -count=1 -timeout 60m ./...
 //
 // Environment: E2E_CRDS (upstream CRD folder, default the verified folder of
-// the main module's crds.lock.yaml); E2E_KUBE_APISERVER, E2E_ETCD or KUBEBUILDER_ASSETS (your
+// the main module's schema/crds.lock.yaml); E2E_KUBE_APISERVER, E2E_ETCD or KUBEBUILDER_ASSETS (your
 // own binaries); E2E_CACHE_DIR (where built binaries are cached).
 package e2e_test
 

@@ -35,7 +35,7 @@ func chartMismatches(lock *crdlock.Lock, schema cue.Value) []string {
 // without the lock's (or the reverse) fails here.
 func TestCRDLockMatchesTheCharts(t *testing.T) {
 	_, schema := schemaValue(t)
-	lock, err := crdlock.Load("../" + crdlock.FileName)
+	lock, err := crdlock.Load(crdlock.FileName)
 	if err != nil {
 		t.Fatal(err)
 	}

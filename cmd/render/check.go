@@ -39,7 +39,7 @@ type schemaValidator interface {
 // newSchemaValidator builds the schema validator; tests swap it for a fake
 // so they need neither the CRDs nor the Kubernetes OpenAPI documents.
 var newSchemaValidator = func(crdDir, kubernetesVersion string) (schemaValidator, error) {
-	// The CRDs of crds.lock.yaml, verified: --crds (else $GITOPS_CRD_DIR)
+	// The CRDs of schema/crds.lock.yaml, verified: --crds (else $GITOPS_CRD_DIR)
 	// checked against the lock, else the lock's cache, filled on first use.
 	crds, err := crdlock.Dir(context.Background(), crdDir, false)
 	if err != nil {
@@ -67,7 +67,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	format := fs.String("format", "text", "output format: "+strings.Join(report.Formats, ", "))
 	waiversFile := fs.String("waivers", "policies/waivers.yaml", "waivers file (missing: no waivers)")
 	schemaOnly := fs.Bool("schema-only", false, "run schema validation only, not the policies")
-	crds := fs.String("crds", "", "folder of the CRDs of crds.lock.yaml, verified against it and used offline (default $"+schemacheck.EnvCRDDir+", else the verified cache: render crds fetch)")
+	crds := fs.String("crds", "", "folder of the CRDs of schema/crds.lock.yaml, verified against it and used offline (default $"+schemacheck.EnvCRDDir+", else the verified cache: render crds fetch)")
 	workers := fs.Int("workers", 0, "concurrent policy evaluations (default GOMAXPROCS)")
 	policyDir := fs.String("policies", "", policiesUsage)
 	kubeVersion := fs.String("kubernetes-version", "", "Kubernetes release (k8s.io/kubernetes module version, e.g. v1.35.4) to validate built-in kinds against (default: what the objects declare with "+schemacheck.KubernetesVersionAnnotation+", else $"+schemacheck.EnvKubernetesVersion+", else "+schemacheck.DefaultKubernetesVersion+")")

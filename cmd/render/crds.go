@@ -15,7 +15,7 @@ import (
 
 func init() {
 	subcommands["crds"] = subcommand{
-		summary: "the upstream CRDs of crds.lock.yaml: fetch (or verify --crds DIR) into the cache, print the verified folder",
+		summary: "the upstream CRDs of schema/crds.lock.yaml: fetch (or verify --crds DIR) into the cache, print the verified folder",
 		run:     runCRDs,
 	}
 }

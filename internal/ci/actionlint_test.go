@@ -70,7 +70,7 @@ func TestActionsPinnedBySHA(t *testing.T) {
 }
 
 // The workflows check out this repository only: the CRDs come from
-// crds.lock.yaml (make crds), not from a sibling repository that a runner
+// schema/crds.lock.yaml (make crds), not from a sibling repository that a runner
 // may not be able to read or that may not exist.
 func TestWorkflowsCheckOutNoOtherRepository(t *testing.T) {
 	other := regexp.MustCompile(`(?m)^\s*repository:`)

@@ -428,13 +428,14 @@ func TestBadLockEntries(t *testing.T) {
 
 func TestFindWalksUp(t *testing.T) {
 	root := t.TempDir()
-	writeFile(t, filepath.Join(root, FileName), "")
+	lock := filepath.Join(root, "schema", FileName)
+	writeFile(t, lock, "")
 	deep := filepath.Join(root, "a", "b")
 	if err := os.MkdirAll(deep, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := Find(deep); err != nil || got != filepath.Join(root, FileName) {
-		t.Errorf("Find = %q, %v", got, err)
+	if got, err := Find(deep); err != nil || got != lock || Root(got) != root {
+		t.Errorf("Find = %q (root %s), %v; want %s", got, Root(got), err, lock)
 	}
 	if _, err := Find(t.TempDir()); err == nil || !strings.Contains(err.Error(), FileName) {
 		t.Errorf("Find without a lock: %v", err)

@@ -22,8 +22,13 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// FileName is the lock's name at the repository root.
+// FileName is the lock's name; it sits in the model's folder (LockPath from
+// the repository root), so every copy of schema/ (test fixtures, synthetic
+// platforms) carries it.
 const FileName = "crds.lock.yaml"
+
+// LockPath is where the lock is, relative to the repository root.
+const LockPath = "schema/" + FileName
 
 // Lock is crds.lock.yaml.
 type Lock struct {
@@ -157,20 +162,26 @@ func (l *Lock) Digest() string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
-// Find returns the nearest crds.lock.yaml in dir or above it (the
-// repository root, seen from a package folder or the e2e module).
+// Find returns the lock of the nearest repository root at or above dir
+// (the root holds schema/crds.lock.yaml; seen from a package folder, the
+// e2e module or a scratch copy of the repository).
 func Find(dir string) (string, error) {
 	dir, err := filepath.Abs(dir)
 	if err != nil {
 		return "", err
 	}
 	for d := dir; ; d = filepath.Dir(d) {
-		candidate := filepath.Join(d, FileName)
+		candidate := filepath.Join(d, filepath.FromSlash(LockPath))
 		if _, err := os.Stat(candidate); err == nil {
 			return candidate, nil
 		}
 		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no %s in %s or above it (run inside the repository)", FileName, dir)
+			return "", fmt.Errorf("no %s in %s or above it (run inside the repository)", LockPath, dir)
 		}
 	}
+}
+
+// Root is the repository root of a lock found by Find.
+func Root(lockFile string) string {
+	return filepath.Dir(filepath.Dir(filepath.FromSlash(lockFile)))
 }

@@ -95,8 +95,8 @@ func (o Options) withDefaults() Options {
 // Dir resolves the CRD folder the tools use: given (a --crds flag), else
 // $GITOPS_CRD_DIR, verified against the lock; else the cache, filled from
 // ../shared/crds beside the repository root where its files match the lock,
-// the rest fetched. The lock is the nearest crds.lock.yaml above the
-// working directory.
+// the rest fetched. The lock is the nearest schema/crds.lock.yaml at or
+// above the working directory.
 func Dir(ctx context.Context, given string, offline bool) (Result, error) {
 	file, err := Find(".")
 	if err != nil {
@@ -115,7 +115,7 @@ func Dir(ctx context.Context, given string, offline bool) (Result, error) {
 // SharedDir is ../shared/crds beside the repository that holds lockFile:
 // the team's copy of the upstream files, used when it matches the lock.
 func SharedDir(lockFile string) string {
-	return filepath.Join(filepath.Dir(lockFile), "..", "shared", "crds")
+	return filepath.Join(Root(lockFile), "..", "shared", "crds")
 }
 
 // Resolve returns a folder holding exactly the locked files, each verified.

@@ -37,7 +37,7 @@ func Root(t testing.TB) string {
 // FixtureEnvs is where the fixture envs live, relative to the root.
 const FixtureEnvs = "testdata/golden/envs"
 
-// Fixture copies cue.mod/, schema/ and crds.lock.yaml of the repository and the fixture envs
+// Fixture copies cue.mod/ and schema/ of the repository and the fixture envs
 // (testdata/golden/envs, as envs/) into a temporary repository and returns
 // its root. The fixture has a primary env "small" and a standby "small-dr",
 // and a catalogue envs/shared they both import, shaped like the live envs.
@@ -49,14 +49,6 @@ func Fixture(t testing.TB) string {
 		if err := os.CopyFS(filepath.Join(dst, to), os.DirFS(filepath.Join(src, from))); err != nil {
 			t.Fatal(err)
 		}
-	}
-	// The CRD lock, so render check in the copy validates as in the repository.
-	lock, err := os.ReadFile(filepath.Join(src, "crds.lock.yaml"))
-	if err == nil {
-		err = os.WriteFile(filepath.Join(dst, "crds.lock.yaml"), lock, 0o644)
-	}
-	if err != nil {
-		t.Fatal(err)
 	}
 	return dst
 }
