@@ -63,7 +63,7 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 	}
 	t.Logf("cart replicas %d -> %d changed %d rendered files: %s", oldReplicas, newReplicas, len(files), strings.Join(files, ", "))
 
-	s := newServer(t)
+	s := newServer(t, envVersion(t, testrepo.Root(t), env))
 	before := s.sync(t, base, filepath.Join(base, "rendered", env))
 	after := s.sync(t, changed, filepath.Join(changed, "rendered", env))
 	if t.Failed() {

@@ -8,6 +8,7 @@
 package argocd_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -25,6 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
@@ -34,6 +37,7 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
 	"github.com/ecommerce-platform/gitops/e2e/internal/proc"
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
+	"github.com/ecommerce-platform/gitops/e2e/internal/twin"
 )
 
 const env = "prod"
@@ -258,11 +262,16 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := t.Context()
 	log := testWriter{t}
-	bins, err := binaries.Ensure(ctx, binaries.Options{Log: log})
+	// The API server the env's cluster runs (its rendered root Application says which).
+	version, err := testrepo.KubernetesVersion(testrepo.Root(t), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins, err := binaries.Ensure(ctx, binaries.Options{Log: log, KubernetesVersion: version})
 	if err != nil {
 		t.Fatalf("kube-apiserver and etcd: %v", err)
 	}
-	kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: log})
+	kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: log, KubernetesVersion: version})
 	if err != nil {
 		t.Fatalf("kube-controller-manager: %v", err)
 	}
@@ -315,7 +324,7 @@ func startStack(t *testing.T) *stack {
 	if err := argocd.Bootstrap(ctx, c.Config, resync, certs); err != nil {
 		t.Fatalf("Argo CD settings: %v", err)
 	}
-	runExternalSecretsStandIn(t, c.Config)
+	runStandIns(t, c.Config, upstream)
 
 	a, err := argocd.Start(ctx, argocd.Options{
 		Binaries: argoBins, Config: c.Config, Dir: filepath.Join(tmp, "argocd"), Reconciliation: resync, TLSCerts: certs,
@@ -346,6 +355,28 @@ func startStack(t *testing.T) *stack {
 		t.Logf("peak memory: %s", strings.Join(names, ", "))
 	})
 	return s
+}
+
+// runStandIns starts the two stand-ins this test needs (both named so in
+// internal/twin, and in the README) until the test ends: the External
+// Secrets writer, because the rendered apps put their ExternalSecrets in sync
+// wave -1 and Argo CD waits for them to be Ready before the next wave; and
+// the Crossplane provider's Ready conditions, because Argo CD waits for the
+// managed resources to be healthy before it prunes (PruneLast=true).
+func runStandIns(t *testing.T, cfg *rest.Config, upstream []*unstructured.Unstructured) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	secrets := twin.RunExternalSecretsStandIn(ctx, dyn, cs, t.Logf)
+	provider := twin.RunProviderStandIn(ctx, dyn, twin.ManagedResourceGVRs(upstream), t.Logf)
+	t.Cleanup(func() { cancel(); <-secrets; <-provider })
 }
 
 // renderedApplications names the Applications in rendered/<env>/argocd/
