@@ -154,13 +154,7 @@ func structsOf(x ast.Expr) []*ast.StructLit {
 // as it is afterwards.
 func Set(t testing.TB, f Field, text string) Field {
 	t.Helper()
-	src, err := os.ReadFile(f.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(src[f.start:f.end]) != f.Text {
-		t.Fatalf("testrepo: %s changed since the field was found", f.File)
-	}
+	src := readUnchanged(t, f)
 	out := string(src[:f.start]) + text + string(src[f.end:])
 	if err := os.WriteFile(f.File, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
@@ -174,13 +168,7 @@ func Set(t testing.TB, f Field, text string) Field {
 // a.b) goes with the labels that hold only it.
 func Delete(t testing.TB, f Field) {
 	t.Helper()
-	src, err := os.ReadFile(f.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(src[f.start:f.end]) != f.Text {
-		t.Fatalf("testrepo: %s changed since the field was found", f.File)
-	}
+	src := readUnchanged(t, f)
 	start, end := f.declStart, f.declEnd
 	// Take the rest of the line and, when the field had its line to
 	// itself, its indentation, so no blank line is left.
@@ -203,6 +191,20 @@ func Delete(t testing.TB, f Field) {
 	if err := os.WriteFile(f.File, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// readUnchanged is the field's file, which must still hold the field as
+// Find saw it.
+func readUnchanged(t testing.TB, f Field) []byte {
+	t.Helper()
+	src, err := os.ReadFile(f.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.end > len(src) || string(src[f.start:f.end]) != f.Text {
+		t.Fatalf("testrepo: %s changed since the field was found", f.File)
+	}
+	return src
 }
 
 // At is "file:line:col" of a position, with the file relative to root, as
