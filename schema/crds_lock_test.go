@@ -45,8 +45,8 @@ func TestCRDLockMatchesTheCharts(t *testing.T) {
 			named++
 		}
 	}
-	if named < 3 {
-		t.Errorf("%d sources name their chart, want at least External Secrets, Argo Rollouts and the Load Balancer Controller", named)
+	if named < 4 {
+		t.Errorf("%d sources name their chart, want at least External Secrets, Argo Rollouts, the Load Balancer Controller and ACK QuickSight", named)
 	}
 	for _, m := range chartMismatches(lock, schema) {
 		t.Error(m)

@@ -72,8 +72,8 @@ func decodeFindings(t *testing.T, stdout string) jsonOut {
 	return out
 }
 
-// The committed render passes the real pipeline (schemas from ../shared/crds
-// and the policies) for both envs, the way `make check` runs it.
+// The committed render passes the real pipeline (schemas from the CRDs of
+// schema/crds.lock.yaml and the policies) for both envs, the way `make check` runs it.
 func TestCheckRenderedIsClean(t *testing.T) {
 	t.Chdir(repoRoot(t))
 	code, stdout, stderr := runCheckCLI(t, "--format", "json")

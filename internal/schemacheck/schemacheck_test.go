@@ -18,7 +18,7 @@ import (
 )
 
 // sharedValidator is built once: New parses every CRD and the built-in bundle.
-// It uses the defaults (../shared/crds from the repo root, the user cache), so
+// It uses the defaults (the CRDs of schema/crds.lock.yaml, the user cache), so
 // a cold machine fetches k8s.io/kubernetes through the module proxy here, and
 // a failure to fetch fails every test that needs it, with the reason.
 var sharedValidator = sync.OnceValues(func() (*Validator, error) { return New(Options{}) })

@@ -43,9 +43,9 @@ func Root(t testing.TB) string {
 }
 
 // CRDs is the CRD folder: $E2E_CRDS, else the verified folder of the main
-// module's schema/crds.lock.yaml (render crds fetch prints it: ../shared/crds where it
-// matches the lock, else fetched into the cache). This module does not import
-// the main one, so it asks its command.
+// module's schema/crds.lock.yaml (render crds fetch prints it: ../shared/crds
+// where it matches the lock, else fetched into the cache). This module does
+// not import the main one, so it asks its command.
 func CRDs(t testing.TB) string {
 	t.Helper()
 	if dir := os.Getenv("E2E_CRDS"); dir != "" {
