@@ -16,12 +16,12 @@ render:
 verify:
 	$(RENDER) --check
 
-## test: rendered/ up to date and clean first (the readable answers, about a second each), then every Go test
+## test: rendered/ up to date and clean first (the readable answers, about a second each), then every Go test (-timeout: cmd/render alone reached go test's default 10 min on a loaded 2-core machine)
 test:
 	$(RENDER) --check
 	$(RENDER) check
 	$(GO) vet ./...
-	$(GO) test ./...
+	$(GO) test -timeout 30m ./...
 
 ## golden: regenerate the golden files of the test fixtures, on purpose
 golden:

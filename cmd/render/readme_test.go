@@ -1,18 +1,21 @@
 package main
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/ecommerce-platform/gitops/generator"
 	"github.com/ecommerce-platform/gitops/internal/diagram"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // The README's diagram is written by render and checked by render --check:
 // a stale one fails verify, naming README.md, until render rewrites it.
 func TestStaleReadmeDiagramFailsVerify(t *testing.T) {
-	root := scratchRepo(t)
+	root := testrepo.Fixture(t) // not rendered yet: each render here is one evaluation of both envs
 	readme := filepath.Join(root, readmeFile)
 	stale := "# Platform\n\nintro\n\n" + diagram.BeginMarker + "\n```mermaid\nflowchart LR\n  old --> gone\n```\n" + diagram.EndMarker + "\n\nafter\n"
 	if err := os.WriteFile(readme, []byte(stale), 0o644); err != nil {
@@ -23,7 +26,10 @@ func TestStaleReadmeDiagramFailsVerify(t *testing.T) {
 	if code != exitFindings || !strings.Contains(stderr, "the diagram in README.md differs") || !strings.Contains(stdout, "-  old --> gone") {
 		t.Fatalf("--check with a stale diagram: exit %d, want %d naming README.md\nstdout:\n%s\nstderr:\n%s", code, exitFindings, stdout, stderr)
 	}
-	// Rendering one env leaves the diagram of all alone.
+	if data, _ := os.ReadFile(readme); string(data) != stale {
+		t.Fatalf("--check rewrote the README:\n%s", data)
+	}
+	// The diagram is of every env: rendering one leaves it alone.
 	if code, _, stderr := runCLI(t, "--root", root, "--env", "small"); code != exitOK {
 		t.Fatalf("render --env small: exit %d: %s", code, stderr)
 	}
@@ -49,6 +55,40 @@ func TestStaleReadmeDiagramFailsVerify(t *testing.T) {
 	}
 	if code, stdout, stderr := runCLI(t, "--root", root, "--check"); code != exitOK {
 		t.Fatalf("--check after render: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+}
+
+// syncReadme on its own (no CUE evaluated): stale, written, clean; nothing
+// to keep without markers; markers out of order are an error.
+func TestSyncReadme(t *testing.T) {
+	root := t.TempDir()
+	readme := filepath.Join(root, readmeFile)
+	doc := diagram.BeginMarker + "\nold\n" + diagram.EndMarker + "\n"
+	if err := os.WriteFile(readme, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	envs := []generator.Env{{Name: "a", Graph: &generator.Graph{Env: "a", Nodes: []generator.Node{{ID: "x", Label: "X", Group: "g"}}}}}
+	if stale, err := syncReadme(root, envs, true, io.Discard); err != nil || !stale {
+		t.Fatalf("check of a stale diagram: stale %v, %v", stale, err)
+	}
+	if _, err := syncReadme(root, envs, false, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if stale, err := syncReadme(root, envs, true, io.Discard); err != nil || stale {
+		t.Fatalf("check after writing: stale %v, %v", stale, err)
+	}
+	// Without markers (or without a README) there is nothing to keep.
+	if err := os.WriteFile(readme, []byte("# no diagram\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if stale, err := syncReadme(root, envs, true, io.Discard); err != nil || stale {
+		t.Errorf("README without markers: stale %v, %v", stale, err)
+	}
+	if err := os.WriteFile(readme, []byte(diagram.EndMarker+"\n"+diagram.BeginMarker+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := syncReadme(root, envs, false, io.Discard); err == nil || !strings.Contains(err.Error(), readmeFile) {
+		t.Errorf("markers out of order: err = %v, want one naming %s", err, readmeFile)
 	}
 }
 
