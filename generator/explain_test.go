@@ -171,15 +171,13 @@ func TestMistakesNameTheEnvLine(t *testing.T) {
 		first: func(t *testing.T, root string) string { return "env small: envs/small/platform.cue:" },
 		wants: []string{"platform.services.web: ingress path / is claimed by web and api", "give each service its own ingress path"},
 	}, {
-		name: "an ingress path that repeats a CloudFront static path",
+		name: "an ingress path over another service's asset folder",
 		setup: func(t *testing.T, root string) {
 			withShared(t, root, strings.Replace(sharedCatalogue, `path: "/api"`, `path: "/static/"`, 1), map[string]int{"small": 3, "small-dr": 2})
 		},
-		// Only the primary has the distribution.
-		first: func(t *testing.T, root string) string {
-			return fmt.Sprintf("env small: envs/shared/catalog.cue:%d:", lineOf(t, root, "envs/shared/catalog.cue", "", "services: api:"))
-		},
-		wants: []string{"platform.services.api: ingress path /static/ makes the CloudFront cache behaviour /static/*, which is already a static path"},
+		// Only small's web declares the folder /static/ (its cache behaviour).
+		first: func(t *testing.T, root string) string { return "env small: envs/small/platform.cue:" },
+		wants: []string{"asset folder /static/ of web is under api's ingress path /static/: the ALB sends it to api"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
