@@ -178,6 +178,21 @@ func TestMistakesNameTheEnvLine(t *testing.T) {
 		// Only small's web declares the folder /static/ (its cache behaviour).
 		first: func(t *testing.T, root string) string { return "env small: envs/small/platform.cue:" },
 		wants: []string{"asset folder /static/ of web is under api's ingress path /static/: the ALB sends it to api"},
+	}, {
+		name: "a shared path that reads the session",
+		setup: func(t *testing.T, root string) {
+			withShared(t, root, strings.Replace(sharedCatalogue, `ingress: path: "/api"`, `ingress: {path: "/api", cache: {shared: true, session: cookies: ["session"]}}`, 1), map[string]int{"small": 3, "small-dr": 2})
+		},
+		first: func(t *testing.T, root string) string { return "env small, small-dr: envs/shared/catalog.cue:" },
+		wants: []string{"a shared path reads no session (session: session)", "make the path personal (shared: false) or drop the session"},
+	}, {
+		name: "a CachePolicy id for a path that is not shared",
+		setup: func(t *testing.T, root string) {
+			write(t, root, "envs/small/cache.cue", "package env\n\nplatform: aws: edge: cdn: cachePolicyIds: web: \"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e\"\n")
+		},
+		// Located at the env's aws block (CUE keeps no position for a map key).
+		first: func(t *testing.T, root string) string { return "env small: envs/small/" },
+		wants: []string{"aws.edge.cdn.cachePolicyIds.web: web has no shared ingress path, so it has no CachePolicy: remove the id"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
