@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 )
@@ -42,7 +43,7 @@ func TestSyncFollowsApplications(t *testing.T) {
 		}
 	}
 
-	s := newServer(t)
+	s := newServer(t, binaries.KubernetesVersion)
 	rep, err := s.applier.SyncEnv(t.Context(), root, env, bootstrapFolder)
 	if err == nil || !strings.Contains(err.Error(), filepath.Join(env, "orphan")) {
 		t.Errorf("want an error naming the orphan folder, got %v", err)

@@ -28,6 +28,7 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/cluster"
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
+	"k8s.io/client-go/discovery"
 )
 
 const (
@@ -42,20 +43,77 @@ const (
 	argoNamespace = "argocd"
 )
 
-var bins binaries.Paths
+// bins holds kube-apiserver and etcd per Kubernetes release: each rendered
+// env runs against the release its cluster runs, the harness's own tests
+// against binaries.KubernetesVersion.
+var bins = map[string]binaries.Paths{}
 
 // TestMain finds or builds the binaries once for every test: a cold build
 // takes 10-20 minutes, so its progress goes straight to stderr.
 func TestMain(m *testing.M) {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	var err error
-	bins, err = binaries.Ensure(ctx, binaries.Options{Log: os.Stderr})
-	stop()
-	if err != nil {
+	if err := ensureBinaries(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		os.Exit(1)
 	}
 	os.Exit(m.Run())
+}
+
+func ensureBinaries() error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	root, err := testrepo.FindRoot()
+	if err != nil {
+		return err
+	}
+	versions := []string{binaries.KubernetesVersion}
+	entries, err := os.ReadDir(filepath.Join(root, "rendered"))
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(root, "rendered", e.Name(), bootstrapFolder)); err != nil {
+			continue
+		}
+		v, err := testrepo.KubernetesVersion(root, e.Name())
+		if err != nil {
+			return err
+		}
+		versions = append(versions, v)
+	}
+	for _, v := range versions {
+		if _, ok := bins[v]; ok {
+			continue
+		}
+		p, err := binaries.Ensure(ctx, binaries.Options{Log: os.Stderr, KubernetesVersion: v})
+		if err != nil {
+			return err
+		}
+		bins[v] = p
+	}
+	return nil
+}
+
+// serverVersion is the release the API server reports (/version).
+func serverVersion(c *cluster.Cluster) (string, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(c.Config)
+	if err != nil {
+		return "", err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	return info.GitVersion, nil
+}
+
+// envVersion is the Kubernetes release rendered/<env> declares.
+func envVersion(t *testing.T, root, env string) string {
+	t.Helper()
+	v, err := testrepo.KubernetesVersion(root, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
 
 // server is a fresh control plane with every CRD the platform uses.
@@ -64,9 +122,10 @@ type server struct {
 	applier *argosync.Applier
 }
 
-// newServer starts etcd and kube-apiserver for this test only, installs the
-// CRDs and stops both processes when the test ends, failed or not.
-func newServer(t *testing.T) *server {
+// newServer starts etcd and kube-apiserver (Kubernetes release version) for
+// this test only, installs the CRDs and stops both processes when the test
+// ends, failed or not.
+func newServer(t *testing.T, version string) *server {
 	t.Helper()
 	ctx := t.Context()
 	start := time.Now()
@@ -76,7 +135,11 @@ func newServer(t *testing.T) *server {
 	}
 	all := crds.WithSchemaless(upstream)
 
-	c, err := cluster.Start(ctx, cluster.Options{KubeAPIServer: bins.KubeAPIServer, Etcd: bins.Etcd, Dir: t.TempDir()})
+	b, ok := bins[version]
+	if !ok {
+		t.Fatalf("no binaries for Kubernetes %s (TestMain builds the releases rendered/ declares)", version)
+	}
+	c, err := cluster.Start(ctx, cluster.Options{KubeAPIServer: b.KubeAPIServer, Etcd: b.Etcd, Dir: t.TempDir()})
 	if err != nil {
 		t.Fatalf("start control plane: %v", err)
 	}
@@ -93,6 +156,9 @@ func newServer(t *testing.T) *server {
 	applier, err := argosync.NewApplier(c.Config, fieldManager)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if got, err := serverVersion(c); err != nil || got != version {
+		t.Fatalf("the API server reports %q (%v), want Kubernetes %s", got, err, version)
 	}
 	if err := crds.Install(ctx, applier.Client(), fieldManager, all, 3*time.Minute); err != nil {
 		t.Fatalf("install CRDs: %v", err)
@@ -167,8 +233,8 @@ func (s *server) sync(t *testing.T, root, envDir string) *argosync.Report {
 func TestRenderedEnvsApply(t *testing.T) {
 	for _, env := range renderedEnvs(t) {
 		t.Run(env, func(t *testing.T) {
-			s := newServer(t)
 			root := testrepo.Root(t)
+			s := newServer(t, envVersion(t, root, env))
 			envDir := filepath.Join(root, "rendered", env)
 			first := s.sync(t, root, envDir)
 			if t.Failed() {

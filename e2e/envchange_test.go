@@ -3,10 +3,10 @@ package e2e_test
 import (
 	"bytes"
 	"fmt"
+	envedit "github.com/ecommerce-platform/gitops/internal/testrepo"
 	"io/fs"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -17,9 +17,6 @@ import (
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
-
-// bumpReplicas finds the cart service's replica floor in envs/prod.
-var bumpReplicas = regexp.MustCompile(`(?m)^(\s*cart:\s*replicas:\s*)(\d+)`)
 
 // TestEnvChangeUpdatesExactlyTheDiff renders prod twice from a copy of the
 // repository's inputs, the second time with one replica count bumped, applies
@@ -39,21 +36,15 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 			testrepo.CopyDir(t, filepath.Join(root, dir), filepath.Join(dst, dir))
 		}
 	}
+	// The cart service's replica floor, found by its CUE path, not its text.
 	services := filepath.Join(changed, "envs", env, "services.cue")
-	src, err := os.ReadFile(services)
+	field := envedit.Find(t, services, "platform", "services", "cart", "replicas")
+	oldReplicas, err := strconv.Atoi(field.Text)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: cart replicas %q: %v", services, field.Text, err)
 	}
-	m := bumpReplicas.FindSubmatch(src)
-	if m == nil {
-		t.Fatalf("%s: no `cart: replicas: N` line to bump; update bumpReplicas to the env's current shape", services)
-	}
-	oldReplicas, _ := strconv.Atoi(string(m[2]))
 	newReplicas := oldReplicas + 1
-	src = bumpReplicas.ReplaceAll(src, []byte("${1}"+strconv.Itoa(newReplicas)))
-	if err := os.WriteFile(services, src, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	envedit.Set(t, field, strconv.Itoa(newReplicas))
 	for _, dst := range []string{base, changed} {
 		testrepo.Run(t, dst, render, "--root", dst, "--env", env)
 	}
@@ -63,7 +54,7 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 	}
 	t.Logf("cart replicas %d -> %d changed %d rendered files: %s", oldReplicas, newReplicas, len(files), strings.Join(files, ", "))
 
-	s := newServer(t)
+	s := newServer(t, envVersion(t, testrepo.Root(t), env))
 	before := s.sync(t, base, filepath.Join(base, "rendered", env))
 	after := s.sync(t, changed, filepath.Join(changed, "rendered", env))
 	if t.Failed() {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"testing"
 
+	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/cluster"
 )
 
@@ -15,7 +16,7 @@ import (
 func TestControlPlaneLeavesNothingBehind(t *testing.T) {
 	t.Run("stop", func(t *testing.T) {
 		dir := t.TempDir()
-		c, err := cluster.Start(t.Context(), cluster.Options{KubeAPIServer: bins.KubeAPIServer, Etcd: bins.Etcd, Dir: dir})
+		c, err := cluster.Start(t.Context(), cluster.Options{KubeAPIServer: bins[binaries.KubernetesVersion].KubeAPIServer, Etcd: bins[binaries.KubernetesVersion].Etcd, Dir: dir})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -31,7 +32,7 @@ func TestControlPlaneLeavesNothingBehind(t *testing.T) {
 	t.Run("failed start", func(t *testing.T) {
 		dir := t.TempDir()
 		// etcd starts, the "API server" exits at once: Start must stop etcd.
-		_, err := cluster.Start(t.Context(), cluster.Options{KubeAPIServer: "/bin/false", Etcd: bins.Etcd, Dir: dir})
+		_, err := cluster.Start(t.Context(), cluster.Options{KubeAPIServer: "/bin/false", Etcd: bins[binaries.KubernetesVersion].Etcd, Dir: dir})
 		if err == nil {
 			t.Fatal("want an error from an API server that exits")
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/argosync"
+	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 )
 
 // TestServerRejectsInvalidObjects proves the harness can fail: a folder of
@@ -37,6 +38,12 @@ func TestServerRejectsInvalidObjects(t *testing.T) {
 		// defaults managementPolicies to ["*"].
 		{"zone-no-name.yaml", zone("zone-no-name", "comment: e2e"), "spec.forProvider.name is a required parameter"},
 
+		{"deployment-valid.yaml", deployment("api-valid", ""), ""},
+		// A field newer than the cluster: PodSpec.schedulingGroup is in
+		// Kubernetes v1.37, not in the v1.35 the clusters run (and this
+		// server runs), so strict field validation rejects it, as EKS would.
+		{"deployment-newer-field.yaml", deployment("api-newer", "      schedulingGroup:\n        podGroupName: api\n"), `schedulingGroup`},
+
 		// A kind no CRD serves.
 		{"widget.yaml", "apiVersion: example.invalid/v1\nkind: Widget\nmetadata:\n  name: w\nspec: {}\n", `no matches for kind "Widget"`},
 	}
@@ -60,7 +67,7 @@ func TestServerRejectsInvalidObjects(t *testing.T) {
 		t.Fatalf("kustomize built %d objects from %d files", len(objs), len(cases))
 	}
 
-	s := newServer(t)
+	s := newServer(t, binaries.KubernetesVersion)
 	const ns = "e2e-negative"
 	if err := s.applier.EnsureNamespace(t.Context(), ns); err != nil {
 		t.Fatal(err)
@@ -163,4 +170,10 @@ spec:
   forProvider:
     ` + forProvider + `
 `
+}
+
+// deployment is a minimal valid Deployment; extra is spliced into its pod spec.
+func deployment(name, extra string) string {
+	return "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: " + name + "\nspec:\n  selector:\n    matchLabels: {app: " + name + "}\n  template:\n    metadata:\n      labels: {app: " + name + "}\n    spec:\n" + extra +
+		"      containers:\n      - name: app\n        image: registry.example/app@sha256:0000000000000000000000000000000000000000000000000000000000000000\n"
 }

@@ -65,7 +65,7 @@ hpa := {
 pdb := {
 	"apiVersion": "policy/v1", "kind": "PodDisruptionBudget",
 	"metadata": {"name": "web", "namespace": "shop"},
-	"spec": {"maxUnavailable": 1, "selector": {"matchLabels": {"app": "web"}}},
+	"spec": {"maxUnavailable": 1, "unhealthyPodEvictionPolicy": "AlwaysAllow", "selector": {"matchLabels": {"app": "web"}}},
 }
 
 service(name) := {

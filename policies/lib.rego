@@ -204,3 +204,19 @@ single_writer(obj) if {
 # threshold_note says where an env's threshold is set and how to accept an
 # exception, for the messages of rules that compare with one.
 threshold_note(name) := sprintf(" (threshold %s.%s in policies/thresholds.rego; to accept an exception, add a waiver with rule, object, reason, owner and expires to policies/waivers.yaml)", [env, name])
+
+# syncing_apps lists the Argo CD Applications whose source path holds obj's
+# file (data.check.files, from the engine).
+syncing_apps(obj) := [app |
+	file := data.check.files[key(obj)][namespace(obj)][obj.metadata.name]
+	some by_name in index["Application.argoproj.io"]
+	some same_name in by_name
+	some app in same_name
+	some src in array.concat([object.get(app, ["spec", "source"], {})], object.get(app, ["spec", "sources"], []))
+	src.path != ""
+	in_dir(file, src.path)
+]
+
+in_dir(file, dir) if startswith(file, concat("", [trim_suffix(dir, "/"), "/"]))
+
+in_dir(file, dir) if contains(file, concat("", ["/", trim_suffix(dir, "/"), "/"]))

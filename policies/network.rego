@@ -10,6 +10,7 @@ import data.lib
 docs := {
 	"network.unselected-pod": "Every workload's pods are selected by a NetworkPolicy of their namespace (the default-deny one at least): an unselected pod accepts and opens any connection.",
 	"network.allow-all": "No NetworkPolicy rule allows every peer: a rule without from/to, an empty podSelector or namespaceSelector on its own, or an ipBlock of 0.0.0.0/0 or ::/0.",
+	"network.not-enforced": "An EKS cluster whose env holds NetworkPolicies runs the VPC CNI's network policy agent: its vpc-cni Addon sets configurationValues enableNetworkPolicy \"true\". Without it EKS accepts every policy and enforces none.",
 	"network.undeclared-flow": "Each peer and port a NetworkPolicy allows for a workload is a flow the model names for it (the platform.shop/network-flows annotation of its ServiceAccount, generated with the policy from the graph).",
 }
 
@@ -126,3 +127,23 @@ declared_json(w) := j if {
 }
 
 default declared_json(_) := {}
+
+addon_key := "Addon.eks.aws.upbound.io"
+
+# network.not-enforced: NetworkPolicies in the env, and the cluster's VPC CNI
+# runs without its network policy agent (amazon-vpc-cni-k8s: off by default).
+deny contains lib.finding("network.not-enforced", msg, ["metadata", "name"]) if {
+	input.kind == "Cluster"
+	startswith(input.apiVersion, "eks.aws.upbound.io/")
+	lib.has_inventory
+	count(object.get(lib.index, [policy_key], {})) > 0
+	not enforces(input.metadata.name)
+	msg := sprintf("EKS Cluster %s: the env has NetworkPolicies but no vpc-cni Addon of this cluster sets configurationValues {\"enableNetworkPolicy\": \"true\"}, so none of them is enforced", [input.metadata.name])
+}
+
+enforces(cluster) if {
+	some addon in lib.objects(addon_key, "")
+	addon.spec.forProvider.addonName == "vpc-cni"
+	addon.spec.forProvider.clusterNameRef.name == cluster
+	json.unmarshal(addon.spec.forProvider.configurationValues).enableNetworkPolicy == "true"
+}

@@ -98,3 +98,23 @@ test_undeclared_flow_without_annotation if {
 	chk := secfix.check(fixtures.swap(secfix.good, sa))
 	secfix.denied(secfix.policy("web", secfix.web_flows), chk) == {"network.undeclared-flow"}
 }
+
+# The VPC CNI enforces nothing without its network policy agent.
+test_not_enforced if {
+	# No vpc-cni Addon: EKS's bootstrap copy runs with the agent off.
+	secfix.denied(secfix.cluster, secfix.check(fixtures.drop(secfix.good, secfix.vpc_cni))) == {"network.not-enforced"}
+
+	# The agent turned off, or left at its default.
+	every values in ["{\"enableNetworkPolicy\":\"false\"}", "{}"] {
+		off := json.patch(secfix.vpc_cni, [{"op": "replace", "path": "/spec/forProvider/configurationValues", "value": values}])
+		secfix.denied(secfix.cluster, secfix.check(fixtures.swap(secfix.good, off))) == {"network.not-enforced"}
+	}
+
+	# Another cluster's add-on does not count.
+	other := json.patch(secfix.vpc_cni, [{"op": "replace", "path": "/spec/forProvider/clusterNameRef/name", "value": "shop-dr"}])
+	secfix.denied(secfix.cluster, secfix.check(fixtures.swap(secfix.good, other))) == {"network.not-enforced"}
+
+	# No NetworkPolicy in the env: nothing to enforce.
+	no_policies := [o | some o in secfix.good; o.kind != "NetworkPolicy"]
+	secfix.denied(secfix.cluster, secfix.check(fixtures.drop(no_policies, secfix.vpc_cni))) == set()
+}

@@ -50,26 +50,10 @@ warn contains lib.finding("replicas.hpa-fight", msg, ["spec", "replicas"]) if {
 	input.kind in lib.scalable_kinds
 	n := input.spec.replicas
 	some h in lib.hpas_for(input)
-	some app in syncing_apps(input)
+	some app in lib.syncing_apps(input)
 	not ignores_replicas(app, input)
 	msg := sprintf("%s %s sets replicas %d and HorizontalPodAutoscaler %s scales it, but Argo CD Application %s does not ignore /spec/replicas (ignoreDifferences and RespectIgnoreDifferences=true): every sync resets the HPA's count", [input.kind, input.metadata.name, n, h.metadata.name, app.metadata.name])
 }
-
-# syncing_apps lists the Argo CD Applications whose source path holds obj's
-# file (data.check.files, from the engine).
-syncing_apps(obj) := [app |
-	file := data.check.files[lib.key(obj)][lib.namespace(obj)][obj.metadata.name]
-	some by_name in lib.index["Application.argoproj.io"]
-	some same_name in by_name
-	some app in same_name
-	some src in array.concat([object.get(app, ["spec", "source"], {})], object.get(app, ["spec", "sources"], []))
-	src.path != ""
-	in_dir(file, src.path)
-]
-
-in_dir(file, dir) if startswith(file, concat("", [trim_suffix(dir, "/"), "/"]))
-
-in_dir(file, dir) if contains(file, concat("", ["/", trim_suffix(dir, "/"), "/"]))
 
 ignores_replicas(app, obj) if {
 	"RespectIgnoreDifferences=true" in object.get(app, ["spec", "syncPolicy", "syncOptions"], [])

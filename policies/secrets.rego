@@ -18,6 +18,7 @@ docs := {
 deny contains lib.finding("secrets.secret-data", msg, [field]) if {
 	input.kind == "Secret"
 	not credential_free_cluster(input)
+	not credential_free_repository(input)
 	some field in ["data", "stringData"]
 	count(object.get(input, [field], {})) > 0
 	msg := sprintf("Secret %s holds %d value(s) in %s (keys %v) in git: produce it with an ExternalSecret instead", [input.metadata.name, count(input[field]), field, sort(object.keys(input[field]))])
@@ -39,6 +40,17 @@ credential_free_cluster(obj) if {
 	}
 	every k, _ in object.get(config, "tlsClientConfig", {}) {
 		k in {"insecure", "caData", "serverName"}
+	}
+}
+
+# credential_free_repository: an Argo CD repository Secret that names a
+# public repository (name, url, type, enableOCI, project) holds no
+# credential; a username, password, key or token in it is one.
+credential_free_repository(obj) if {
+	obj.metadata.labels["argocd.argoproj.io/secret-type"] == "repository"
+	count(object.get(obj, "data", {})) == 0
+	every k, _ in obj.stringData {
+		k in {"name", "url", "type", "enableOCI", "project"}
 	}
 }
 

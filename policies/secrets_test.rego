@@ -158,6 +158,23 @@ test_cluster_secret_with_a_token_is_a_credential if {
 	fixtures.only("secrets.secret-data", encoded, fixtures.prod)
 }
 
+repository_secret := {
+	"apiVersion": "v1", "kind": "Secret",
+	"metadata": {"name": "repository-ack", "namespace": "argocd", "labels": {"argocd.argoproj.io/secret-type": "repository"}},
+	"stringData": {"name": "ack", "type": "helm", "url": "public.ecr.aws/aws-controllers-k8s", "enableOCI": "true"},
+}
+
+test_public_repository_secret_holds_no_credential if {
+	count(fixtures.denied(repository_secret, fixtures.prod)) == 0
+}
+
+test_repository_secret_with_a_password_is_a_credential if {
+	fixtures.only("secrets.secret-data", fixtures.set(repository_secret, "/stringData/password", "x"), fixtures.prod)
+	fixtures.only("secrets.secret-data", fixtures.set(repository_secret, "/data", {"url": "cHVibGlj"}), fixtures.prod)
+	unlabelled := json.patch(repository_secret, [{"op": "remove", "path": "/metadata/labels"}])
+	fixtures.only("secrets.secret-data", unlabelled, fixtures.prod)
+}
+
 # Fake material, in the forms the providers document (AWS's own examples).
 aws_key_id := "AKIAIOSFODNN7EXAMPLE"
 

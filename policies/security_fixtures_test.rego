@@ -89,7 +89,19 @@ statefulset := {
 	},
 }
 
+cluster := {
+	"apiVersion": "eks.aws.upbound.io/v1beta2", "kind": "Cluster",
+	"metadata": {"name": "shop-prod"}, "spec": {"forProvider": {"region": "us-east-1"}},
+}
+
+vpc_cni := {
+	"apiVersion": "eks.aws.upbound.io/v1beta1", "kind": "Addon",
+	"metadata": {"name": "shop-prod-vpc-cni"},
+	"spec": {"forProvider": {"addonName": "vpc-cni", "clusterNameRef": {"name": "shop-prod"}, "configurationValues": "{\"enableNetworkPolicy\":\"true\"}"}},
+}
+
 good := [
+	cluster, vpc_cni,
 	namespace, priority_class, json.patch(priority_class, [{"op": "replace", "path": "/metadata/name", "value": "shop-data"}]),
 	rollout, service_account("web", web_flows), policy("web", web_flows), default_deny,
 	statefulset, service_account("db", db_flows), policy("db", db_flows),

@@ -12,6 +12,7 @@ docs := {
 	"topology.project-wave": "Every Application's AppProject (other than default) is in the set and syncs in an earlier wave.",
 	"topology.destination": "Every Application's destination is the in-cluster API server or a cluster an Argo CD cluster Secret of the set registers, in an earlier wave.",
 	"topology.project-destination": "Every Application's destination (server or name, and namespace) is one its AppProject permits.",
+	"topology.controller-missing": "Every object of a kind a controller serves (External Secrets, ACK QuickSight, Crossplane's providers, Argo Rollouts, the Load Balancer Controller, Portworx and Stork) is synced to a cluster where an Application of the set installs that controller's chart (label platform.shop/upstream-chart): elsewhere its kind is not served, or nothing reconciles it.",
 }
 
 in_cluster_server := "https://kubernetes.default.svc"
@@ -100,4 +101,80 @@ deny contains lib.finding("topology.project-destination", msg, ["spec", "destina
 	some p in projects
 	not permits(p, input.spec.destination)
 	msg := sprintf("Application %s syncs to %v, which its AppProject %s does not permit", [input.metadata.name, input.spec.destination, p.metadata.name])
+}
+
+# The chart (the value of platform.shop/upstream-chart) whose controller
+# serves an API group: the group itself or a group ending in it.
+controller_charts := {
+	"external-secrets.io": "external-secrets",
+	"quicksight.services.k8s.aws": "quicksight-chart",
+	"upbound.io": "crossplane",
+	"elbv2.k8s.aws": "aws-load-balancer-controller",
+	"libopenstorage.org": "portworx",
+	"portworx.io": "portworx",
+}
+
+# argoproj.io also holds Argo CD's own kinds: only these are Rollouts'.
+rollouts_kinds := {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Experiment"}
+
+api_group(obj) := split(obj.apiVersion, "/")[0] if contains(obj.apiVersion, "/")
+
+controller_chart(obj) := chart if {
+	g := api_group(obj)
+	some suffix, chart in controller_charts
+	served_by(g, suffix)
+}
+
+controller_chart(obj) := "argo-rollouts" if {
+	api_group(obj) == "argoproj.io"
+	obj.kind in rollouts_kinds
+}
+
+served_by(g, suffix) if g == suffix
+
+served_by(g, suffix) if endswith(g, concat("", [".", suffix]))
+
+# cluster_id names a destination's cluster the same way whether it is given
+# by server or by name: in-cluster, else the registered name.
+cluster_id(destination) := "in-cluster" if in_cluster(destination)
+
+cluster_id(destination) := destination.name if {
+	not in_cluster(destination)
+	destination.name
+}
+
+cluster_id(destination) := name if {
+	not in_cluster(destination)
+	not destination.name
+	names := registered_names(destination.server)
+	count(names) > 0
+	name := sort(names)[0]
+}
+
+cluster_id(destination) := destination.server if {
+	not in_cluster(destination)
+	not destination.name
+	count(registered_names(destination.server)) == 0
+}
+
+registered_names(server) := {s.stringData.name |
+	some s in lib.objects("Secret", "argocd")
+	s.metadata.labels["argocd.argoproj.io/secret-type"] == "cluster"
+	s.stringData.server == server
+}
+
+# topology.controller-missing: an object synced where its controller is not.
+deny contains lib.finding("topology.controller-missing", msg, ["kind"]) if {
+	lib.has_inventory
+	chart := controller_chart(input)
+	some app in lib.syncing_apps(input)
+	target := cluster_id(app.spec.destination)
+	not installed(chart, target)
+	msg := sprintf("%s %s is synced by Application %s to cluster %s, where no Application of the set installs its controller (chart %s): its kind is not served there, or nothing reconciles it", [input.kind, input.metadata.name, app.metadata.name, target, chart])
+}
+
+installed(chart, target) if {
+	some app in lib.objects("Application.argoproj.io", "argocd")
+	app.metadata.labels["platform.shop/upstream-chart"] == chart
+	cluster_id(app.spec.destination) == target
 }

@@ -88,3 +88,70 @@ test_destination_the_project_does_not_permit if {
 	wrong_ns := fixtures.set(by_server, "/spec/destination/namespace", "kube-system")
 	denied(wrong_ns, good) == {"topology.project-destination"}
 }
+
+# Controllers: an object goes where its controller runs.
+chart_app(name, chart, destination) := json.patch(app(name, "-20", destination), [{"op": "add", "path": "/metadata/labels", "value": {"platform.shop/upstream-chart": chart}}])
+
+folder_app(name, path, destination) := json.patch(app(name, "0", destination), [{"op": "add", "path": "/spec/source", "value": {"path": path}}])
+
+external_secret := {
+	"apiVersion": "external-secrets.io/v1", "kind": "ExternalSecret",
+	"metadata": {"name": "web", "namespace": "shop"},
+}
+
+mr := {"apiVersion": "s3.aws.upbound.io/v1beta2", "kind": "Bucket", "metadata": {"name": "lake"}}
+
+rollout := {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "metadata": {"name": "web", "namespace": "shop"}}
+
+controller_files := {"files": {
+	"ExternalSecret.external-secrets.io": {"shop": {"web": "rendered/prod/web/externalsecret-web.yaml"}},
+	"Bucket.s3.aws.upbound.io": {"": {"lake": "/repo/rendered/prod/aws/bucket-lake.yaml"}},
+	"Rollout.argoproj.io": {"shop": {"web": "rendered/prod/web/rollout-web.yaml"}},
+	"Application.argoproj.io": {"argocd": {"prod-web": "rendered/prod/argocd/application-prod-web.yaml"}},
+}}
+
+controllers_denied(obj, objs) := r if {
+	chk := object.union(fixtures.check("prod", objs), controller_files)
+	r := {f.rule | some f in topology.deny} with input as obj with data.check as chk
+}
+
+controller_set(web_destination) := [
+	project, cluster,
+	chart_app("prod-addon-external-secrets", "external-secrets", {"name": "shop-prod", "namespace": "external-secrets"}),
+	chart_app("prod-addon-argo-rollouts", "argo-rollouts", {"server": "https://ABC.gr7.us-east-1.eks.amazonaws.com", "namespace": "argo-rollouts"}),
+	chart_app("prod-addon-crossplane", "crossplane", {"server": "https://kubernetes.default.svc", "namespace": "crossplane-system"}),
+	folder_app("prod-web", "rendered/prod/web", web_destination),
+	folder_app("prod-aws", "rendered/prod/aws", {"name": "in-cluster", "namespace": "crossplane-system"}),
+	external_secret, mr, rollout,
+]
+
+test_controller_present_by_name_or_server if {
+	objs := controller_set({"name": "shop-prod", "namespace": "shop"})
+	every obj in [external_secret, mr, rollout] {
+		controllers_denied(obj, objs) == set()
+	}
+
+	# The registered server is the same cluster as its name.
+	by_server := controller_set({"server": "https://ABC.gr7.us-east-1.eks.amazonaws.com", "namespace": "shop"})
+	controllers_denied(external_secret, by_server) == set()
+	controllers_denied(rollout, by_server) == set()
+}
+
+test_controller_missing_where_the_object_syncs if {
+	# The web folder synced to the management cluster: no External Secrets
+	# or Rollouts controller runs there.
+	objs := controller_set({"server": "https://kubernetes.default.svc", "namespace": "shop"})
+	controllers_denied(external_secret, objs) == {"topology.controller-missing"}
+	controllers_denied(rollout, objs) == {"topology.controller-missing"}
+
+	# An unregistered server is a cluster of its own.
+	other := controller_set({"server": "https://other.example", "namespace": "shop"})
+	"topology.controller-missing" in controllers_denied(external_secret, other)
+
+	# No Crossplane at all.
+	no_crossplane := [o | some o in controller_set({"name": "shop-prod", "namespace": "shop"}); o.metadata.name != "prod-addon-crossplane"]
+	controllers_denied(mr, no_crossplane) == {"topology.controller-missing"}
+
+	# Argo CD's own kinds need no chart.
+	controllers_denied(folder_app("prod-web", "rendered/prod/web", {"name": "shop-prod", "namespace": "shop"}), objs) == set()
+}

@@ -14,7 +14,19 @@ docs := {
 	"zones.nodegroup-azs": "The EKS NodeGroups of a cluster reach at least the env's number of availability zones through their Subnets.",
 	"zones.lb-cross-zone": "Load balancers balance across zones: ALB Ingress target-group-attributes, NLB aws-load-balancer-attributes, or the classic ELB annotation.",
 	"zones.spread-taints": "Every topologySpreadConstraint sets nodeTaintsPolicy: Honor: with the default Ignore, a lost or cordoned zone's tainted nodes still count as a domain with zero pods and DoNotSchedule keeps replacements Pending.",
+	"zones.pdb-unhealthy-eviction": "Every PodDisruptionBudget sets unhealthyPodEvictionPolicy: AlwaysAllow: with the default IfHealthyBudget, a crash-looping pod counts against the budget and blocks the drain of its node.",
 	"zones.pdb-zone-drain": "A PodDisruptionBudget lets one zone's share of its workload's pods go at once (ceil(replicas / zones) at the replica floor, zones from the node groups' subnets, else the env minimum), so a whole zone can drain.",
+}
+
+# zones.pdb-unhealthy-eviction: with the default IfHealthyBudget, pods that
+# are Running but not Ready may be evicted only while the budget is met, so a
+# crash-looping pod keeps a drain waiting on a pod that will never be Ready
+# (kubernetes.io "Unhealthy Pod Eviction Policy").
+deny contains lib.finding("zones.pdb-unhealthy-eviction", msg, ["spec", "unhealthyPodEvictionPolicy"]) if {
+	input.kind == "PodDisruptionBudget"
+	policy := object.get(input, ["spec", "unhealthyPodEvictionPolicy"], "IfHealthyBudget")
+	policy != "AlwaysAllow"
+	msg := sprintf("PodDisruptionBudget %s has unhealthyPodEvictionPolicy %s: a crash-looping pod it selects blocks every drain of its node; set AlwaysAllow", [input.metadata.name, policy])
 }
 
 # zones.spread-taints: a spread constraint that counts tainted nodes (the

@@ -193,3 +193,10 @@ test_spread_hard_ignored_when_env_asks_one_zone if {
 	soft := fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable", "ScheduleAnyway")
 	not "zones.spread-hard" in fixtures.denied(soft, fixtures.dr) with data.thresholds.dr as object.union(data.thresholds.dr, {"min_zones": 1})
 }
+
+# A crash-looping pod must not block a drain.
+test_pdb_unhealthy_eviction if {
+	fixtures.only("zones.pdb-unhealthy-eviction", fixtures.without(fixtures.pdb, "/spec/unhealthyPodEvictionPolicy"), fixtures.prod)
+	fixtures.only("zones.pdb-unhealthy-eviction", fixtures.set(fixtures.pdb, "/spec/unhealthyPodEvictionPolicy", "IfHealthyBudget"), fixtures.prod)
+	not "zones.pdb-unhealthy-eviction" in fixtures.denied(fixtures.pdb, fixtures.prod)
+}

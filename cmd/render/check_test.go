@@ -125,8 +125,8 @@ metadata:
   namespace: shop
 spec:
   maxUnavailable: 0
-  selector:
-    matchLabels: {app: api}
+  selector: {matchLabels: {app: api}}
+  unhealthyPodEvictionPolicy: AlwaysAllow
 ---
 apiVersion: v1
 kind: Secret
@@ -233,7 +233,7 @@ spec:
 apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: db, namespace: shop}
-spec: {maxUnavailable: 4, selector: {matchLabels: {app: db}}}
+spec: {maxUnavailable: 4, unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: db}}}
 `)
 	for format, want := range map[string]string{
 		"text":   "hpa.yaml:5: warn [replicas.hpa-fight]",
@@ -305,7 +305,7 @@ func TestCheckWaivers(t *testing.T) {
 	writeCheckFile(t, dir, "pdb.yaml", `apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: api, namespace: shop}
-spec: {maxUnavailable: 0, selector: {matchLabels: {app: api}}}
+spec: {maxUnavailable: 0, unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: api}}}
 ---
 apiVersion: v1
 kind: Pod

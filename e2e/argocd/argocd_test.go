@@ -8,13 +8,14 @@
 package argocd_test
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
@@ -34,6 +37,8 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
 	"github.com/ecommerce-platform/gitops/e2e/internal/proc"
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
+	"github.com/ecommerce-platform/gitops/e2e/internal/twin"
+	envedit "github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 const env = "prod"
@@ -87,8 +92,6 @@ func TestArgoCDSyncsRenderedProd(t *testing.T) {
 // bumpService is the service whose replica floor the env change raises.
 const bumpService = "cart"
 
-var replicasLine = regexp.MustCompile(`(?m)^(\s*` + bumpService + `:\s*replicas:\s*)(\d+)`)
-
 var (
 	rolloutGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "rollouts"}
 	hpaGVR     = schema.GroupVersionResource{Group: "autoscaling", Version: "v2", Resource: "horizontalpodautoscalers"}
@@ -110,12 +113,7 @@ func (s *stack) autoSyncsReplicaBump(t *testing.T, apps []string) {
 	replicas, _, _ := unstructured.NestedInt64(rollout.Object, "spec", "replicas")
 	oldMin, _, _ := unstructured.NestedInt64(hpa.Object, "spec", "minReplicas")
 	services := filepath.Join(s.repo.dir, "envs", env, "services.cue")
-	s.repo.edit(t, services, func(src string) string {
-		if !replicasLine.MatchString(src) {
-			t.Fatalf("%s: no `%s: replicas: N` line; update replicasLine", services, bumpService)
-		}
-		return replicasLine.ReplaceAllString(src, fmt.Sprintf("${1}%d", oldMin+1))
-	})
+	envedit.Set(t, envedit.Find(t, services, "platform", "services", bumpService, "replicas"), strconv.FormatInt(oldMin+1, 10))
 	head := s.repo.commit(t, fmt.Sprintf("%s replicas %d -> %d", bumpService, oldMin, oldMin+1))
 	start := time.Now()
 	wantHPA := readYAML(t, filepath.Join(s.repo.dir, "rendered", env, "svc-"+bumpService, "horizontalpodautoscaler-"+bumpService+".yaml"))
@@ -186,23 +184,13 @@ func (s *stack) prunesRemovedDatabase(t *testing.T) {
 	appYAML := readYAML(t, filepath.Join(s.repo.dir, "rendered", env, "argocd", "application-"+app+".yaml"))
 	cascades := slices.Contains(appYAML.GetFinalizers(), resourcesFinalizer)
 
+	// Found by CUE path, not text: the services lose their database
+	// reference, prod its databases (the catalogue's and the env's own).
 	platform := filepath.Join(s.repo.dir, "envs", env, "platform.cue")
-	s.repo.edit(t, platform, func(src string) string {
-		const line = "\tservices:  shared.services\n\tdatabases: shared.databases\n"
-		if !strings.Contains(src, line) {
-			t.Fatalf("%s: no %q; update the test to the env's shape", platform, line)
-		}
-		// The services lose their database reference, prod its databases.
-		return strings.Replace(src, line, "\tservices: {for n, svc in shared.services {(n): {for f, v in svc if f != \"database\" {(f): v}}}}\n", 1)
-	})
-	services := filepath.Join(s.repo.dir, "envs", env, "services.cue")
-	s.repo.edit(t, services, func(src string) string {
-		re := regexp.MustCompile(`(?ms)^platform: databases: "` + db + `": \{.*?^\}\n`)
-		if !re.MatchString(src) {
-			t.Fatalf("%s: no `platform: databases: %q: {...}` block", services, db)
-		}
-		return re.ReplaceAllString(src, "")
-	})
+	services := envedit.Find(t, platform, "platform", "services")
+	envedit.Set(t, services, "{for n, svc in "+services.Text+" {(n): {for f, v in svc if f != \"database\" {(f): v}}}}")
+	envedit.Delete(t, envedit.Find(t, platform, "platform", "databases"))
+	envedit.Delete(t, envedit.Find(t, filepath.Join(s.repo.dir, "envs", env, "services.cue"), "platform", "databases", db))
 	head := s.repo.commit(t, "prod drops "+db)
 	if _, err := os.Stat(folder); !os.IsNotExist(err) {
 		t.Fatalf("%s still rendered after removing %s", folder, db)
@@ -258,11 +246,16 @@ func startStack(t *testing.T) *stack {
 	t.Helper()
 	ctx := t.Context()
 	log := testWriter{t}
-	bins, err := binaries.Ensure(ctx, binaries.Options{Log: log})
+	// The API server the env's cluster runs (its rendered root Application says which).
+	version, err := testrepo.KubernetesVersion(testrepo.Root(t), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins, err := binaries.Ensure(ctx, binaries.Options{Log: log, KubernetesVersion: version})
 	if err != nil {
 		t.Fatalf("kube-apiserver and etcd: %v", err)
 	}
-	kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: log})
+	kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: log, KubernetesVersion: version})
 	if err != nil {
 		t.Fatalf("kube-controller-manager: %v", err)
 	}
@@ -315,7 +308,7 @@ func startStack(t *testing.T) *stack {
 	if err := argocd.Bootstrap(ctx, c.Config, resync, certs); err != nil {
 		t.Fatalf("Argo CD settings: %v", err)
 	}
-	runExternalSecretsStandIn(t, c.Config)
+	runStandIns(t, c.Config, upstream)
 
 	a, err := argocd.Start(ctx, argocd.Options{
 		Binaries: argoBins, Config: c.Config, Dir: filepath.Join(tmp, "argocd"), Reconciliation: resync, TLSCerts: certs,
@@ -346,6 +339,28 @@ func startStack(t *testing.T) *stack {
 		t.Logf("peak memory: %s", strings.Join(names, ", "))
 	})
 	return s
+}
+
+// runStandIns starts the two stand-ins this test needs (both named so in
+// internal/twin, and in the README) until the test ends: the External
+// Secrets writer, because the rendered apps put their ExternalSecrets in sync
+// wave -1 and Argo CD waits for them to be Ready before the next wave; and
+// the Crossplane provider's Ready conditions, because Argo CD waits for the
+// managed resources to be healthy before it prunes (PruneLast=true).
+func runStandIns(t *testing.T, cfg *rest.Config, upstream []*unstructured.Unstructured) {
+	t.Helper()
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	secrets := twin.RunExternalSecretsStandIn(ctx, dyn, cs, t.Logf)
+	provider := twin.RunProviderStandIn(ctx, dyn, twin.ManagedResourceGVRs(upstream), t.Logf)
+	t.Cleanup(func() { cancel(); <-secrets; <-provider })
 }
 
 // renderedApplications names the Applications in rendered/<env>/argocd/
@@ -530,8 +545,6 @@ type gitRepo struct {
 	server      *argocd.GitServer
 }
 
-var repoURLLine = regexp.MustCompile(`(?m)^(\s*git:\s*repoURL:\s*)"[^"]*"`)
-
 func newGitRepo(t *testing.T, root, dir, renderDir string) *gitRepo {
 	t.Helper()
 	for _, d := range []string{"cue.mod", "envs", "schema"} {
@@ -552,26 +565,9 @@ func newGitRepo(t *testing.T, root, dir, renderDir string) *gitRepo {
 
 	// Every env names the repository; only prod is rendered here.
 	platform := filepath.Join(dir, "envs", env, "platform.cue")
-	r.edit(t, platform, func(s string) string {
-		if !repoURLLine.MatchString(s) {
-			t.Fatalf("%s: no `git: repoURL: \"...\"` line; update repoURLLine", platform)
-		}
-		return repoURLLine.ReplaceAllString(s, `${1}"`+srv.URL+`"`)
-	})
+	envedit.Set(t, envedit.Find(t, platform, "platform", "git", "repoURL"), strconv.Quote(srv.URL))
 	r.commit(t, "render with the local git server")
 	return r
-}
-
-// edit rewrites one file of the repository.
-func (r *gitRepo) edit(t *testing.T, path string, f func(string) string) {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(f(string(data))), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // commit renders the env with the repository's CLI and commits everything.

@@ -58,9 +58,11 @@ type Field struct {
 	File  string // as given to Find
 	Label token.Position
 	Value token.Position
-	// start and end are the byte offsets of the value's text.
-	start, end int
-	Text       string // the value as written
+	// start and end are the byte offsets of the value's text; declStart and
+	// declEnd those of the whole field (label to value), for Delete.
+	start, end         int
+	declStart, declEnd int
+	Text               string // the value as written
 }
 
 // Find locates the field at path (e.g. "platform", "services", "web",
@@ -77,9 +79,17 @@ func Find(t testing.TB, file string, path ...string) Field {
 	if err != nil {
 		t.Fatalf("testrepo: %v", err)
 	}
-	var found *ast.Field
-	var walk func(decls []ast.Decl, path []string)
-	walk = func(decls []ast.Decl, path []string) {
+	var found, decl *ast.Field
+	// chain holds the fields walked from the file down, each with whether it
+	// is a declaration of the file or of a braced struct (not the single
+	// field of a short form `a: b: 1`).
+	type link struct {
+		field    *ast.Field
+		declared bool
+	}
+	var chain []link
+	var walk func(decls []ast.Decl, path []string, braced bool)
+	walk = func(decls []ast.Decl, path []string, braced bool) {
 		for _, d := range decls {
 			fd, ok := d.(*ast.Field)
 			if !ok {
@@ -89,18 +99,27 @@ func Find(t testing.TB, file string, path ...string) Field {
 			if err != nil || name != path[0] {
 				continue
 			}
+			chain = append(chain, link{fd, braced})
 			if len(path) == 1 {
 				if found == nil {
 					found = fd
+					// What Delete removes: the field, or for a short form the
+					// nearest ancestor that holds nothing else.
+					for i := len(chain) - 1; i >= 0; i-- {
+						if decl = chain[i].field; chain[i].declared {
+							break
+						}
+					}
 				}
-				continue
+			} else {
+				for _, s := range structsOf(fd.Value) {
+					walk(s.Elts, path[1:], s.Lbrace.IsValid())
+				}
 			}
-			for _, s := range structsOf(fd.Value) {
-				walk(s.Elts, path[1:])
-			}
+			chain = chain[:len(chain)-1]
 		}
 	}
-	walk(f.Decls, path)
+	walk(f.Decls, path, true)
 	if found == nil {
 		t.Fatalf("testrepo: %s has no field %s", file, strings.Join(path, "."))
 	}
@@ -110,6 +129,7 @@ func Find(t testing.TB, file string, path ...string) Field {
 		Label: found.Label.Pos().Position(),
 		Value: found.Value.Pos().Position(),
 		start: start, end: end,
+		declStart: decl.Pos().Offset(), declEnd: decl.Value.End().Offset(),
 		Text: string(src[start:end]),
 	}
 }
@@ -134,19 +154,57 @@ func structsOf(x ast.Expr) []*ast.StructLit {
 // as it is afterwards.
 func Set(t testing.TB, f Field, text string) Field {
 	t.Helper()
-	src, err := os.ReadFile(f.File)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if string(src[f.start:f.end]) != f.Text {
-		t.Fatalf("testrepo: %s changed since the field was found", f.File)
-	}
+	src := readUnchanged(t, f)
 	out := string(src[:f.start]) + text + string(src[f.end:])
 	if err := os.WriteFile(f.File, []byte(out), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	f.Text, f.end = text, f.start+len(text)
 	return f
+}
+
+// Delete removes the whole field (label and value, and the line it leaves
+// empty) from its file; a field written in short form (`a: b: 1`, found as
+// a.b) goes with the labels that hold only it.
+func Delete(t testing.TB, f Field) {
+	t.Helper()
+	src := readUnchanged(t, f)
+	start, end := f.declStart, f.declEnd
+	// Take the rest of the line and, when the field had its line to
+	// itself, its indentation, so no blank line is left.
+	for end < len(src) && (src[end] == ' ' || src[end] == '\t' || src[end] == ',') {
+		end++
+	}
+	if end < len(src) && src[end] == '\n' {
+		lineStart := start
+		for lineStart > 0 && (src[lineStart-1] == ' ' || src[lineStart-1] == '\t') {
+			lineStart--
+		}
+		if lineStart == 0 || src[lineStart-1] == '\n' {
+			start, end = lineStart, end+1
+		}
+	}
+	out := string(src[:start]) + string(src[end:])
+	if _, err := parser.ParseFile(f.File, out); err != nil {
+		t.Fatalf("testrepo: deleting %s leaves %s unparsable: %v", f.Text, f.File, err)
+	}
+	if err := os.WriteFile(f.File, []byte(out), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readUnchanged is the field's file, which must still hold the field as
+// Find saw it.
+func readUnchanged(t testing.TB, f Field) []byte {
+	t.Helper()
+	src, err := os.ReadFile(f.File)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.end > len(src) || string(src[f.start:f.end]) != f.Text {
+		t.Fatalf("testrepo: %s changed since the field was found", f.File)
+	}
+	return src
 }
 
 // At is "file:line:col" of a position, with the file relative to root, as

@@ -1,6 +1,6 @@
 // Command e2e-binaries builds (or finds) the kube-apiserver and etcd the
-// end-to-end tests run, and with -argocd also kube-controller-manager, Argo
-// CD and kustomize, and
+// end-to-end tests run, of every Kubernetes release rendered/ declares, and
+// with -argocd also kube-controller-manager, Argo CD and kustomize, and
 // prints their paths. Run it ahead of the tests to warm the cache, e.g. in CI
 // before the test timeout starts counting.
 package main
@@ -11,8 +11,11 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
+	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
 
 func main() {
@@ -21,19 +24,27 @@ func main() {
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	p, err := binaries.Ensure(ctx, binaries.Options{Log: os.Stderr})
+	versions, err := kubernetesVersions()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
 		os.Exit(1)
 	}
-	fmt.Printf("KUBE_APISERVER=%s\nETCD=%s\n", p.KubeAPIServer, p.Etcd)
-	if *argocd || *twin {
-		kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: os.Stderr})
+	for _, version := range versions {
+		opts := binaries.Options{Log: os.Stderr, KubernetesVersion: version}
+		p, err := binaries.Ensure(ctx, opts)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("KUBE_CONTROLLER_MANAGER=%s\n", kcm)
+		fmt.Printf("KUBE_APISERVER=%s\nETCD=%s\n", p.KubeAPIServer, p.Etcd)
+		if *argocd || *twin {
+			kcm, err := binaries.EnsureControllerManager(ctx, opts)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
+				os.Exit(1)
+			}
+			fmt.Printf("KUBE_CONTROLLER_MANAGER=%s\n", kcm)
+		}
 	}
 	if *twin {
 		tw, err := binaries.EnsureTwin(ctx, binaries.Options{Log: os.Stderr})
@@ -51,4 +62,29 @@ func main() {
 		}
 		fmt.Printf("ARGOCD=%s\nKUSTOMIZE=%s\nARGOCD_SCRIPTS=%s\n", a.ArgoCD, a.Kustomize, a.Scripts)
 	}
+}
+
+// kubernetesVersions is binaries.KubernetesVersion and every release a
+// rendered env declares (its cluster's), each once: the tests run each env
+// against its own.
+func kubernetesVersions() ([]string, error) {
+	versions := []string{binaries.KubernetesVersion}
+	root, err := testrepo.FindRoot()
+	if err != nil {
+		return nil, err
+	}
+	envs, err := filepath.Glob(filepath.Join(root, "rendered", "*", "argocd"))
+	if err != nil {
+		return nil, err
+	}
+	for _, dir := range envs {
+		v, err := testrepo.KubernetesVersion(root, filepath.Base(filepath.Dir(dir)))
+		if err != nil {
+			return nil, err
+		}
+		if !slices.Contains(versions, v) {
+			versions = append(versions, v)
+		}
+	}
+	return versions, nil
 }

@@ -21,8 +21,10 @@ import (
 
 // Versions the tests are written against. The staging modules of Kubernetes
 // (k8s.io/api, k8s.io/apiserver, ...) carry the matching v0 version.
+// KubernetesVersion is only the default: each env's tests run the release its
+// cluster runs (Options.KubernetesVersion, from the rendered env).
 const (
-	KubernetesVersion = "v1.37.2"
+	KubernetesVersion = "v1.35.4"
 	EtcdVersion       = "v3.6.16"
 )
 
@@ -49,6 +51,16 @@ type Options struct {
 	CacheDir string
 	// Log receives progress lines (the cold build takes minutes); nil discards.
 	Log io.Writer
+	// KubernetesVersion is the k8s.io/kubernetes release of kube-apiserver,
+	// kube-controller-manager and kube-scheduler; default KubernetesVersion.
+	KubernetesVersion string
+}
+
+func (o Options) kubernetesVersion() string {
+	if o.KubernetesVersion != "" {
+		return o.KubernetesVersion
+	}
+	return KubernetesVersion
 }
 
 // Ensure returns usable binaries: the ones named by the environment, else the
@@ -93,7 +105,7 @@ func Ensure(ctx context.Context, opts Options) (Paths, error) {
 		}
 	}
 	if p.KubeAPIServer == "" {
-		if p.KubeAPIServer, err = cached(ctx, opts.Log, cache, apiserverRecipe()); err != nil {
+		if p.KubeAPIServer, err = cached(ctx, opts.Log, cache, kubernetesRecipe("kube-apiserver", opts.kubernetesVersion())); err != nil {
 			return Paths{}, err
 		}
 	}
@@ -171,15 +183,15 @@ func etcdRecipe() recipe {
 	}
 }
 
-func apiserverRecipe() recipe { return kubernetesRecipe("kube-apiserver") }
-
-// kubernetesRecipe builds k8s.io/kubernetes/cmd/<name>.
-func kubernetesRecipe(name string) recipe {
-	minor := strings.Split(strings.TrimPrefix(KubernetesVersion, "v"), ".")[1]
+// kubernetesRecipe builds k8s.io/kubernetes/cmd/<name> at version.
+func kubernetesRecipe(name, version string) recipe {
+	minor := strings.Split(strings.TrimPrefix(version, "v"), ".")[1]
 	return recipe{
 		name:    name,
-		version: KubernetesVersion,
-		goMod:   kubernetesGoMod,
+		version: version,
+		goMod: func(ctx context.Context, env []string) (string, error) {
+			return kubernetesGoMod(ctx, env, version)
+		},
 		files: map[string]string{
 			// The build tag keeps the import out of any build; go mod tidy
 			// still sees it and records every module the command needs.
@@ -188,7 +200,7 @@ func kubernetesRecipe(name string) recipe {
 		pkg: "k8s.io/kubernetes/cmd/" + name,
 		// Without a version stamp the server reports v0.0.0-master and clients
 		// such as kubectl refuse to parse it.
-		ldflags: "-X k8s.io/component-base/version.gitVersion=" + KubernetesVersion +
+		ldflags: "-X k8s.io/component-base/version.gitVersion=" + version +
 			" -X k8s.io/component-base/version.gitMajor=1" +
 			" -X k8s.io/component-base/version.gitMinor=" + minor,
 	}
@@ -201,8 +213,8 @@ var stagingReplace = regexp.MustCompile(`(?m)^\s*(?:replace\s+)?(k8s\.io/\S+)\s+
 // kubernetesGoMod requires k8s.io/kubernetes and pins each staging module
 // to its published v0 release, as kubernetes' go.mod points them at
 // ./staging, which does not exist outside its repository.
-func kubernetesGoMod(ctx context.Context, env []string) (string, error) {
-	out, err := run(ctx, "", env, io.Discard, "go", "mod", "download", "-json", "k8s.io/kubernetes@"+KubernetesVersion)
+func kubernetesGoMod(ctx context.Context, env []string, version string) (string, error) {
+	out, err := run(ctx, "", env, io.Discard, "go", "mod", "download", "-json", "k8s.io/kubernetes@"+version)
 	if err != nil {
 		return "", err
 	}
@@ -217,9 +229,9 @@ func kubernetesGoMod(ctx context.Context, env []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	stagingVersion := "v0." + strings.SplitN(strings.TrimPrefix(KubernetesVersion, "v"), ".", 2)[1]
+	stagingVersion := "v0." + strings.SplitN(strings.TrimPrefix(version, "v"), ".", 2)[1]
 	var b strings.Builder
-	fmt.Fprintf(&b, "module platform-e2e/kubernetes\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n", KubernetesVersion)
+	fmt.Fprintf(&b, "module platform-e2e/kubernetes\n\ngo 1.26.0\n\nrequire k8s.io/kubernetes %s\n\nreplace (\n", version)
 	n := 0
 	for _, m := range stagingReplace.FindAllSubmatch(data, -1) {
 		fmt.Fprintf(&b, "\t%s => %s %s\n", m[1], m[1], stagingVersion)

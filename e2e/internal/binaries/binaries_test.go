@@ -84,15 +84,15 @@ func TestKubernetesGoModPinsEveryStagingModule(t *testing.T) {
 	if testing.Short() {
 		t.Skip("downloads k8s.io/kubernetes")
 	}
-	goMod, err := kubernetesGoMod(t.Context(), os.Environ())
+	goMod, err := kubernetesGoMod(t.Context(), os.Environ(), KubernetesVersion)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"require k8s.io/kubernetes " + KubernetesVersion,
-		"k8s.io/api => k8s.io/api v0.37.2",
-		"k8s.io/apiserver => k8s.io/apiserver v0.37.2",
-		"k8s.io/client-go => k8s.io/client-go v0.37.2",
+		"k8s.io/api => k8s.io/api v0.35.4",
+		"k8s.io/apiserver => k8s.io/apiserver v0.35.4",
+		"k8s.io/client-go => k8s.io/client-go v0.35.4",
 	} {
 		if !strings.Contains(goMod, want) {
 			t.Errorf("go.mod lacks %q:\n%s", want, goMod)

@@ -11,7 +11,7 @@ import (
 // EnvKubeControllerManager names a kube-controller-manager binary.
 const EnvKubeControllerManager = "E2E_KUBE_CONTROLLER_MANAGER"
 
-// EnsureControllerManager returns kube-controller-manager at KubernetesVersion:
+// EnsureControllerManager returns kube-controller-manager at opts.KubernetesVersion:
 // from the environment (or KUBEBUILDER_ASSETS), else the cache, else built
 // now from the same module graph as kube-apiserver (minutes; most packages
 // are already in the Go build cache after kube-apiserver). The Argo CD test
@@ -40,5 +40,5 @@ func EnsureControllerManager(ctx context.Context, opts Options) (string, error) 
 		return "", err
 	}
 	defer unlock()
-	return cached(ctx, opts.Log, cache, kubernetesRecipe("kube-controller-manager"))
+	return cached(ctx, opts.Log, cache, kubernetesRecipe("kube-controller-manager", opts.kubernetesVersion()))
 }

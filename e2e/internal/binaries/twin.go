@@ -91,7 +91,7 @@ func EnsureTwin(ctx context.Context, opts Options) (TwinPaths, error) {
 	}
 	defer unlock()
 	if p.KubeScheduler == "" {
-		if p.KubeScheduler, err = cached(ctx, opts.Log, cache, kubernetesRecipe("kube-scheduler")); err != nil {
+		if p.KubeScheduler, err = cached(ctx, opts.Log, cache, kubernetesRecipe("kube-scheduler", opts.kubernetesVersion())); err != nil {
 			return TwinPaths{}, err
 		}
 	}

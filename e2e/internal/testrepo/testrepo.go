@@ -3,11 +3,14 @@
 package testrepo
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 // CopyDir copies the tree src to dst (which must not hold those files yet).
@@ -32,20 +35,11 @@ func Run(t testing.TB, dir, name string, args ...string) {
 // working directory that holds cue.mod/.
 func Root(t testing.TB) string {
 	t.Helper()
-	dir, err := filepath.Abs(".")
+	dir, err := FindRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
-	for {
-		if st, err := os.Stat(filepath.Join(dir, "cue.mod")); err == nil && st.IsDir() {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no cue.mod/ above the working directory: run the tests inside the repository")
-		}
-		dir = parent
-	}
+	return dir
 }
 
 // CRDs is the CRD folder: $E2E_CRDS, else shared/crds beside the repository.
@@ -55,4 +49,67 @@ func CRDs(t testing.TB) string {
 		return dir
 	}
 	return filepath.Join(Root(t), "..", "shared", "crds")
+}
+
+// KubernetesVersionAnnotation is where the rendered root Application of an
+// env names the Kubernetes release its cluster runs (schema/kubernetes.cue).
+const KubernetesVersionAnnotation = "platform.shop/kubernetes-version"
+
+// KubernetesVersion is the release rendered/<env> declares in its bootstrap
+// folder (argocd/), so the tests run the API server the env's cluster runs:
+// upgrading the cluster in the env moves the tests with it.
+func KubernetesVersion(root, env string) (string, error) {
+	dir := filepath.Join(root, "rendered", env, "argocd")
+	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	if err != nil {
+		return "", err
+	}
+	found := map[string]string{} // version -> file
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return "", err
+		}
+		for _, doc := range strings.Split(string(data), "\n---\n") {
+			var obj struct {
+				Metadata struct {
+					Annotations map[string]string `json:"annotations"`
+				} `json:"metadata"`
+			}
+			if err := yaml.Unmarshal([]byte(doc), &obj); err != nil {
+				return "", fmt.Errorf("%s: %w", f, err)
+			}
+			if v := obj.Metadata.Annotations[KubernetesVersionAnnotation]; v != "" {
+				found[v] = f
+			}
+		}
+	}
+	switch len(found) {
+	case 1:
+		for v := range found {
+			return v, nil
+		}
+	case 0:
+		return "", fmt.Errorf("no %s annotation in %s", KubernetesVersionAnnotation, dir)
+	}
+	return "", fmt.Errorf("%s declares several Kubernetes releases: %v", dir, found)
+}
+
+// FindRoot is Root without a test: the nearest folder above the working
+// directory that holds cue.mod/.
+func FindRoot() (string, error) {
+	dir, err := filepath.Abs(".")
+	if err != nil {
+		return "", err
+	}
+	for {
+		if st, err := os.Stat(filepath.Join(dir, "cue.mod")); err == nil && st.IsDir() {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", fmt.Errorf("no cue.mod/ above the working directory: run the tests inside the repository")
+		}
+		dir = parent
+	}
 }
