@@ -171,15 +171,28 @@ func TestMistakesNameTheEnvLine(t *testing.T) {
 		first: func(t *testing.T, root string) string { return "env small: envs/small/platform.cue:" },
 		wants: []string{"platform.services.web: ingress path / is claimed by web and api", "give each service its own ingress path"},
 	}, {
-		name: "an ingress path that repeats a CloudFront static path",
+		name: "an ingress path over another service's asset folder",
 		setup: func(t *testing.T, root string) {
 			withShared(t, root, strings.Replace(sharedCatalogue, `path: "/api"`, `path: "/static/"`, 1), map[string]int{"small": 3, "small-dr": 2})
 		},
-		// Only the primary has the distribution.
-		first: func(t *testing.T, root string) string {
-			return fmt.Sprintf("env small: envs/shared/catalog.cue:%d:", lineOf(t, root, "envs/shared/catalog.cue", "", "services: api:"))
+		// Only small's web declares the folder /static/ (its cache behaviour).
+		first: func(t *testing.T, root string) string { return "env small: envs/small/platform.cue:" },
+		wants: []string{"asset folder /static/ of web is under api's ingress path /static/: the ALB sends it to api"},
+	}, {
+		name: "a shared path that reads the session",
+		setup: func(t *testing.T, root string) {
+			withShared(t, root, strings.Replace(sharedCatalogue, `ingress: path: "/api"`, `ingress: {path: "/api", cache: {shared: true, session: cookies: ["session"]}}`, 1), map[string]int{"small": 3, "small-dr": 2})
 		},
-		wants: []string{"platform.services.api: ingress path /static/ makes the CloudFront cache behaviour /static/*, which is already a static path"},
+		first: func(t *testing.T, root string) string { return "env small, small-dr: envs/shared/catalog.cue:" },
+		wants: []string{"a shared path reads no session (session: session)", "make the path personal (shared: false) or drop the session"},
+	}, {
+		name: "a CachePolicy id for a path that is not shared",
+		setup: func(t *testing.T, root string) {
+			write(t, root, "envs/small/cache.cue", "package env\n\nplatform: aws: edge: cdn: cachePolicyIds: web: \"0b1c2d3e-4f5a-4b6c-8d7e-9f0a1b2c3d4e\"\n")
+		},
+		// Located at the env's aws block (CUE keeps no position for a map key).
+		first: func(t *testing.T, root string) string { return "env small: envs/small/" },
+		wants: []string{"aws.edge.cdn.cachePolicyIds.web: web has no shared ingress path, so it has no CachePolicy: remove the id"},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
