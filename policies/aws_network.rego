@@ -45,10 +45,12 @@ ids(obj) := {id |
 }
 
 # route_tables_of lists the route tables a subnet is associated with.
+# Lists are bound before the loops: a call inside a loop runs per iteration.
 route_tables_of(subnet) := {rt |
+	tables := managed("RouteTable")
 	some a in managed("RouteTableAssociation")
 	refers(fp(a), "subnetId", subnet)
-	some rt in managed("RouteTable")
+	some rt in tables
 	refers(fp(a), "routeTableId", rt)
 }
 
@@ -62,9 +64,10 @@ default_routes(rt) := {r |
 # leaves_through reports whether a subnet's route table sends 0.0.0.0/0 to a
 # gateway of kind (NATGateway, InternetGateway) in the set.
 leaves_through(subnet, kind, field) if {
+	gateways := managed(kind)
 	some rt in route_tables_of(subnet)
 	some r in default_routes(rt)
-	some gw in managed(kind)
+	some gw in gateways
 	refers(fp(r), field, gw)
 }
 
@@ -103,22 +106,24 @@ endpoint_service(e) := s if {
 }
 
 private_endpoints(subnet) if {
+	endpoints := managed("VPCEndpoint")
 	vpc_endpoints := {endpoint_service(e) |
-		some e in managed("VPCEndpoint")
+		associations := managed("VPCEndpointSubnetAssociation")
+		some e in endpoints
 		object.get(fp(e), "vpcEndpointType", "Gateway") == "Interface"
 		fp(e).privateDnsEnabled == true
 		fp(e).vpcIdRef.name == fp(subnet).vpcIdRef.name
 
 		# Its network interfaces: VPCEndpoint itself takes no subnets (provider-upjet-aws
 		# config/ec2/config.go moves subnet_ids to status).
-		some a in managed("VPCEndpointSubnetAssociation")
+		some a in associations
 		refers(fp(a), "vpcEndpointId", e)
 	}
 	count(node_interface_endpoints - vpc_endpoints) == 0
 	some rt in route_tables_of(subnet)
 	some a in managed("VPCEndpointRouteTableAssociation")
 	refers(fp(a), "routeTableId", rt)
-	some e in managed("VPCEndpoint")
+	some e in endpoints
 	refers(fp(a), "vpcEndpointId", e)
 	endpoint_service(e) == "s3"
 }
@@ -160,12 +165,14 @@ deny contains lib.finding("awsnetwork.subnet-route-table", msg, ["metadata", "na
 }
 
 # What the platform runs on (deleting it takes the shop down) and what holds data.
+# Written out: a set built with kind_key calls is rebuilt for every object.
 protected_kinds := {
 	"Cluster.eks.aws.upbound.io", "NodeGroup.eks.aws.upbound.io",
-	kind_key("VPC"), kind_key("Subnet"), kind_key("InternetGateway"), kind_key("NATGateway"), kind_key("EIP"),
-	kind_key("RouteTable"), kind_key("Route"), kind_key("RouteTableAssociation"),
-	kind_key("VPCEndpoint"), kind_key("VPCEndpointRouteTableAssociation"),
-	kind_key("VPCEndpointSubnetAssociation"), kind_key("VPCEndpointSecurityGroupAssociation"),
+	"VPC.ec2.aws.upbound.io", "Subnet.ec2.aws.upbound.io", "InternetGateway.ec2.aws.upbound.io",
+	"NATGateway.ec2.aws.upbound.io", "EIP.ec2.aws.upbound.io",
+	"RouteTable.ec2.aws.upbound.io", "Route.ec2.aws.upbound.io", "RouteTableAssociation.ec2.aws.upbound.io",
+	"VPCEndpoint.ec2.aws.upbound.io", "VPCEndpointRouteTableAssociation.ec2.aws.upbound.io",
+	"VPCEndpointSubnetAssociation.ec2.aws.upbound.io", "VPCEndpointSecurityGroupAssociation.ec2.aws.upbound.io",
 	"Bucket.s3.aws.upbound.io", "Cluster.redshift.aws.upbound.io",
 }
 

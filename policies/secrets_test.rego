@@ -306,3 +306,23 @@ test_material_not_judged_in_secret_or_binary_data if {
 	s := {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "shop"}, "stringData": {"k": aws_key_id}}
 	fixtures.only("secrets.secret-data", s, fixtures.prod)
 }
+
+# The whole-object prefilter tries a form's regex only when the JSON text
+# holds one of its literals: each form alone must still get through it.
+test_material_prefilter_passes_every_form if {
+	samples := {
+		"a password inside a URL": "redis://:s3cr3t@cache:6379",
+		"an AWS access key id": aws_key_id,
+		"an AWS secret access key": concat("", ["aws_secret_access_key = ", aws_secret]),
+		"a PEM private key": "-----BEGIN RSA PRIVATE KEY-----",
+		"a GitHub token": github_token,
+		"a Slack token": concat("", ["xoxb-", "123456789012-abcdef"]),
+		"a Stripe live key": concat("", ["sk_live_", "4eC39HqLyjWDarjtT1zdp7dc"]),
+		"a Google API key": concat("", ["AIza", "SyD-abcdefghijklmnopqrstuvwxyz012345"]),
+		"a JSON Web Token": jwt,
+	}
+	every m in secrets.material {
+		secrets.text_holds_material(json.marshal({"value": samples[m.name]}))
+	}
+	not secrets.text_holds_material(json.marshal(fixtures.rollout))
+}

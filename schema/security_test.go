@@ -29,7 +29,7 @@ func schemaValue(t *testing.T) (*cue.Context, cue.Value) {
 func TestServiceURLsNameDependencies(t *testing.T) {
 	ctx, schema := schemaValue(t)
 	eval := func(env string) (string, error) {
-		v := ctx.CompileString(`(#ServiceURLs & {services: {catalog: {}, cart: {}}, namespace: "shop", env: `+env+`}).out`, cue.Scope(schema))
+		v := ctx.CompileString(`(#ServiceURLs & {known: {catalog: "catalog", cart: "cart"}, namespace: "shop", env: `+env+`}).out`, cue.Scope(schema))
 		b, err := v.MarshalJSON()
 		return string(b), err
 	}

@@ -349,7 +349,15 @@ func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any) error {
 		derived[pkg] = values[i]
 	}
 	check["env_index"] = derived
-	return c.setCheck(ctx, check)
+	// Only the new path: writing check whole would convert the env's
+	// objects to AST values a second time.
+	return storage.Txn(ctx, c.store, storage.WriteParams, func(txn storage.Transaction) error {
+		v, err := ast.InterfaceToValue(derived)
+		if err != nil {
+			return err
+		}
+		return c.store.Write(ctx, txn, storage.AddOp, storage.MustParsePath("/check/env_index"), v)
+	})
 }
 
 func (c *Checker) evalSet(ctx context.Context, s Set) ([]finding.Finding, error) {

@@ -235,15 +235,7 @@ func (v *Validator) compiled(src source) (*entry, error) {
 				return
 			}
 		}
-		// One compiler per kind: a Compiler is not safe for concurrent use,
-		// and separate ones let kinds compile in parallel.
-		c := newCompiler()
-		const url = "urn:schemacheck:kind"
-		if err := c.AddResource(url, doc); err != nil {
-			e.err = err
-			return
-		}
-		e.schema, e.err = c.Compile(url)
+		e.schema, e.err = v.compileDoc(doc) // compile.go
 	})
 	return e, e.err
 }
