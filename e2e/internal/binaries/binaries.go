@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -165,6 +166,50 @@ type recipe struct {
 	// env is added to the go commands' environment, e.g. GOTOOLCHAIN for a
 	// module that needs a newer Go than the one running the tests.
 	env []string
+	// patches change upstream source for this build only (go build
+	// -overlay), e.g. a listen address with no flag.
+	patches []sourcePatch
+}
+
+// sourcePatch replaces old, which must occur exactly once, by new in one
+// file of a module of the build: a new upstream version that moved the text
+// fails the build instead of silently building unpatched.
+type sourcePatch struct {
+	module, file, old, new string
+}
+
+// overlay writes the patched files under src and returns go build's
+// -overlay file naming them.
+func overlay(ctx context.Context, src string, env []string, patches []sourcePatch) (string, error) {
+	replace := map[string]string{}
+	for i, p := range patches {
+		out, err := run(ctx, src, env, io.Discard, "go", "list", "-m", "-f", "{{.Dir}}", p.module)
+		if err != nil {
+			return "", err
+		}
+		orig := filepath.Join(strings.TrimSpace(string(out)), filepath.FromSlash(p.file))
+		data, err := os.ReadFile(orig)
+		if err != nil {
+			return "", err
+		}
+		if n := bytes.Count(data, []byte(p.old)); n != 1 {
+			return "", fmt.Errorf("patch %s/%s: %q occurs %d times, want once", p.module, p.file, p.old, n)
+		}
+		patched := filepath.Join(src, "overlay", strconv.Itoa(i)+"-"+filepath.Base(orig))
+		if err := os.MkdirAll(filepath.Dir(patched), 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(patched, bytes.Replace(data, []byte(p.old), []byte(p.new), 1), 0o644); err != nil {
+			return "", err
+		}
+		replace[orig] = patched
+	}
+	js, err := json.Marshal(map[string]any{"Replace": replace})
+	if err != nil {
+		return "", err
+	}
+	path := filepath.Join(src, "overlay.json")
+	return path, os.WriteFile(path, js, 0o644)
 }
 
 func (r recipe) cacheName() string { return r.name + "-" + r.version }
@@ -293,7 +338,15 @@ func build(ctx context.Context, log io.Writer, cache, bin string, r recipe) erro
 	defer os.Remove(tmp)
 	// -trimpath: no local paths in the binary; -s -w: no symbol tables
 	// (the apiserver is 119 MB without them).
-	args := nice("go", "build", "-trimpath", "-ldflags", strings.TrimSpace("-s -w "+r.ldflags), "-o", tmp, r.pkg)
+	buildArgs := []string{"go", "build", "-trimpath", "-ldflags", strings.TrimSpace("-s -w " + r.ldflags), "-o", tmp}
+	if len(r.patches) > 0 {
+		path, err := overlay(ctx, src, env, r.patches)
+		if err != nil {
+			return err
+		}
+		buildArgs = append(buildArgs, "-overlay="+path)
+	}
+	args := nice(append(buildArgs, r.pkg)...)
 	if _, err := run(ctx, src, env, log, args...); err != nil {
 		return err
 	}
