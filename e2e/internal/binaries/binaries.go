@@ -166,8 +166,8 @@ type recipe struct {
 	// env is added to the go commands' environment, e.g. GOTOOLCHAIN for a
 	// module that needs a newer Go than the one running the tests.
 	env []string
-	// patches change upstream source for this build only (go build
-	// -overlay), e.g. a listen address with no flag.
+	// patches change upstream source for this build only (a patched copy
+	// of the module), e.g. a listen address with no flag.
 	patches []sourcePatch
 }
 
@@ -178,38 +178,50 @@ type sourcePatch struct {
 	module, file, old, new string
 }
 
-// overlay writes the patched files under src and returns go build's
-// -overlay file naming them.
-func overlay(ctx context.Context, src string, env []string, patches []sourcePatch) (string, error) {
-	replace := map[string]string{}
-	for i, p := range patches {
-		out, err := run(ctx, src, env, io.Discard, "go", "list", "-m", "-f", "{{.Dir}}", p.module)
-		if err != nil {
-			return "", err
+// patchModules copies each patched module out of the module cache into src
+// (go build -overlay refuses files of the module cache), applies the
+// patches there and points the throwaway module at the copy (replace).
+func patchModules(ctx context.Context, src string, env []string, patches []sourcePatch) error {
+	copies := map[string]string{} // module -> folder under src
+	for _, p := range patches {
+		dst, ok := copies[p.module]
+		if !ok {
+			out, err := run(ctx, src, env, io.Discard, "go", "list", "-m", "-f", "{{.Dir}}", p.module)
+			if err != nil {
+				return err
+			}
+			dst = filepath.Join(src, "patched", strconv.Itoa(len(copies)))
+			if err := os.CopyFS(dst, os.DirFS(strings.TrimSpace(string(out)))); err != nil {
+				return fmt.Errorf("copy %s: %w", p.module, err)
+			}
+			if _, err := run(ctx, src, env, io.Discard, "go", "mod", "edit", "-replace", p.module+"=./"+filepath.ToSlash(must(filepath.Rel(src, dst)))); err != nil {
+				return err
+			}
+			copies[p.module] = dst
 		}
-		orig := filepath.Join(strings.TrimSpace(string(out)), filepath.FromSlash(p.file))
-		data, err := os.ReadFile(orig)
+		path := filepath.Join(dst, filepath.FromSlash(p.file))
+		data, err := os.ReadFile(path)
 		if err != nil {
-			return "", err
+			return err
 		}
 		if n := bytes.Count(data, []byte(p.old)); n != 1 {
-			return "", fmt.Errorf("patch %s/%s: %q occurs %d times, want once", p.module, p.file, p.old, n)
+			return fmt.Errorf("patch %s/%s: %q occurs %d times, want once", p.module, p.file, p.old, n)
 		}
-		patched := filepath.Join(src, "overlay", strconv.Itoa(i)+"-"+filepath.Base(orig))
-		if err := os.MkdirAll(filepath.Dir(patched), 0o755); err != nil {
-			return "", err
+		if err := os.Chmod(path, 0o644); err != nil {
+			return err
 		}
-		if err := os.WriteFile(patched, bytes.Replace(data, []byte(p.old), []byte(p.new), 1), 0o644); err != nil {
-			return "", err
+		if err := os.WriteFile(path, bytes.Replace(data, []byte(p.old), []byte(p.new), 1), 0o644); err != nil {
+			return err
 		}
-		replace[orig] = patched
 	}
-	js, err := json.Marshal(map[string]any{"Replace": replace})
+	return nil
+}
+
+func must(s string, err error) string {
 	if err != nil {
-		return "", err
+		panic(err)
 	}
-	path := filepath.Join(src, "overlay.json")
-	return path, os.WriteFile(path, js, 0o644)
+	return s
 }
 
 func (r recipe) cacheName() string { return r.name + "-" + r.version }
@@ -338,15 +350,10 @@ func build(ctx context.Context, log io.Writer, cache, bin string, r recipe) erro
 	defer os.Remove(tmp)
 	// -trimpath: no local paths in the binary; -s -w: no symbol tables
 	// (the apiserver is 119 MB without them).
-	buildArgs := []string{"go", "build", "-trimpath", "-ldflags", strings.TrimSpace("-s -w " + r.ldflags), "-o", tmp}
-	if len(r.patches) > 0 {
-		path, err := overlay(ctx, src, env, r.patches)
-		if err != nil {
-			return err
-		}
-		buildArgs = append(buildArgs, "-overlay="+path)
+	if err := patchModules(ctx, src, env, r.patches); err != nil {
+		return err
 	}
-	args := nice(append(buildArgs, r.pkg)...)
+	args := nice("go", "build", "-trimpath", "-ldflags", strings.TrimSpace("-s -w "+r.ldflags), "-o", tmp, r.pkg)
 	if _, err := run(ctx, src, env, log, args...); err != nil {
 		return err
 	}
