@@ -6,7 +6,7 @@ RENDER  := $(GO) run ./cmd/render
 CRDS    ?=
 CRDFLAG  = $(if $(CRDS),--crds $(CRDS))
 
-.PHONY: render verify test golden check policy crds fmt fmt-check bench e2e e2e-argocd peers
+.PHONY: render verify test golden check policy crds fmt fmt-check bench e2e e2e-argocd e2e-twin peers
 
 ## render: write rendered/<env>/ from envs/ + schema/ (what Argo CD applies)
 render:
@@ -70,6 +70,11 @@ e2e-argocd:
 	e2e/hack/install-deps.sh
 	cd e2e && $(GO) run ./cmd/e2e-binaries -argocd >/dev/null
 	crds=$$($(RENDER) crds fetch $(CRDFLAG)) && cd e2e && E2E_ARGOCD_TEST=1 E2E_CRDS=$$crds $(GO) test -count=1 -v -timeout 60m ./argocd/
+
+## e2e-twin: rendered/prod on the real kube-scheduler, kube-controller-manager and Argo Rollouts with kwok nodes in three zones (built once per machine): bring-up, blue-green release and abort, zone loss, zone drain
+e2e-twin:
+	cd e2e && $(GO) run ./cmd/e2e-binaries -twin >/dev/null
+	crds=$$($(RENDER) crds fetch $(CRDFLAG)) && cd e2e && E2E_TWIN_TEST=1 E2E_CRDS=$$crds $(GO) test -count=1 -v -timeout 60m ./twin/
 
 ## bench: the performance table of BENCHMARKS.md (peers built from the module proxy)
 bench:

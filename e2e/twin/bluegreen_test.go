@@ -287,12 +287,20 @@ func (p *platform) waitAnalysis(t *testing.T, ns, hash, phase string, timeout ti
 	return run
 }
 
-// analysisHost is the host the run's web metric asked (its resolved url).
+// analysisHost is the host the run's web metric asked: its url with the
+// run's args put in (the run keeps the template's {{args.<name>}}; the
+// controller resolves them when it measures).
 func analysisHost(t *testing.T, run *unstructured.Unstructured) string {
 	t.Helper()
+	args, _, _ := unstructured.NestedSlice(run.Object, "spec", "args")
 	metrics, _, _ := unstructured.NestedSlice(run.Object, "spec", "metrics")
 	for _, m := range metrics {
 		url, _, _ := unstructured.NestedString(m.(map[string]any), "provider", "web", "url")
+		for _, a := range args {
+			name, _ := a.(map[string]any)["name"].(string)
+			value, _ := a.(map[string]any)["value"].(string)
+			url = strings.ReplaceAll(url, "{{args."+name+"}}", value)
+		}
 		if rest, ok := strings.CutPrefix(url, "http://"); ok {
 			return strings.SplitN(rest, "/", 2)[0]
 		}

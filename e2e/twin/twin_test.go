@@ -42,7 +42,7 @@ import (
 )
 
 const (
-	env          = "prod"
+	env          = binaries.TwinEnv
 	fieldManager = "argocd-e2e"
 	// portworx is the CSI driver of the rendered StorageClasses, served here
 	// by the volume provisioner stand-in.
@@ -91,16 +91,23 @@ func startPlatform(t *testing.T) *platform {
 		t.Skip("runs the platform twin (kube-scheduler, kwok and Argo Rollouts built on first use): set E2E_TWIN_TEST=1 or run make e2e-twin")
 	}
 	ctx := t.Context()
-	log := testWriter{t}
-	control, err := binaries.Ensure(ctx, binaries.Options{Log: log})
+	root := testrepo.Root(t)
+	// The control plane, its controllers and the scheduler are the release
+	// the env's cluster runs (its root Application's annotation).
+	version, err := testrepo.KubernetesVersion(root, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := binaries.Options{Log: testWriter{t}, KubernetesVersion: version}
+	control, err := binaries.Ensure(ctx, opts)
 	if err != nil {
 		t.Fatalf("kube-apiserver and etcd: %v", err)
 	}
-	kcm, err := binaries.EnsureControllerManager(ctx, binaries.Options{Log: log})
+	kcm, err := binaries.EnsureControllerManager(ctx, opts)
 	if err != nil {
 		t.Fatalf("kube-controller-manager: %v", err)
 	}
-	bins, err := binaries.EnsureTwin(ctx, binaries.Options{Log: log})
+	bins, err := binaries.EnsureTwin(ctx, opts)
 	if err != nil {
 		t.Fatalf("twin binaries: %v", err)
 	}
@@ -108,7 +115,6 @@ func startPlatform(t *testing.T) *platform {
 	if err != nil {
 		t.Fatalf("upstream CRDs (set E2E_CRDS to their folder): %v", err)
 	}
-	root := testrepo.Root(t)
 	p := &platform{envDir: filepath.Join(root, "rendered", env)}
 	if p.nodes, err = twin.NodeGroupNodes(p.envDir, instanceTypes); err != nil {
 		t.Fatal(err)
@@ -176,6 +182,14 @@ func startPlatform(t *testing.T) *platform {
 		twin.RunVolumeProvisioner(standIns, p.cs, logf, portworx),
 		twin.RunExternalSecretsStandIn(standIns, p.tw.Dyn, p.cs, logf))
 	p.waitNodesReady(t, 2*time.Minute)
+	// Every process binds loopback only (kwok runs without its kubelet
+	// server, the Rollouts controller is built with a loopback listen
+	// address, the others are given --bind-address / listen URLs).
+	if wide, err := p.tw.NotLoopback(); err != nil {
+		t.Fatal(err)
+	} else if len(wide) > 0 {
+		t.Fatalf("twin processes listen beyond 127.0.0.1: %v", wide)
+	}
 	t.Logf("twin up in %s: %d nodes in %v", time.Since(start).Round(time.Second), len(p.nodes), p.zones)
 
 	if p.applier, err = argosync.NewApplier(p.tw.Config, fieldManager); err != nil {

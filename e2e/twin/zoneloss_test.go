@@ -19,19 +19,22 @@ import (
 	"github.com/ecommerce-platform/gitops/e2e/internal/twin"
 )
 
-// TestZoneLoss: one zone's kubelets fall silent (its kwok stops). Node
-// lifecycle marks its nodes unreachable after the shortened grace period and
-// the taint-eviction controller evicts their pods after the shortened
+// TestZoneLoss: one zone's kubelets fall silent (its kwok stops): the zone
+// holding the database writer, the worst case. Node lifecycle marks its
+// nodes unreachable after the shortened grace period and the
+// taint-eviction controller evicts their pods after the shortened
 // toleration. Every workload keeps at least the minimum its
 // PodDisruptionBudget promises Ready in the other zones throughout, and the
 // Rollouts' replacements schedule there until each has all its replicas
-// Ready again. StatefulSet pods of the lost zone stay Terminating (no kubelet
-// confirms their end, as on a real cluster until the node is deleted); the
-// others keep serving.
+// Ready again. The writer's pod stays Terminating (no kubelet confirms its
+// end, and a StatefulSet never runs two pods of one ordinal): it moves only
+// once the lost nodes carry the out-of-service taint, as the README's
+// zone-loss runbook says, and then comes up in a surviving zone on the same
+// claim and volume.
 func TestZoneLoss(t *testing.T) {
 	p := startPlatform(t)
 	p.waitUp(t, 5*time.Minute)
-	lost := p.zones[0]
+	lost, writers := p.writerZone(t)
 	floors := p.disruptionFloors(t)
 	watch := p.watchReady(t, floors)
 
@@ -39,7 +42,7 @@ func TestZoneLoss(t *testing.T) {
 		t.Fatal(err)
 	}
 	stopped := time.Now()
-	t.Logf("zone %s lost: its kwok stopped", lost)
+	t.Logf("zone %s lost (it holds %v): its kwok stopped", lost, writers)
 	p.eventually(t, 2*time.Minute, "the lost zone's nodes unreachable", func() (bool, string) {
 		nodes, err := p.cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{LabelSelector: twin.ZoneLabel + "=" + lost})
 		if err != nil {
@@ -89,26 +92,137 @@ func TestZoneLoss(t *testing.T) {
 	}
 	zones := p.nodeZones(t)
 	for _, w := range p.workloads(t) {
+		if w.kind == "StatefulSet" {
+			continue
+		}
 		var live []corev1.Pod
-		ready := 0
 		for _, pod := range p.podsOf(t, w.namespace, w.selector) {
 			if zones[pod.Spec.NodeName] != lost {
 				live = append(live, pod)
-				if podReady(&pod) {
-					ready++
-				}
 			}
-		}
-		if w.kind == "StatefulSet" {
-			t.Logf("%s: %d of %d replicas Ready outside %s; the pod of the lost zone stays Terminating until its node is deleted", w.id, ready, w.replicas, lost)
-			continue
 		}
 		counts := checkZoneSpread(t, w.id+" after the loss", w.template, live, surviving)
 		t.Logf("%s: per surviving zone %v", w.id, counts)
 	}
+
+	// The writer: still on its lost node, Terminating, and not replaced.
+	for _, w := range writers {
+		pod, err := p.cs.CoreV1().Pods(w.namespace).Get(t.Context(), w.pod, metav1.GetOptions{})
+		switch {
+		case err != nil:
+			t.Errorf("%s: pod %s: %v (expected it stuck Terminating on %s)", w.set, w.pod, err, w.node)
+		case pod.Spec.NodeName != w.node || pod.DeletionTimestamp == nil:
+			t.Errorf("%s: pod %s on %s, deleting %v: expected it Terminating on its lost node %s", w.set, w.pod, pod.Spec.NodeName, pod.DeletionTimestamp != nil, w.node)
+		default:
+			t.Logf("%s: pod %s Terminating on the lost node %s since %s: no kubelet confirms its end, so the StatefulSet does not start it elsewhere", w.set, w.pod, w.node, pod.DeletionTimestamp.Format("15:04:05"))
+		}
+	}
+
+	// The runbook: the out-of-service taint on the lost zone's nodes lets
+	// the pod garbage collector force-delete their terminating pods
+	// (pkg/controller/podgc gcTerminating: node not Ready and tainted
+	// node.kubernetes.io/out-of-service), and the StatefulSet starts the
+	// writer again in a surviving zone, on the same claim.
+	lostNodes, err := p.cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{LabelSelector: twin.ZoneLabel + "=" + lost})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tainted := time.Now()
+	for _, n := range lostNodes.Items {
+		n.Spec.Taints = append(n.Spec.Taints, corev1.Taint{Key: outOfService, Value: "nodeshutdown", Effect: corev1.TaintEffectNoExecute})
+		if _, err := p.cs.CoreV1().Nodes().Update(t.Context(), &n, metav1.UpdateOptions{}); err != nil {
+			t.Fatalf("taint %s out-of-service: %v", n.Name, err)
+		}
+	}
+	p.eventually(t, 3*time.Minute, "every StatefulSet ready again outside "+lost, func() (bool, string) {
+		zones := p.nodeZones(t)
+		var waiting []string
+		for _, w := range writers {
+			pod, err := p.cs.CoreV1().Pods(w.namespace).Get(t.Context(), w.pod, metav1.GetOptions{})
+			if err != nil {
+				waiting = append(waiting, w.pod+": "+err.Error())
+				continue
+			}
+			if !podReady(pod) || zones[pod.Spec.NodeName] == lost {
+				waiting = append(waiting, fmt.Sprintf("%s on %q ready %v%s", w.pod, pod.Spec.NodeName, podReady(pod), p.pendingReason(t, workload{namespace: w.namespace, selector: labels.SelectorFromSet(pod.Labels)})))
+			}
+		}
+		return len(waiting) == 0, strings.Join(waiting, "; ")
+	})
+	for _, w := range writers {
+		pod, err := p.cs.CoreV1().Pods(w.namespace).Get(t.Context(), w.pod, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for claim, volume := range w.claims {
+			pvc, err := p.cs.CoreV1().PersistentVolumeClaims(w.namespace).Get(t.Context(), claim, metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if pvc.Spec.VolumeName != volume || pvc.Status.Phase != corev1.ClaimBound {
+				t.Errorf("%s: claim %s on volume %q (%s), want its volume %s: the data must follow the writer", w.set, claim, pvc.Spec.VolumeName, pvc.Status.Phase, volume)
+			}
+		}
+		t.Logf("%s: writer %s Ready on %s (%s) %s after the out-of-service taint, on its claims and volumes %v", w.set, w.pod, pod.Spec.NodeName, zones[pod.Spec.NodeName], time.Since(tainted).Round(time.Second), w.claims)
+	}
 	for id, low := range watch.stop() {
 		t.Logf("%s: fewest Ready pods during the loss %d (PodDisruptionBudget floor %d)", id, low, floors[id])
 	}
+}
+
+// outOfService is the taint that tells Kubernetes a node is down for good
+// (non-graceful node shutdown, GA in 1.28): its terminating pods are
+// force-deleted and their volumes detached.
+const outOfService = "node.kubernetes.io/out-of-service"
+
+// writer is one StatefulSet pod, its node and the volumes of its claims.
+type writer struct {
+	set, namespace, pod, node string
+	claims                    map[string]string // claim -> volume
+}
+
+// writerZone is the zone of the first StatefulSet's first pod (the
+// database writer) and every StatefulSet pod in that zone; without a
+// StatefulSet, the first zone.
+func (p *platform) writerZone(t *testing.T) (string, []writer) {
+	t.Helper()
+	sets, err := p.cs.AppsV1().StatefulSets("").List(t.Context(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	zones := p.nodeZones(t)
+	zone := ""
+	var ws []writer
+	for _, s := range sets.Items {
+		for i := range *s.Spec.Replicas {
+			pod, err := p.cs.CoreV1().Pods(s.Namespace).Get(t.Context(), fmt.Sprintf("%s-%d", s.Name, i), metav1.GetOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if zone == "" {
+				zone = zones[pod.Spec.NodeName]
+			}
+			if zones[pod.Spec.NodeName] != zone {
+				continue
+			}
+			w := writer{set: "StatefulSet " + s.Namespace + "/" + s.Name, namespace: s.Namespace, pod: pod.Name, node: pod.Spec.NodeName, claims: map[string]string{}}
+			for _, v := range pod.Spec.Volumes {
+				if v.PersistentVolumeClaim == nil {
+					continue
+				}
+				pvc, err := p.cs.CoreV1().PersistentVolumeClaims(s.Namespace).Get(t.Context(), v.PersistentVolumeClaim.ClaimName, metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				w.claims[pvc.Name] = pvc.Spec.VolumeName
+			}
+			ws = append(ws, w)
+		}
+	}
+	if zone == "" {
+		return p.zones[0], nil
+	}
+	return zone, ws
 }
 
 // TestZoneDrain: every node of one zone is drained as `kubectl drain` does

@@ -47,7 +47,13 @@ func main() {
 		}
 	}
 	if *twin {
-		tw, err := binaries.EnsureTwin(ctx, binaries.Options{Log: os.Stderr})
+		// kube-scheduler at the release of the env the twin runs.
+		version, err := twinKubernetesVersion()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
+			os.Exit(1)
+		}
+		tw, err := binaries.EnsureTwin(ctx, binaries.Options{Log: os.Stderr, KubernetesVersion: version})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
 			os.Exit(1)
@@ -87,4 +93,13 @@ func kubernetesVersions() ([]string, error) {
 		}
 	}
 	return versions, nil
+}
+
+// twinKubernetesVersion is the release of the env the twin runs (e2e/twin).
+func twinKubernetesVersion() (string, error) {
+	root, err := testrepo.FindRoot()
+	if err != nil {
+		return "", err
+	}
+	return testrepo.KubernetesVersion(root, binaries.TwinEnv)
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -165,6 +166,62 @@ type recipe struct {
 	// env is added to the go commands' environment, e.g. GOTOOLCHAIN for a
 	// module that needs a newer Go than the one running the tests.
 	env []string
+	// patches change upstream source for this build only (a patched copy
+	// of the module), e.g. a listen address with no flag.
+	patches []sourcePatch
+}
+
+// sourcePatch replaces old, which must occur exactly once, by new in one
+// file of a module of the build: a new upstream version that moved the text
+// fails the build instead of silently building unpatched.
+type sourcePatch struct {
+	module, file, old, new string
+}
+
+// patchModules copies each patched module out of the module cache into src
+// (go build -overlay refuses files of the module cache), applies the
+// patches there and points the throwaway module at the copy (replace).
+func patchModules(ctx context.Context, src string, env []string, patches []sourcePatch) error {
+	copies := map[string]string{} // module -> folder under src
+	for _, p := range patches {
+		dst, ok := copies[p.module]
+		if !ok {
+			out, err := run(ctx, src, env, io.Discard, "go", "list", "-m", "-f", "{{.Dir}}", p.module)
+			if err != nil {
+				return err
+			}
+			dst = filepath.Join(src, "patched", strconv.Itoa(len(copies)))
+			if err := os.CopyFS(dst, os.DirFS(strings.TrimSpace(string(out)))); err != nil {
+				return fmt.Errorf("copy %s: %w", p.module, err)
+			}
+			if _, err := run(ctx, src, env, io.Discard, "go", "mod", "edit", "-replace", p.module+"=./"+filepath.ToSlash(must(filepath.Rel(src, dst)))); err != nil {
+				return err
+			}
+			copies[p.module] = dst
+		}
+		path := filepath.Join(dst, filepath.FromSlash(p.file))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if n := bytes.Count(data, []byte(p.old)); n != 1 {
+			return fmt.Errorf("patch %s/%s: %q occurs %d times, want once", p.module, p.file, p.old, n)
+		}
+		if err := os.Chmod(path, 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, bytes.Replace(data, []byte(p.old), []byte(p.new), 1), 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func must(s string, err error) string {
+	if err != nil {
+		panic(err)
+	}
+	return s
 }
 
 func (r recipe) cacheName() string { return r.name + "-" + r.version }
@@ -293,6 +350,9 @@ func build(ctx context.Context, log io.Writer, cache, bin string, r recipe) erro
 	defer os.Remove(tmp)
 	// -trimpath: no local paths in the binary; -s -w: no symbol tables
 	// (the apiserver is 119 MB without them).
+	if err := patchModules(ctx, src, env, r.patches); err != nil {
+		return err
+	}
 	args := nice("go", "build", "-trimpath", "-ldflags", strings.TrimSpace("-s -w "+r.ldflags), "-o", tmp, r.pkg)
 	if _, err := run(ctx, src, env, log, args...); err != nil {
 		return err

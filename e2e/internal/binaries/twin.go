@@ -21,6 +21,9 @@ const (
 	// 1.26.10, newer than the repository's Go, so its build runs under
 	// ArgoCDToolchain like Argo CD's.
 	RolloutsVersion = "v1.10.2"
+	// TwinEnv is the rendered env the twin runs; its kube-scheduler is built
+	// at that env's Kubernetes release.
+	TwinEnv = "prod"
 )
 
 // Environment variables that point the twin at binaries built elsewhere.
@@ -205,6 +208,14 @@ func rolloutsRecipe() recipe {
 		pkg:     mod + "/cmd/rollouts-controller",
 		ldflags: "-X " + mod + "/utils/version.version=" + RolloutsVersion,
 		env:     newGoEnv,
+		// The controller serves health and metrics on every interface
+		// (controller/controller.go: listenAddr, a constant, no flag); the
+		// twin's processes bind loopback only.
+		patches: []sourcePatch{{
+			module: mod, file: "controller/controller.go",
+			old: `listenAddr                         = "0.0.0.0:%d"`,
+			new: `listenAddr                         = "127.0.0.1:%d"`,
+		}},
 	}
 }
 

@@ -246,3 +246,15 @@ func readFile(path string) []byte {
 }
 
 func freePorts(n int) ([]int, error) { return proc.FreePorts(n) }
+
+// Processes are the running processes of the control plane (etcd,
+// kube-apiserver, kube-controller-manager once started), by name.
+func (c *Cluster) Processes() map[string]*proc.Process {
+	m := map[string]*proc.Process{}
+	for _, p := range []*process{c.etcd, c.apiserver, c.controllerManager} {
+		if p != nil && !p.Exited() {
+			m[p.Name] = p
+		}
+	}
+	return m
+}

@@ -333,6 +333,29 @@ func (t *Twin) Stop() {
 	}
 }
 
+// NotLoopback lists, per running process of the twin (control plane
+// included), the TCP sockets it listens on beyond the loopback interface:
+// every one must bind 127.0.0.1.
+func (t *Twin) NotLoopback() (map[string][]string, error) {
+	procs := t.Cluster.Processes()
+	for _, p := range t.procs() {
+		if !p.Exited() {
+			procs[p.Name] = p
+		}
+	}
+	out := map[string][]string{}
+	for name, p := range procs {
+		addrs, err := proc.NotLoopback(p.Pid())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", name, err)
+		}
+		if len(addrs) > 0 {
+			out[name] = addrs
+		}
+	}
+	return out, nil
+}
+
 // ProcessGroups are the process group ids of the processes the twin started
 // besides the control plane, by name.
 func (t *Twin) ProcessGroups() map[string]int { return t.pgids }
