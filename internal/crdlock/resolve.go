@@ -14,6 +14,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/ecommerce-platform/gitops/internal/usercache"
 )
 
 // Environment variables that override the defaults (flags override them).
@@ -67,14 +69,7 @@ type Result struct {
 
 func (o Options) withDefaults() Options {
 	if o.CacheDir == "" {
-		o.CacheDir = os.Getenv(EnvCacheDir)
-	}
-	if o.CacheDir == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir() // no $HOME (some CI runners): a cache that may not last
-		}
-		o.CacheDir = filepath.Join(dir, "gitops-crds")
+		o.CacheDir = usercache.Dir(EnvCacheDir, "gitops-crds")
 	}
 	if o.BaseURL == "" {
 		o.BaseURL = os.Getenv(EnvBaseURL)

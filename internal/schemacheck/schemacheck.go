@@ -14,7 +14,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"runtime"
 	"sort"
 	"strings"
@@ -25,6 +24,7 @@ import (
 	"github.com/ecommerce-platform/gitops/internal/crdlock"
 	"github.com/ecommerce-platform/gitops/internal/finding"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
+	"github.com/ecommerce-platform/gitops/internal/usercache"
 )
 
 // Rule is the rule name every schema finding carries.
@@ -139,14 +139,7 @@ func withDefaults(o Options) (Options, error) {
 		o.KubernetesVersion = DefaultKubernetesVersion
 	}
 	if o.CacheDir == "" {
-		o.CacheDir = os.Getenv(EnvCacheDir)
-	}
-	if o.CacheDir == "" {
-		dir, err := os.UserCacheDir()
-		if err != nil {
-			dir = os.TempDir() // no $HOME (some CI runners): a cache that may not last
-		}
-		o.CacheDir = filepath.Join(dir, "gitops-schemacheck")
+		o.CacheDir = usercache.Dir(EnvCacheDir, "gitops-schemacheck")
 	}
 	if o.CRDDir == "" {
 		// $GITOPS_CRD_DIR verified against crds.lock.yaml, else the lock's

@@ -83,13 +83,7 @@ func RunProviderStandIn(ctx context.Context, dyn dynamic.Interface, gvrs []schem
 }
 
 func markReady(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, mr *unstructured.Unstructured) error {
-	conds, _, _ := unstructured.NestedSlice(mr.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" && m["status"] == "True" {
-			return nil
-		}
-	}
-	if mr.GetDeletionTimestamp() != nil {
+	if ready(mr) || mr.GetDeletionTimestamp() != nil {
 		return nil
 	}
 	now := time.Now().UTC().Format(time.RFC3339)
@@ -99,4 +93,15 @@ func markReady(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersi
 	}, "status", "conditions")
 	_, err := dyn.Resource(gvr).Namespace(mr.GetNamespace()).UpdateStatus(ctx, mr, metav1.UpdateOptions{})
 	return err
+}
+
+// ready: the object reports the condition Ready=True.
+func ready(obj *unstructured.Unstructured) bool {
+	conds, _, _ := unstructured.NestedSlice(obj.Object, "status", "conditions")
+	for _, c := range conds {
+		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" && m["status"] == "True" {
+			return true
+		}
+	}
+	return false
 }

@@ -153,11 +153,8 @@ func ExternalSecretTarget(es *unstructured.Unstructured) string {
 }
 
 func markExternalSecretSynced(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Interface, es *unstructured.Unstructured) error {
-	conds, _, _ := unstructured.NestedSlice(es.Object, "status", "conditions")
-	for _, c := range conds {
-		if m, ok := c.(map[string]any); ok && m["type"] == "Ready" && m["status"] == "True" {
-			return nil
-		}
+	if ready(es) {
+		return nil
 	}
 	target := ExternalSecretTarget(es)
 	data := map[string][]byte{}
