@@ -105,9 +105,19 @@ func TestZoneLoss(t *testing.T) {
 		t.Logf("%s: per surviving zone %v", w.id, counts)
 	}
 
-	// The writer: still on its lost node, Terminating, and not replaced.
+	// The writer: still on its lost node, Terminating, and not replaced. The
+	// taint eviction controller marks it for deletion once its toleration
+	// of the unreachable taint runs out, which may come after the Rollouts
+	// are Ready elsewhere: wait for that, within a bound.
 	for _, w := range writers {
-		pod, err := p.cs.CoreV1().Pods(w.namespace).Get(t.Context(), w.pod, metav1.GetOptions{})
+		var pod *corev1.Pod
+		var err error
+		for deadline := time.Now().Add(90 * time.Second); ; time.Sleep(time.Second) {
+			pod, err = p.cs.CoreV1().Pods(w.namespace).Get(t.Context(), w.pod, metav1.GetOptions{})
+			if err != nil || pod.Spec.NodeName != w.node || pod.DeletionTimestamp != nil || time.Now().After(deadline) {
+				break
+			}
+		}
 		switch {
 		case err != nil:
 			t.Errorf("%s: pod %s: %v (expected it stuck Terminating on %s)", w.set, w.pod, err, w.node)
