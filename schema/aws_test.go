@@ -50,24 +50,11 @@ func isAWS(o *manifest.Object) bool {
 // renderAWS renders every env under root/envsDir and returns their AWS objects.
 func renderAWS(t *testing.T, root, envsDir string) map[string][]*manifest.Object {
 	t.Helper()
-	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: envsDir})
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
 	out := map[string][]*manifest.Object{}
-	for _, env := range envs {
-		for _, f := range env.Files {
-			if !manifest.IsYAML(f.Path) || manifest.IsKustomization(filepath.Base(f.Path)) {
-				continue
-			}
-			objs, err := manifest.Parse(f.Path, f.Data)
-			if err != nil {
-				t.Fatalf("env %s: %v", env.Name, err)
-			}
-			for _, o := range objs {
-				if isAWS(o) {
-					out[env.Name] = append(out[env.Name], o)
-				}
+	for env, objs := range renderAll(t, root, envsDir) {
+		for _, o := range objs {
+			if isAWS(o) {
+				out[env] = append(out[env], o)
 			}
 		}
 	}

@@ -276,23 +276,7 @@ func TestFailoverFencesThePrimary(t *testing.T) {
 			return "package env\n\nplatform: dr: writer: \"small-dr\"\n"
 		},
 	})
-	envs, err := generator.Render(context.Background(), generator.Options{Root: root, EnvsDir: "envs"})
-	if err != nil {
-		t.Fatalf("render: %v", err)
-	}
-	objs := map[string][]*manifest.Object{}
-	for _, env := range envs {
-		for _, f := range env.Files {
-			if !manifest.IsYAML(f.Path) || manifest.IsKustomization(filepath.Base(f.Path)) {
-				continue
-			}
-			o, err := manifest.Parse(f.Path, f.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
-			objs[env.Name] = append(objs[env.Name], o...)
-		}
-	}
+	objs := renderAll(t, root, "envs")
 	find := func(env, kind, name string) *manifest.Object {
 		for _, o := range objs[env] {
 			if o.Kind() == kind && o.Name() == name {

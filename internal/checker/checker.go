@@ -108,13 +108,9 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 	for i, r := range rules {
 		terms[i] = fmt.Sprintf("data[%q][%q]", r.pkg, r.name)
 	}
-	pq, err := rego.New(
-		rego.Query("x := ["+strings.Join(terms, ", ")+"]"),
-		rego.Compiler(compiler),
-		rego.Store(store),
-	).PrepareForEval(ctx)
+	pq, err := prepareList(ctx, compiler, store, terms)
 	if err != nil {
-		return nil, &PolicyError{err}
+		return nil, err
 	}
 	workers := opts.Workers
 	if workers <= 0 {
@@ -126,17 +122,27 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 		for i, pkg := range c.indexPkgs {
 			terms[i] = fmt.Sprintf("data[%q].env_index", pkg)
 		}
-		q, err := rego.New(
-			rego.Query("x := ["+strings.Join(terms, ", ")+"]"),
-			rego.Compiler(compiler),
-			rego.Store(store),
-		).PrepareForEval(ctx)
+		q, err := prepareList(ctx, compiler, store, terms)
 		if err != nil {
-			return nil, &PolicyError{err}
+			return nil, err
 		}
 		c.envIndex = &q
 	}
 	return c, nil
+}
+
+// prepareList prepares one query whose result x is the list of terms'
+// values, so one evaluation answers them all.
+func prepareList(ctx context.Context, compiler *ast.Compiler, store storage.Store, terms []string) (rego.PreparedEvalQuery, error) {
+	q, err := rego.New(
+		rego.Query("x := ["+strings.Join(terms, ", ")+"]"),
+		rego.Compiler(compiler),
+		rego.Store(store),
+	).PrepareForEval(ctx)
+	if err != nil {
+		return q, &PolicyError{err}
+	}
+	return q, nil
 }
 
 // findEnvIndexes lists the packages that define env_index: a document a
