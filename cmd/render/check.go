@@ -77,11 +77,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "usage: render check [--env NAME] [--format text|json|sarif|junit|github] [PATH...]")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, failed := parseFlags(fs, args); failed {
+		return code
 	}
 	if !slices.Contains(report.Formats, *format) {
 		fmt.Fprintf(stderr, "render check: unknown format %q (want one of %s)\n", *format, strings.Join(report.Formats, ", "))

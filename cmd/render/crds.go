@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -44,11 +43,8 @@ func runCRDs(args []string, stdout, stderr io.Writer) int {
 		return exitBadInput
 	}
 	offline := args[0] == "path"
-	if err := fs.Parse(args[1:]); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, failed := parseFlags(fs, args[1:]); failed {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "render crds: unexpected argument %q\n", fs.Arg(0))

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -48,11 +47,8 @@ func runDiff(args []string, stdout, stderr io.Writer) int {
 	root := fs.String("root", ".", "the repository root")
 	failOnDeny := fs.Bool("fail-on-deny", false, "exit 1 when the change introduces a policy deny (the report is written either way)")
 	policyDir := fs.String("policies", "", policiesUsage)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, failed := parseFlags(fs, args); failed {
+		return code
 	}
 	write, ok := map[string]func(io.Writer, *diff.Report) error{
 		"text": diff.WriteText, "markdown": diff.WriteMarkdown, "json": diff.WriteJSON,

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -29,11 +28,8 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&envs, "env", "draw only this env (repeatable)")
 	format := fs.String("format", "mermaid", "diagram format: "+strings.Join(diagram.Formats, " or "))
 	root := fs.String("root", ".", "the repository root")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, failed := parseFlags(fs, args); failed {
+		return code
 	}
 	if !slices.Contains(diagram.Formats, *format) || fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "render graph: want --format %s and no arguments\n", strings.Join(diagram.Formats, " or "))

@@ -27,11 +27,8 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		usage(stderr)
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitBadInput
+	if code, failed := parseFlags(fs, args); failed {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "render: unexpected argument %q (subcommands: run 'render help')\n", fs.Arg(0))
@@ -97,4 +94,19 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return exitOK
+}
+
+// parseFlags parses a subcommand's flags; failed says to return code at once:
+// exitOK after -h (the flag package printed the usage), exitBadInput after a
+// bad flag (it printed why).
+func parseFlags(fs *flag.FlagSet, args []string) (code int, failed bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return exitOK, false
+	case errors.Is(err, flag.ErrHelp):
+		return exitOK, true
+	default:
+		return exitBadInput, true
+	}
 }
