@@ -7,6 +7,8 @@ import data.lib
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
 	"dr.restore-precreated": "Nothing holds a claim a restore must bring back: no PVC or claim template named in an ApplicationRestore's includeResources (every claim of its namespaces when it lists none), and in a standby (a BackupLocation with sync: true) no PVC or claim template at all in the backed-up namespace: Stork skips a restore target that exists (replacePolicy Retain) or deletes it (Delete).",
+	"dr.restore-unbacked": "An ApplicationRestore restores only claims that the env whose backups it reads (thresholds restore_source) creates in that namespace, a PVC or a StatefulSet claim template: a claim its backups do not hold restores nothing, and the database that mounts it never starts.",
+	"dr.claim-not-restored": "In a standby that restores (it holds an ApplicationRestore), every claim a pod mounts by name in the backed-up namespace is one a restore brings back: no one else creates it there (dr.restore-precreated), so the pod would stay Pending for ever.",
 	"dr.failover-routing": "A standby's Route53 records to a load balancer are failover records of type SECONDARY, or PRIMARY once it holds an ApplicationRestore (failed over): any other routing (latency, weighted, simple) sends users to its separate, empty database while the primary is healthy.",
 	"dr.target-health": "A Route53 alias to a load balancer that carries a health check does not also set evaluateTargetHealth: on a shared ALB one unhealthy target group (one service) would withdraw the whole region.",
 	"dr.health-check-http": "Route53 health checks of a load balancer that serves HTTP (an ALB Ingress in the set) are HTTP or HTTPS with a resourcePath: TCP only proves the listener accepts connections.",
@@ -68,6 +70,45 @@ deny contains lib.finding("dr.restore-precreated", msg, path) if {
 	lib.namespace(input) in standby_namespaces
 	some [path, name] in claim_names(input)
 	msg := sprintf("%s %s creates claim %s in standby namespace %s: a failover restores the primary's claims there, and one that exists is skipped or deleted; the standby must mount the restored claim by name", [input.kind, input.metadata.name, name, lib.namespace(input)])
+}
+
+# dr.restore-unbacked: the restore names a claim the env whose backups it
+# reads does not create: the backups hold no such claim (Stork restores what
+# the backup holds, resourcecollector includeObject), so nothing comes back.
+deny contains lib.finding("dr.restore-unbacked", msg, ["spec", "includeResources", i, "name"]) if {
+	input.kind == "ApplicationRestore"
+	source := lib.thresholds.restore_source
+	source_index := data.check.peers[source].index
+	some i, item in input.spec.includeResources
+	item.kind == "PersistentVolumeClaim"
+	not item.name in claims_created(source_index, item.namespace)
+	msg := sprintf("ApplicationRestore %s restores claim %s/%s, which %s does not create (no PVC or StatefulSet claim template of that name): its backups hold no such claim, so the restore brings back nothing and the database that mounts it never starts; name a claim of envs/%s's databases", [input.metadata.name, item.namespace, item.name, source, source])
+}
+
+# claims_created are the claim names an env's index creates in namespace ns.
+claims_created(index, ns) := {name |
+	some k in ["PersistentVolumeClaim", "StatefulSet.apps"]
+	some by_name in object.get(index, [k, ns], {})
+	some obj in by_name
+	some [_, name] in claim_names(obj)
+}
+
+# dr.claim-not-restored: after a failover the standby's database mounts its
+# claim by name and waits for the restore to create it; a claim no restore
+# brings back keeps the pod Pending.
+deny contains lib.finding("dr.claim-not-restored", msg, ["spec", "template", "spec", "volumes"]) if {
+	count(restores) > 0
+	ns := lib.namespace(input)
+	ns in standby_namespaces
+	input.kind in lib.workload_kinds
+	some name in lib.claims_of(input)
+	not restored_by_any(ns, name)
+	msg := sprintf("%s %s mounts claim %s, which no ApplicationRestore brings back and nothing else may create in standby namespace %s: its pods stay Pending; add the claim to the restore's includeResources (schema/dr_app.cue) or mount the claim the restore names", [input.kind, input.metadata.name, name, ns])
+}
+
+restored_by_any(ns, name) if {
+	some r in restores
+	restored(r, ns, name)
 }
 
 is_record(obj) if {

@@ -122,3 +122,39 @@ test_bucket_named_directly_passes if {
 	by_name := fixtures.set(fixtures.without(fixtures.lifecycle, "/spec/forProvider/bucketRef"), "/spec/forProvider/bucket", "backups")
 	count(fixtures.denied(fixtures.backup_location, fixtures.check("prod", fixtures.swap(fixtures.good, by_name)))) == 0
 }
+
+# The standby after a failover, checked with the primary whose backups it
+# restores (thresholds dr.restore_source = prod).
+failed_over(primary_objs) := object.union(
+	fixtures.check("dr", array.concat(fixtures.drop(fixtures.drop(standby_objs, fixtures.pvc), fixtures.statefulset), [one_writer, restore])),
+	{"peers": {"prod": {"index": fixtures.index(primary_objs)}}},
+)
+
+primary_claim := fixtures.set(fixtures.pvc, "/metadata/name", "data-db-0")
+
+test_restore_of_a_claim_the_primary_creates_passes if {
+	# As a PVC, and as a StatefulSet claim template (data-db-0 from "data" of "db").
+	count(fixtures.denied(restore, failed_over([primary_claim]))) == 0
+	template := fixtures.set(fixtures.statefulset, "/metadata/name", "db")
+	count(fixtures.denied(restore, failed_over([template]))) == 0
+}
+
+test_restore_of_a_claim_the_primary_lacks_denied if {
+	fixtures.only("dr.restore-unbacked", restore, failed_over([fixtures.set(fixtures.pvc, "/metadata/name", "data-orders-0")]))
+	fixtures.only("dr.restore-unbacked", restore, failed_over([]))
+}
+
+test_restore_unbacked_needs_the_primary_loaded if {
+	# Checked alone, dr cannot know what prod's backups hold: silent.
+	chk := fixtures.check("dr", array.concat(fixtures.drop(fixtures.drop(standby_objs, fixtures.pvc), fixtures.statefulset), [one_writer, restore]))
+	count(fixtures.denied(restore, chk)) == 0
+}
+
+test_standby_mounting_a_claim_no_restore_brings_back_denied if {
+	other := fixtures.set(one_writer, "/spec/template/spec/volumes", [{"name": "data", "persistentVolumeClaim": {"claimName": "data-other-0"}}])
+	chk := fixtures.check("dr", array.concat(fixtures.drop(fixtures.drop(standby_objs, fixtures.pvc), fixtures.statefulset), [other, restore]))
+	fixtures.only("dr.claim-not-restored", other, chk)
+
+	# Before a failover (no restore) the standby renders no database, so nothing is asked.
+	count(fixtures.denied(other, fixtures.check("dr", array.concat(fixtures.drop(fixtures.drop(standby_objs, fixtures.pvc), fixtures.statefulset), [other])))) == 0
+}

@@ -17,6 +17,7 @@ prod := {
 
 dr := {
 	"min_replicas": 2,
+	"restore_source": "prod", # the env whose backups dr restores on failover
 	"min_zones": 2,
 	"min_portworx_repl": 2,
 	"require_promotion_gate": false,

@@ -284,10 +284,23 @@ type Set struct {
 	Objects []*manifest.Object
 }
 
+// peers are the indexes of the other envs among the sets that env's
+// thresholds name (data.check.peers[name].index).
+func (c *Checker) peers(env string, indexes map[string]map[string]any) map[string]any {
+	peers := map[string]any{}
+	thresholds, _ := c.thresholds[env].(map[string]any)
+	for _, v := range thresholds {
+		if name, ok := v.(string); ok && name != env && indexes[name] != nil {
+			peers[name] = map[string]any{"index": indexes[name]}
+		}
+	}
+	return peers
+}
+
 // Check evaluates every object of every set and returns the findings sorted.
 // Sets are evaluated one after the other (data.check holds one env); the
-// objects of a set in parallel. An env's parity peer (thresholds parity_peer)
-// is compared when it is among the sets.
+// objects of a set in parallel. An env that names another in its thresholds
+// (parity_peer, restore_source) is compared with it when it is among the sets.
 func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -301,8 +314,8 @@ func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, err
 	var all []finding.Finding
 	for _, s := range sets {
 		check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
-		if peer, ok := c.thresholds[s.Env].(map[string]any)["parity_peer"].(string); ok && indexes[peer] != nil {
-			check["peers"] = map[string]any{peer: map[string]any{"index": indexes[peer]}}
+		if peers := c.peers(s.Env, indexes); len(peers) > 0 {
+			check["peers"] = peers
 		}
 		if err := c.setCheck(ctx, check); err != nil {
 			return nil, err
