@@ -27,7 +27,7 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 	const env = "prod"
 	root := testrepo.Root(t)
 	tmp := t.TempDir()
-	render := buildRenderCLI(t, root, tmp)
+	render := testrepo.RenderCLI(t, root, tmp)
 
 	base := filepath.Join(tmp, "base")
 	changed := filepath.Join(tmp, "changed")
@@ -126,16 +126,6 @@ func TestEnvChangeUpdatesExactlyTheDiff(t *testing.T) {
 	if got, _, _ := unstructured.NestedInt64(rollout.Object, "spec", "replicas"); got != int64(newReplicas) {
 		t.Errorf("cart Rollout spec.replicas on the server = %d, want %d", got, newReplicas)
 	}
-}
-
-// buildRenderCLI builds the repository's render command once: the e2e module
-// stays free of the main module's dependencies (CUE, OPA) by running the real
-// CLI instead of importing the generator.
-func buildRenderCLI(t *testing.T, root, dir string) string {
-	t.Helper()
-	bin := filepath.Join(dir, "render")
-	testrepo.Run(t, root, "go", "build", "-o", bin, "./cmd/render")
-	return bin
 }
 
 // changedFiles lists the files that differ between two rendered env folders.

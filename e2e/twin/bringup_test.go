@@ -38,6 +38,24 @@ func TestBringUp(t *testing.T) {
 	p.waitUp(t, 5*time.Minute)
 	t.Logf("platform up %s after the sync", time.Since(start).Round(time.Second))
 
+	p.checkWorkloads(t)
+	p.checkRolloutServices(t)
+	p.checkClaims(t)
+	p.checkSecretReferences(t)
+	keys := make([]string, 0, len(notReconciled))
+	for k := range notReconciled {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		t.Logf("not reconciled in the twin: %s: %s", k, notReconciled[k])
+	}
+}
+
+// checkWorkloads: every workload has all its replicas Ready, its pods
+// spread over the zones as its constraints say.
+func (p *platform) checkWorkloads(t *testing.T) {
+	t.Helper()
 	nodes, err := p.cs.CoreV1().Nodes().List(t.Context(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -55,17 +73,6 @@ func TestBringUp(t *testing.T) {
 			t.Errorf("%s: %d pods Ready, want its %d replicas", w.id, ready, w.replicas)
 		}
 		t.Logf("%s: %d/%d Ready; pods per zone: %v", w.id, ready, w.replicas, counts)
-	}
-	p.checkRolloutServices(t)
-	p.checkClaims(t)
-	p.checkSecretReferences(t)
-	keys := make([]string, 0, len(notReconciled))
-	for k := range notReconciled {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	for _, k := range keys {
-		t.Logf("not reconciled in the twin: %s: %s", k, notReconciled[k])
 	}
 }
 

@@ -72,8 +72,9 @@ var (
 	analysisRunGVR = schema.GroupVersionResource{Group: "argoproj.io", Version: "v1alpha1", Resource: "analysisruns"}
 )
 
-// platform is one running twin with rendered/prod synced into it.
+// platform is one running twin with an env's render synced into it.
 type platform struct {
+	env     string
 	tw      *twin.Twin
 	cs      kubernetes.Interface
 	applier *argosync.Applier
@@ -85,7 +86,16 @@ type platform struct {
 	analysis *analysisServer
 }
 
+// startPlatform starts a twin of prod's cluster with rendered/prod synced
+// into it.
 func startPlatform(t *testing.T) *platform {
+	t.Helper()
+	return startEnv(t, env)
+}
+
+// startEnv starts a twin of the env's cluster (its node groups, zones and
+// Kubernetes release) with rendered/<env> synced into it.
+func startEnv(t *testing.T, env string) *platform {
 	t.Helper()
 	if os.Getenv("E2E_TWIN_TEST") != "1" {
 		t.Skip("runs the platform twin (kube-scheduler, kwok and Argo Rollouts built on first use): set E2E_TWIN_TEST=1 or run make e2e-twin")
@@ -115,7 +125,7 @@ func startPlatform(t *testing.T) *platform {
 	if err != nil {
 		t.Fatalf("upstream CRDs (set E2E_CRDS to their folder): %v", err)
 	}
-	p := &platform{envDir: filepath.Join(root, "rendered", env)}
+	p := &platform{env: env, envDir: filepath.Join(root, "rendered", env)}
 	if p.nodes, err = twin.NodeGroupNodes(p.envDir, instanceTypes); err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,16 @@ func Run(t testing.TB, dir, name string, args ...string) {
 	}
 }
 
+// RenderCLI builds the repository's render command into dir and returns its
+// path: the tests run the real CLI on a changed copy of the inputs, as a
+// commit would be rendered, instead of importing the generator.
+func RenderCLI(t testing.TB, root, dir string) string {
+	t.Helper()
+	bin := filepath.Join(dir, "render")
+	Run(t, root, "go", "build", "-o", bin, "./cmd/render")
+	return bin
+}
+
 // Root is the main module's root: the nearest folder above the test's
 // working directory that holds cue.mod/.
 func Root(t testing.TB) string {

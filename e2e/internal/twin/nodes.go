@@ -33,7 +33,7 @@ type InstanceType struct {
 // taints, and the labels EKS and the kubelet set (zone, region, instance
 // type, node group, hostname).
 func NodeGroupNodes(envDir string, types map[string]InstanceType) ([]*corev1.Node, error) {
-	objs, err := readObjects(envDir)
+	objs, err := ReadObjects(envDir)
 	if err != nil {
 		return nil, err
 	}
@@ -148,9 +148,9 @@ func groupNodes(g *unstructured.Unstructured, subnetZone map[string]string, type
 	return nodes, nil
 }
 
-// readObjects reads every rendered object of envDir (one per .yaml file, as
+// ReadObjects reads every rendered object of envDir (one per .yaml file, as
 // the renderer writes them; kustomization.yaml files are skipped).
-func readObjects(envDir string) ([]*unstructured.Unstructured, error) {
+func ReadObjects(envDir string) ([]*unstructured.Unstructured, error) {
 	var objs []*unstructured.Unstructured
 	err := filepath.WalkDir(envDir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || d.Name() == "kustomization.yaml" {
