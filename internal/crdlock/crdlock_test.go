@@ -223,20 +223,22 @@ func upstream(t *testing.T, f fixture, serve map[string]string) (*httptest.Serve
 }
 
 // goProxy lays out a GOPROXY=file:// module proxy with one module version
-// carrying files, and points the go command at it with its own module cache.
+// carrying files (a go.mod among them, else one naming only the module), and points the go command at it with its own module cache.
 func goProxy(t *testing.T, module, version string, files map[string]string) {
 	t.Helper()
 	root := t.TempDir()
 	vdir := filepath.Join(root, filepath.FromSlash(module), "@v")
 	writeFile(t, filepath.Join(vdir, "list"), version+"\n")
 	writeFile(t, filepath.Join(vdir, version+".info"), fmt.Sprintf(`{"Version":%q,"Time":"2026-01-01T00:00:00Z"}`, version))
-	writeFile(t, filepath.Join(vdir, version+".mod"), "module "+module+"\n")
+	if files["go.mod"] == "" {
+		files["go.mod"] = "module " + module + "\n"
+	}
+	writeFile(t, filepath.Join(vdir, version+".mod"), files["go.mod"])
 	zf, err := os.Create(filepath.Join(vdir, version+".zip"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	zw := zip.NewWriter(zf)
-	files["go.mod"] = "module " + module + "\n"
 	for name, content := range files {
 		w, err := zw.Create(module + "@" + version + "/" + name)
 		if err != nil {
@@ -294,6 +296,23 @@ func TestFetchFillsTheCache(t *testing.T) {
 	if _, err := f.lock.Resolve(context.Background(), opts); err != nil {
 		t.Fatalf("after deleting the cache: %v", err)
 	}
+}
+
+// A module whose go.mod needs a newer Go than the one running (Argo CD v3.6
+// needs 1.27) is read all the same: its files are data, and the go command
+// downloads it before it refuses to extract it.
+func TestFetchReadsAModuleThatNeedsANewerGo(t *testing.T) {
+	f := newFixture(t)
+	srv, _ := upstream(t, f, nil)
+	goProxy(t, "example.com/mods", "v1.0.0", map[string]string{
+		"go.mod":                     "module example.com/mods\n\ngo 1.999\n",
+		"manifests/crds/things.yaml": f.files["mods/things.yaml"],
+	})
+	res, err := f.lock.Resolve(context.Background(), Options{CacheDir: t.TempDir(), BaseURL: srv.URL + "/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameFiles(t, treeFiles(t, res.Dir), f.files)
 }
 
 // The base URL comes from $GITOPS_CRD_BASE_URL when Options leave it empty.

@@ -1,6 +1,7 @@
 package crdlock
 
 import (
+	"archive/zip"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -11,7 +12,6 @@ import (
 	neturl "net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 )
 
@@ -30,7 +30,10 @@ func fetchSource(ctx context.Context, o Options, s Source, files []File) (map[st
 
 // fetchModule downloads the source's module through the Go module proxy,
 // as schemacheck does for the Kubernetes OpenAPI documents, and reads the
-// files from the extracted module.
+// files from the module's zip (verified by the go command against the
+// checksum database). A module whose go.mod asks for a newer Go than this
+// one (Argo CD v3.6 needs 1.27) is still downloaded: go mod download
+// refuses only to extract it, and the files are data, not code to build.
 func fetchModule(ctx context.Context, o Options, s Source, files []File) (map[string][]byte, error) {
 	at := s.Module + "@" + s.Version
 	cmd := exec.CommandContext(ctx, o.GoCommand, "mod", "download", "-json", at)
@@ -39,8 +42,10 @@ func fetchModule(ctx context.Context, o Options, s Source, files []File) (map[st
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	runErr := cmd.Run()
-	var info struct{ Dir, Error string }
-	if err := json.Unmarshal(stdout.Bytes(), &info); err != nil || info.Error != "" || runErr != nil || info.Dir == "" {
+	var info struct{ Zip, Error string }
+	parseErr := json.Unmarshal(stdout.Bytes(), &info)
+	newerGo := strings.Contains(info.Error, "requires go >=")
+	if parseErr != nil || info.Zip == "" || (info.Error != "" || runErr != nil) && !newerGo {
 		msg := strings.TrimSpace(info.Error)
 		if msg == "" {
 			msg = strings.TrimSpace(stderr.String())
@@ -50,17 +55,44 @@ func fetchModule(ctx context.Context, o Options, s Source, files []File) (map[st
 		}
 		return nil, fmt.Errorf("%s: go mod download %s: %s", s.Name, at, msg)
 	}
+	zr, err := zip.OpenReader(info.Zip)
+	if err != nil {
+		return nil, fmt.Errorf("%s: go mod download %s: %w", s.Name, at, err)
+	}
+	defer zr.Close()
+	// Every file of a module zip is under "<module>@<version>/".
+	inZip := map[string]*zip.File{}
+	for _, zf := range zr.File {
+		inZip[strings.TrimPrefix(zf.Name, at+"/")] = zf
+	}
 	got := map[string][]byte{}
 	var errs []error
 	for _, f := range files {
-		data, err := os.ReadFile(filepath.Join(info.Dir, filepath.FromSlash(f.Path)))
+		zf, ok := inZip[f.Path]
+		if !ok {
+			errs = append(errs, fmt.Errorf("%s: %s has no %s", s.Local(f), at, f.Path))
+			continue
+		}
+		data, err := readZipFile(zf)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %s has no %s: %v", s.Local(f), at, f.Path, err))
+			errs = append(errs, fmt.Errorf("%s: %s: %s: %v", s.Local(f), at, f.Path, err))
 			continue
 		}
 		got[f.Path] = data
 	}
 	return got, errors.Join(errs...)
+}
+
+func readZipFile(zf *zip.File) ([]byte, error) {
+	if zf.UncompressedSize64 > maxFileSize {
+		return nil, fmt.Errorf("larger than %d bytes", maxFileSize)
+	}
+	r, err := zf.Open()
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(io.LimitReader(r, maxFileSize+1))
 }
 
 // fetchURLs gets each file from <base>/<owner>/<repo>/<version>/<path>.

@@ -4,6 +4,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ecommerce-platform/gitops/internal/crdlock"
+
+	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 )
 
 func TestArgoCDGoModCopiesRemoteReplacesOnly(t *testing.T) {
@@ -60,4 +64,23 @@ func TestEnsureArgoCDPrefersBinariesFromTheEnvironment(t *testing.T) {
 	if _, err := EnsureArgoCD(t.Context(), Options{CacheDir: filepath.Join(dir, "cache")}); err == nil {
 		t.Fatal("a missing kustomize from the environment was accepted")
 	}
+}
+
+// The Argo CD the tests build is the one whose CRDs schema/crds.lock.yaml
+// pins (and the README's bootstrap installs): the CRDs rendered/ is checked
+// against must be those of the controller that syncs it.
+func TestArgoCDIsTheLocksVersion(t *testing.T) {
+	lock, err := crdlock.Load(filepath.Join(testrepo.Root(t), crdlock.LockPath))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range lock.Sources {
+		if s.Repository == "github.com/argoproj/argo-cd" {
+			if s.Version != ArgoCDVersion {
+				t.Errorf("%s pins Argo CD's CRDs at %s, the tests run Argo CD %s: make them one version", crdlock.LockPath, s.Version, ArgoCDVersion)
+			}
+			return
+		}
+	}
+	t.Errorf("%s has no Argo CD source", crdlock.LockPath)
 }
