@@ -37,7 +37,7 @@ deny contains lib.finding("identity.unneeded-token", msg, array.concat(lib.pod_s
 default service_account_object := {}
 
 service_account_object := sa if {
-	some sa in lib.objects("ServiceAccount", lib.namespace(input))
+	some sa in lib.index.ServiceAccount[lib.namespace(input)][service_account]
 	sa.metadata.name == service_account
 }
 

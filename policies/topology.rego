@@ -173,8 +173,19 @@ deny contains lib.finding("topology.controller-missing", msg, ["kind"]) if {
 	msg := sprintf("%s %s is synced by Application %s to cluster %s, where no Application of the set installs its controller (chart %s): its kind is not served there, or nothing reconciles it", [input.kind, input.metadata.name, app.metadata.name, target, chart])
 }
 
-installed(chart, target) if {
+installed(chart, target) if target in idx.installed[chart]
+
+# env_index: derived once per env by the engine (data.check.env_index);
+# computed inline without it.
+env_index := {"installed": installed_charts}
+
+idx := data.check.env_index.topology
+
+idx := env_index if not data.check.env_index.topology
+
+# installed_charts[chart] holds the clusters an Application of the set
+# installs the chart to.
+installed_charts[chart] contains cluster_id(app.spec.destination) if {
 	some app in lib.objects("Application.argoproj.io", "argocd")
-	app.metadata.labels["platform.shop/upstream-chart"] == chart
-	cluster_id(app.spec.destination) == target
+	chart := app.metadata.labels["platform.shop/upstream-chart"]
 }

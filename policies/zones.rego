@@ -46,9 +46,7 @@ deny contains lib.finding("zones.spread-taints", msg, path) if {
 # waits on every replacement, pod by pod, or stops.
 deny contains lib.finding("zones.pdb-zone-drain", msg, ["spec"]) if {
 	input.kind == "PodDisruptionBudget"
-	some w in lib.scalable_kinds
-	some obj in lib.objects(workload_key[w], lib.namespace(input))
-	lib.selects(input.spec.selector, lib.pod_labels(obj))
+	some obj in selected_workloads
 	n := lib.replicas(obj)
 	per_zone := ceil(n / env_zone_count)
 	allowed := disruptions(input.spec, n)
@@ -171,14 +169,20 @@ deny contains lib.finding("zones.pdb-blocks-drain", msg, ["spec", "minAvailable"
 deny contains lib.finding("zones.pdb-blocks-drain", msg, ["spec", "minAvailable"]) if {
 	input.kind == "PodDisruptionBudget"
 	is_number(input.spec.minAvailable)
-	some w in lib.scalable_kinds
-	some obj in lib.objects(workload_key[w], lib.namespace(input))
-	lib.selects(input.spec.selector, lib.pod_labels(obj))
+	some obj in selected_workloads
 	input.spec.minAvailable >= lib.replicas(obj)
 	msg := sprintf("PodDisruptionBudget %s has minAvailable %d but %s %s runs %d replica(s): no pod can ever be evicted, so node drains hang", [input.metadata.name, input.spec.minAvailable, obj.kind, obj.metadata.name, lib.replicas(obj)])
 }
 
 workload_key := {"Deployment": "Deployment.apps", "StatefulSet": "StatefulSet.apps", "Rollout": "Rollout.argoproj.io"}
+
+# selected_workloads: the scalable workloads of the PDB's namespace whose pods
+# its selector selects (looked up by label, lib.selected_pod_owners).
+selected_workloads contains obj if {
+	some obj in lib.selected_pod_owners(input.spec.selector, lib.namespace(input))
+	some w in lib.scalable_kinds
+	lib.key(obj) == workload_key[w]
+}
 
 zero(v) if v == 0
 

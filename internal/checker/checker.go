@@ -49,6 +49,7 @@ type Options struct {
 // goroutines; calls are serialised because data.check holds one env at a time.
 type Checker struct {
 	query      rego.PreparedEvalQuery
+	compiler   *ast.Compiler
 	envIndex   *rego.PreparedEvalQuery // nil when no package defines env_index
 	indexPkgs  []string
 	store      storage.Store
@@ -116,7 +117,7 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	c := &Checker{query: pq, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers}
+	c := &Checker{query: pq, compiler: compiler, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers}
 	if c.indexPkgs = findEnvIndexes(compiler); len(c.indexPkgs) > 0 {
 		terms := make([]string, len(c.indexPkgs))
 		for i, pkg := range c.indexPkgs {
