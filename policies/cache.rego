@@ -163,16 +163,30 @@ behaviours(d) := array.concat(
 	[[["spec", "forProvider", "orderedCacheBehavior", i], b] | some i, b in object.get(d.spec.forProvider, "orderedCacheBehavior", [])],
 )
 
-# serving is the [path, behaviour] CloudFront applies to a request path:
-# the first ordered behaviour whose pattern matches, else the default.
-serving(d, request) := behaviours(d)[first + 1] if {
-	firsts := [i | some i, b in object.get(d.spec.forProvider, "orderedCacheBehavior", []); matches(b.pathPattern, request)]
-	first := firsts[0]
+# serving is the [path, behaviour] CloudFront applies to a request path of
+# the input Distribution: the first ordered behaviour whose pattern matches,
+# else the default.
+serving(request) := behaviours(input)[min(matching(request)) + 1] if count(matching(request)) > 0
+
+serving(request) := behaviours(input)[0] if count(matching(request)) == 0
+
+# matching lists the ordered behaviours whose pattern matches the request.
+# A pattern matches only requests that begin with its literal start (the
+# text before its first wildcard), so the candidates are looked up by each
+# start of the request instead of trying every behaviour: the distribution
+# has behaviours per service and is asked about every Ingress path of the
+# set, which tried one by one is quadratic in services.
+matching(request) := {i |
+	some n in numbers.range(0, count(request))
+	some i in ordered_by_start[substring(request, 0, n)]
+	matches(input.spec.forProvider.orderedCacheBehavior[i].pathPattern, request)
 }
 
-serving(d, request) := behaviours(d)[0] if {
-	count([b | some b in object.get(d.spec.forProvider, "orderedCacheBehavior", []); matches(b.pathPattern, request)]) == 0
+ordered_by_start[literal_start(b.pathPattern)] contains i if {
+	some i, b in object.get(input.spec.forProvider, "orderedCacheBehavior", [])
 }
+
+literal_start(pattern) := split(split(pattern, "*")[0], "?")[0]
 
 # A CloudFront path pattern: * is any run of characters, ? one.
 matches(pattern, path) if regex.match(concat("", ["^", replace(replace(regex.replace(pattern, `[.+^$(){}|\[\]\\]`, `\${0}`), "*", ".*"), "?", "."), "$"]), path)
@@ -201,7 +215,13 @@ patterns_of(ip) := {dir(ip.path), concat("", [dir(ip.path), "/*"])} | {concat(""
 patterns_of(ip) := {concat("", [a, "*"]) | some a in ip.edge.assets} if ip.path == "/"
 
 # behind lists the Ingress paths behind a behaviour.
-behind(b) := {ip | some ip in ingress_paths; b.pathPattern in patterns_of(ip)} if b.pathPattern
+behind(b) := object.get(paths_by_pattern, b.pathPattern, set()) if b.pathPattern
+
+# paths_by_pattern[pattern] holds the Ingress paths standing behind it.
+paths_by_pattern[pattern] contains ip if {
+	some ip in ingress_paths
+	some pattern in patterns_of(ip)
+}
 
 behind(b) := {ip | some ip in ingress_paths; ip.path == "/"} if not b.pathPattern
 
@@ -215,7 +235,7 @@ deny contains lib.finding("cache.personalised-path-cached", msg, path) if {
 	some ip in ingress_paths
 	some [kind, name] in session(ip.edge)
 	some request in probes(ip.path)
-	[path, b] := serving(input, request)
+	[path, b] := serving(request)
 	k := cache_key(b)
 	caches(k)
 	not keyed(k, kind, name)
@@ -228,7 +248,7 @@ warn contains lib.finding("cache.static-not-cached", msg, path) if {
 	lib.has_inventory
 	some ip in ingress_paths
 	some a in ip.edge.assets
-	[path, b] := serving(input, concat("", [a, "x"]))
+	[path, b] := serving(concat("", [a, "x"]))
 	some why in not_cached(cache_key(b))
 	msg := sprintf("Distribution %s: the asset folder %s of Ingress %s/%s is served by behaviour %s, which %s: every request for a versioned file reaches the origin; use CachingOptimized (658327ea-f89d-4fab-a63d-7e88639e58f6)", [input.metadata.name, a, lib.namespace(ip.ingress), ip.ingress.metadata.name, object.get(b, "pathPattern", "(default)"), why])
 }
