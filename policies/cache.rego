@@ -178,8 +178,15 @@ serving(request) := behaviours(input)[0] if count(matching(request)) == 0
 # set, which tried one by one is quadratic in services.
 matching(request) := {i |
 	some n in numbers.range(0, count(request))
-	some i in ordered_by_start[substring(request, 0, n)]
+	some i in ordered_starts[substring(request, 0, n)]
 	matches(input.spec.forProvider.orderedCacheBehavior[i].pathPattern, request)
+}
+
+# ordered_starts[start] lists the behaviours whose pattern has that literal
+# start. A complete rule, so it is built once per evaluation: a partial set
+# looked up by key is evaluated again for every lookup.
+ordered_starts := {start: ids |
+	some start, ids in ordered_by_start
 }
 
 ordered_by_start[literal_start(b.pathPattern)] contains i if {

@@ -27,13 +27,14 @@ deny contains lib.finding("retry.sync-window", msg, ["spec", "syncPolicy"]) if {
 
 # sync_minutes: the env's Applications share a few retry blocks, each
 # worked out once per env (env_index) rather than once per Application.
-sync_minutes(retry) := idx.minutes[retry]
+sync_minutes(retry) := idx.minutes[json.marshal(retry)]
 
-sync_minutes(retry) := retry_minutes(retry) if not idx.minutes[retry]
+sync_minutes(retry) := retry_minutes(retry) if not idx.minutes[json.marshal(retry)]
 
 # env_index: derived once per env by the engine (data.check.env_index);
-# computed inline without it.
-env_index := {"minutes": {retry: retry_minutes(retry) |
+# computed inline without it. Keyed by the block's JSON text: the engine
+# hands the table over as JSON, whose keys are strings.
+env_index := {"minutes": {json.marshal(retry): retry_minutes(retry) |
 	some by_ns in object.get(lib.index, ["Application.argoproj.io"], {})
 	some same_name in by_ns
 	some app in same_name

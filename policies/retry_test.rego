@@ -48,8 +48,8 @@ test_manual_sync_needs_no_retry if {
 test_minutes_looked_up_per_env if {
 	short := app({"retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}})
 	chk := fixtures.check("prod", [short])
-	data.retry.env_index.minutes == {short.spec.syncPolicy.retry: data.retry.retry_minutes(short.spec.syncPolicy.retry)} with data.check as chk
+	data.retry.env_index.minutes == {json.marshal(short.spec.syncPolicy.retry): data.retry.retry_minutes(short.spec.syncPolicy.retry)} with data.check as chk
 	"retry.sync-window" in fixtures.denied(short, chk)
-	engine := object.union(chk, {"env_index": {"retry": {"minutes": {short.spec.syncPolicy.retry: 1000}}}})
+	engine := object.union(chk, {"env_index": {"retry": {"minutes": {json.marshal(short.spec.syncPolicy.retry): 1000}}}})
 	not "retry.sync-window" in fixtures.denied(short, engine)
 }
