@@ -24,7 +24,7 @@ role_name(arn) := name if {
 	name := segments[count(segments) - 1]
 }
 
-roles(name) := [r | some r in lib.objects("Role.iam.aws.upbound.io", ""); r.metadata.name == name]
+roles(name) := [r | some r in object.get(lib.index, ["Role.iam.aws.upbound.io", "", name], []); r.metadata.name == name]
 
 # issuers are the OIDC providers of the set, as IAM names them (no https://).
 issuers := {trim_prefix(p.spec.forProvider.url, "https://") | some p in lib.objects("OpenIDConnectProvider.iam.aws.upbound.io", "")}

@@ -168,7 +168,7 @@ deny contains lib.finding("topology.controller-missing", msg, ["kind"]) if {
 	lib.has_inventory
 	chart := controller_chart(input)
 	some app in lib.syncing_apps(input)
-	target := cluster_id(app.spec.destination)
+	target := idx.clusters[json.marshal(app.spec.destination)]
 	not installed(chart, target)
 	msg := sprintf("%s %s is synced by Application %s to cluster %s, where no Application of the set installs its controller (chart %s): its kind is not served there, or nothing reconciles it", [input.kind, input.metadata.name, app.metadata.name, target, chart])
 }
@@ -177,11 +177,19 @@ installed(chart, target) if target in idx.installed[chart]
 
 # env_index: derived once per env by the engine (data.check.env_index);
 # computed inline without it.
-env_index := {"installed": installed_charts}
+env_index := {"installed": installed_charts, "clusters": cluster_ids}
 
 idx := data.check.env_index.topology
 
 idx := env_index if not data.check.env_index.topology
+
+# cluster_ids[destination] is the cluster_id of each Application's
+# destination (its JSON text: the engine hands tables over as JSON).
+cluster_ids[json.marshal(app.spec.destination)] := cluster_id(app.spec.destination) if {
+	some by_name in lib.index["Application.argoproj.io"]
+	some same_name in by_name
+	some app in same_name
+}
 
 # installed_charts[chart] holds the clusters an Application of the set
 # installs the chart to.

@@ -163,6 +163,7 @@ test_controller_lookup_reads_the_engine_env_index if {
 	chk := object.union(fixtures.check("prod", objs), controller_files)
 	derived := object.union(chk, {"env_index": {"topology": topology.env_index}}) with data.check as chk
 	{f.rule | some f in topology.deny} == set() with input as rollout with data.check as derived
-	none := object.union(chk, {"env_index": {"topology": {"installed": {}}}})
+	nothing_installed := object.union(object.remove(topology.env_index, ["installed"]), {"installed": {}}) with data.check as chk
+	none := object.union(chk, {"env_index": {"topology": nothing_installed}})
 	{f.rule | some f in topology.deny} == {"topology.controller-missing"} with input as rollout with data.check as none
 }
