@@ -96,6 +96,7 @@ named contains [array.concat(["spec", "source", "helm", "valuesObject"], array.c
 
 # aws_identity.service-account: what the object names is not in the set.
 deny contains lib.finding("aws_identity.service-account", msg, path) if {
+	input.kind in {"Application", "ClusterSecretStore", "CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "SecretStore", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	some [path, ns, name] in named
 	not lib.exists("ServiceAccount", ns, name)

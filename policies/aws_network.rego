@@ -136,6 +136,7 @@ is_subnet(obj) if {
 # awsnetwork.node-subnet-egress: nodes in a subnet with no way to ECR, STS
 # and EC2 cannot join the cluster or pull an image.
 deny contains lib.finding("awsnetwork.node-subnet-egress", msg, ["spec", "forProvider"]) if {
+	input.kind == "Subnet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_subnet(input)
 	hosts_nodes(input)
@@ -148,6 +149,7 @@ deny contains lib.finding("awsnetwork.node-subnet-egress", msg, ["spec", "forPro
 # load balancers into subnets tagged kubernetes.io/role/elb; AWS refuses one
 # whose subnets do not route to an internet gateway.
 deny contains lib.finding("awsnetwork.elb-subnet-igw", msg, ["spec", "forProvider", "tags", "kubernetes.io/role/elb"]) if {
+	input.kind == "Subnet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_subnet(input)
 	object.get(fp(input), ["tags", "kubernetes.io/role/elb"], null) != null
@@ -158,6 +160,7 @@ deny contains lib.finding("awsnetwork.elb-subnet-igw", msg, ["spec", "forProvide
 # awsnetwork.subnet-route-table: a subnet without an association uses the
 # VPC's main route table, which nothing in git says anything about.
 deny contains lib.finding("awsnetwork.subnet-route-table", msg, ["metadata", "name"]) if {
+	input.kind == "Subnet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_subnet(input)
 	count(route_tables_of(input)) == 0
@@ -197,12 +200,14 @@ deletes_external(obj) if {
 # awsnetwork.deletion-protected: removing, renaming or pruning the object in
 # git must not delete the cluster, the network or the data.
 deny contains lib.finding("awsnetwork.deletion-protected", msg, ["spec", "deletionPolicy"]) if {
+	input.kind in {"Bucket", "Cluster", "EIP", "InternetGateway", "NATGateway", "NodeGroup", "Route", "RouteTable", "RouteTableAssociation", "Subnet", "VPC", "VPCEndpoint", "VPCEndpointRouteTableAssociation", "VPCEndpointSecurityGroupAssociation", "VPCEndpointSubnetAssociation"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) in protected_kinds
 	deletes_external(input)
 	msg := sprintf("%s %s would be deleted in AWS with its object: set spec.deletionPolicy Orphan and keep Delete out of spec.managementPolicies", [input.kind, input.metadata.name])
 }
 
 deny contains lib.finding("awsnetwork.deletion-protected", msg, ["metadata", "annotations"]) if {
+	input.kind in {"Bucket", "Cluster", "EIP", "InternetGateway", "NATGateway", "NodeGroup", "Route", "RouteTable", "RouteTableAssociation", "Subnet", "VPC", "VPCEndpoint", "VPCEndpointRouteTableAssociation", "VPCEndpointSecurityGroupAssociation", "VPCEndpointSubnetAssociation"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) in protected_kinds
 	some opt in ["Prune=false", "Delete=false"]
 	not has_option(input, opt)
@@ -245,6 +250,7 @@ open_to_world(obj) := {"0.0.0.0/0 (the default)"} if {
 # awsnetwork.alb-open-to-world: an ALB open to the internet lets anyone skip
 # CloudFront (its TLS policy, caching, and whatever guards the edge).
 deny contains lib.finding("awsnetwork.alb-open-to-world", msg, ["metadata", "annotations"]) if {
+	input.kind == "Ingress" # the kind first: OPA's rule index skips the rule for other kinds
 	internet_facing_alb(input)
 	cidrs := open_to_world(input)
 	msg := sprintf("internet-facing ALB Ingress %s admits %v: CloudFront can be bypassed; name CloudFront's origin-facing managed prefix list in alb.ingress.kubernetes.io/security-group-prefix-lists and no world-wide inbound-cidrs", [input.metadata.name, sort(cidrs)])

@@ -237,6 +237,7 @@ session(edge) := {["cookie", c] | some c in edge.session.cookies} | {["header", 
 # cache.personalised-path-cached: a session-dependent path on a behaviour
 # that caches with a key missing part of the session.
 deny contains lib.finding("cache.personalised-path-cached", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some ip in ingress_paths
@@ -251,6 +252,7 @@ deny contains lib.finding("cache.personalised-path-cached", msg, path) if {
 
 # cache.static-not-cached: an asset folder served uncached or per cookie.
 warn contains lib.finding("cache.static-not-cached", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some ip in ingress_paths
@@ -269,6 +271,7 @@ not_cached(k) := {"keys its cache on cookies (a copy per viewer)"} if {
 
 # cache.behavior-without-ingress: an ordered behaviour no Ingress path is behind.
 deny contains lib.finding("cache.behavior-without-ingress", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some [path, b] in behaviours(input)
@@ -280,6 +283,7 @@ deny contains lib.finding("cache.behavior-without-ingress", msg, path) if {
 # cache.origin-host: the ALB sees the origin's own name, which no rule of
 # the Ingress behind the behaviour answers.
 deny contains lib.finding("cache.origin-host", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some [path, b] in behaviours(input)
@@ -294,6 +298,7 @@ deny contains lib.finding("cache.origin-host", msg, path) if {
 
 # cache.unknown-policy: a policy id that is neither managed nor in the set.
 deny contains lib.finding("cache.unknown-policy", msg, array.concat(path, [field])) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some [path, b] in behaviours(input)

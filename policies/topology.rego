@@ -31,6 +31,7 @@ projects := [p |
 
 # topology.project-wave: the project is not in the set.
 deny contains lib.finding("topology.project-wave", msg, ["spec", "project"]) if {
+	input.kind == "Application" # the kind first: OPA's rule index skips the rule for other kinds
 	application
 	lib.has_inventory
 	input.spec.project != "default"
@@ -40,6 +41,7 @@ deny contains lib.finding("topology.project-wave", msg, ["spec", "project"]) if 
 
 # topology.project-wave: the project syncs with or after the Application.
 deny contains lib.finding("topology.project-wave", msg, ["metadata", "annotations", "argocd.argoproj.io/sync-wave"]) if {
+	input.kind == "Application" # the kind first: OPA's rule index skips the rule for other kinds
 	application
 	lib.has_inventory
 	some p in projects
@@ -63,6 +65,7 @@ registers(secret, destination) if secret.stringData.server == destination.server
 
 # topology.destination: the destination is no cluster Argo CD knows.
 deny contains lib.finding("topology.destination", msg, ["spec", "destination"]) if {
+	input.kind == "Application" # the kind first: OPA's rule index skips the rule for other kinds
 	application
 	lib.has_inventory
 	not in_cluster(input.spec.destination)
@@ -72,6 +75,7 @@ deny contains lib.finding("topology.destination", msg, ["spec", "destination"]) 
 
 # topology.destination: the registration syncs with or after the Application.
 deny contains lib.finding("topology.destination", msg, ["metadata", "annotations", "argocd.argoproj.io/sync-wave"]) if {
+	input.kind == "Application" # the kind first: OPA's rule index skips the rule for other kinds
 	application
 	lib.has_inventory
 	some s in registrations
@@ -96,6 +100,7 @@ matches(allowed, destination, field) if glob.match(allowed[field], [], object.ge
 # topology.project-destination: Argo CD refuses to sync to a destination the
 # project does not permit.
 deny contains lib.finding("topology.project-destination", msg, ["spec", "destination"]) if {
+	input.kind == "Application" # the kind first: OPA's rule index skips the rule for other kinds
 	application
 	lib.has_inventory
 	some p in projects

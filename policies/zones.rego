@@ -34,6 +34,7 @@ deny contains lib.finding("zones.pdb-unhealthy-eviction", msg, ["spec", "unhealt
 # still form a domain with zero pods, so maxSkew forbids placing replacements
 # in the zones that are left (kubernetes#106127).
 deny contains lib.finding("zones.spread-taints", msg, path) if {
+	input.kind in {"DaemonSet", "Deployment", "Job", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.workload_kinds
 	some i, c in object.get(lib.pod_spec(input), ["topologySpreadConstraints"], [])
 	object.get(c, ["nodeTaintsPolicy"], "Ignore") != "Honor"
@@ -86,6 +87,7 @@ multi_replica(obj) if lib.max_replicas(obj) > 1
 
 # zones.spread: a multi-replica workload's pods may all land in one zone.
 deny contains lib.finding("zones.spread", msg, path) if {
+	input.kind in {"Deployment", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.scalable_kinds
 	multi_replica(input)
 	spec := lib.pod_spec(input)
@@ -105,6 +107,7 @@ zone_spread(spec) if {
 # the pods anywhere, so every replica may land in one zone. The API default
 # (unset) is DoNotSchedule.
 deny contains lib.finding("zones.spread-hard", msg, path) if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.scalable_kinds
 	lib.thresholds.min_zones > 1
 	multi_replica(input)
@@ -117,6 +120,7 @@ deny contains lib.finding("zones.spread-hard", msg, path) if {
 
 # zones.pdb-missing: nothing stops a node drain evicting every pod at once.
 deny contains lib.finding("zones.pdb-missing", msg, ["metadata", "name"]) if {
+	input.kind in {"Deployment", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	input.kind in lib.scalable_kinds
 	multi_replica(input)
@@ -227,6 +231,7 @@ zone_placement(name) if {
 # Node groups may be one per zone: the zones of all the cluster's node
 # groups count together.
 deny contains lib.finding("zones.nodegroup-azs", msg, ["spec", "forProvider"]) if {
+	input.kind == "NodeGroup" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_nodegroup(input)
 	zones := cluster_zones(cluster_of(input))
