@@ -73,7 +73,7 @@ type File struct {
 // context each (CUE is not safe for concurrent use within a context), and
 // returns them sorted by name. It writes nothing.
 func Render(ctx context.Context, opts Options) ([]Env, error) {
-	results, _, err := renderAll(ctx, opts)
+	results, _, err := renderAll(ctx, opts, false)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,11 @@ type rendered struct {
 }
 
 // renderAll renders the selected envs, at most opts.Jobs at once, sorted by
-// name; it also returns the normalised options.
-func renderAll(ctx context.Context, opts Options) ([]rendered, Options, error) {
+// name; it also returns the normalised options. Without keepValues an env's
+// CUE evaluation is released as soon as its files are serialised (it is most
+// of the memory: hundreds of MB at a few hundred services), so a finished env
+// does not stay in memory while the next one evaluates.
+func renderAll(ctx context.Context, opts Options, keepValues bool) ([]rendered, Options, error) {
 	opts, err := opts.normalise()
 	if err != nil {
 		return nil, opts, err
@@ -111,6 +114,9 @@ func renderAll(ctx context.Context, opts Options) ([]rendered, Options, error) {
 				return err
 			}
 			env, values, err := renderEnv(opts, name)
+			if !keepValues {
+				values = nil
+			}
 			results[i] = rendered{env, values}
 			// Bad input in one env does not stop the others: a mistake
 			// in envs/shared is then reported once, for every env.

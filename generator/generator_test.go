@@ -191,3 +191,22 @@ func TestBadInput(t *testing.T) {
 		})
 	}
 }
+
+// Render keeps no CUE value of an env once its files are serialised (the
+// evaluation is most of the memory); Sources, which traces files back to
+// the CUE, keeps one per file.
+func TestRenderReleasesEvaluations(t *testing.T) {
+	root := testrepo.Fixture(t)
+	for _, keep := range []bool{false, true} {
+		results, _, err := renderAll(context.Background(), Options{Root: root, Envs: []string{"small"}}, keep)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(results) != 1 || len(results[0].env.Files) == 0 {
+			t.Fatalf("keepValues %v: %d envs rendered", keep, len(results))
+		}
+		if got := len(results[0].values); keep != (got > 0) {
+			t.Errorf("keepValues %v: %d CUE values kept", keep, got)
+		}
+	}
+}

@@ -41,7 +41,7 @@ type envSources struct {
 // Sources evaluates the selected envs for tracing; outDir is where their
 // rendered files are (normally <root>/rendered).
 func Sources(ctx context.Context, opts Options, outDir string) (*SourceIndex, error) {
-	results, opts, err := renderAll(ctx, opts)
+	results, opts, err := renderAll(ctx, opts, true)
 	if err != nil {
 		return nil, err
 	}

@@ -24,7 +24,7 @@ role_name(arn) := name if {
 	name := segments[count(segments) - 1]
 }
 
-roles(name) := [r | some r in lib.objects("Role.iam.aws.upbound.io", ""); r.metadata.name == name]
+roles(name) := [r | some r in object.get(lib.index, ["Role.iam.aws.upbound.io", "", name], []); r.metadata.name == name]
 
 # issuers are the OIDC providers of the set, as IAM names them (no https://).
 issuers := {trim_prefix(p.spec.forProvider.url, "https://") | some p in lib.objects("OpenIDConnectProvider.iam.aws.upbound.io", "")}
@@ -96,6 +96,7 @@ named contains [array.concat(["spec", "source", "helm", "valuesObject"], array.c
 
 # aws_identity.service-account: what the object names is not in the set.
 deny contains lib.finding("aws_identity.service-account", msg, path) if {
+	input.kind in {"Application", "ClusterSecretStore", "CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "SecretStore", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	some [path, ns, name] in named
 	not lib.exists("ServiceAccount", ns, name)

@@ -136,6 +136,7 @@ is_subnet(obj) if {
 # awsnetwork.node-subnet-egress: nodes in a subnet with no way to ECR, STS
 # and EC2 cannot join the cluster or pull an image.
 deny contains lib.finding("awsnetwork.node-subnet-egress", msg, ["spec", "forProvider"]) if {
+	input.kind == "Subnet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_subnet(input)
 	hosts_nodes(input)
@@ -148,6 +149,7 @@ deny contains lib.finding("awsnetwork.node-subnet-egress", msg, ["spec", "forPro
 # load balancers into subnets tagged kubernetes.io/role/elb; AWS refuses one
 # whose subnets do not route to an internet gateway.
 deny contains lib.finding("awsnetwork.elb-subnet-igw", msg, ["spec", "forProvider", "tags", "kubernetes.io/role/elb"]) if {
+	input.kind == "Subnet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_subnet(input)
 	object.get(fp(input), ["tags", "kubernetes.io/role/elb"], null) != null
@@ -158,6 +160,7 @@ deny contains lib.finding("awsnetwork.elb-subnet-igw", msg, ["spec", "forProvide
 # awsnetwork.subnet-route-table: a subnet without an association uses the
 # VPC's main route table, which nothing in git says anything about.
 deny contains lib.finding("awsnetwork.subnet-route-table", msg, ["metadata", "name"]) if {
+	input.kind == "Subnet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_subnet(input)
 	count(route_tables_of(input)) == 0
@@ -197,12 +200,14 @@ deletes_external(obj) if {
 # awsnetwork.deletion-protected: removing, renaming or pruning the object in
 # git must not delete the cluster, the network or the data.
 deny contains lib.finding("awsnetwork.deletion-protected", msg, ["spec", "deletionPolicy"]) if {
+	input.kind in {"Bucket", "Cluster", "EIP", "InternetGateway", "NATGateway", "NodeGroup", "Route", "RouteTable", "RouteTableAssociation", "Subnet", "VPC", "VPCEndpoint", "VPCEndpointRouteTableAssociation", "VPCEndpointSecurityGroupAssociation", "VPCEndpointSubnetAssociation"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) in protected_kinds
 	deletes_external(input)
 	msg := sprintf("%s %s would be deleted in AWS with its object: set spec.deletionPolicy Orphan and keep Delete out of spec.managementPolicies", [input.kind, input.metadata.name])
 }
 
 deny contains lib.finding("awsnetwork.deletion-protected", msg, ["metadata", "annotations"]) if {
+	input.kind in {"Bucket", "Cluster", "EIP", "InternetGateway", "NATGateway", "NodeGroup", "Route", "RouteTable", "RouteTableAssociation", "Subnet", "VPC", "VPCEndpoint", "VPCEndpointRouteTableAssociation", "VPCEndpointSecurityGroupAssociation", "VPCEndpointSubnetAssociation"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) in protected_kinds
 	some opt in ["Prune=false", "Delete=false"]
 	not has_option(input, opt)
@@ -245,6 +250,7 @@ open_to_world(obj) := {"0.0.0.0/0 (the default)"} if {
 # awsnetwork.alb-open-to-world: an ALB open to the internet lets anyone skip
 # CloudFront (its TLS policy, caching, and whatever guards the edge).
 deny contains lib.finding("awsnetwork.alb-open-to-world", msg, ["metadata", "annotations"]) if {
+	input.kind == "Ingress" # the kind first: OPA's rule index skips the rule for other kinds
 	internet_facing_alb(input)
 	cidrs := open_to_world(input)
 	msg := sprintf("internet-facing ALB Ingress %s admits %v: CloudFront can be bypassed; name CloudFront's origin-facing managed prefix list in alb.ingress.kubernetes.io/security-group-prefix-lists and no world-wide inbound-cidrs", [input.metadata.name, sort(cidrs)])
@@ -253,12 +259,48 @@ deny contains lib.finding("awsnetwork.alb-open-to-world", msg, ["metadata", "ann
 # Ingresses of an explicit ALB group (group.name), cluster-wide: a group spans namespaces.
 group_of(obj) := ann(obj, "group.name")
 
-group_members(group) := [i |
+grouped_ingresses contains i if {
 	some by_name in object.get(lib.index, "Ingress.networking.k8s.io", {})
 	some same in by_name
 	some i in same
-	group_of(i) == group
-]
+	group_of(i) != ""
+}
+
+# env_index: the Ingresses of each ALB group by order and by path, derived
+# once per env by the engine (data.check.env_index), computed inline without
+# it: every Ingress of a group is compared with the others, and a scan of
+# the group per Ingress is quadratic in services.
+env_index := {"orders": ingresses_by_order, "paths": paths_by_host, "paths_below": paths_below}
+
+idx := data.check.env_index.awsnetwork
+
+idx := env_index if not data.check.env_index.awsnetwork
+
+# ingresses_by_order[group][order] holds the group's Ingresses of that
+# group.order (the integer, as text: the engine hands tables over as JSON).
+ingresses_by_order[group_of(i)][format_int(order(i), 10)] contains i if some i in grouped_ingresses
+
+# paths_by_host[group][host] holds [Ingress, path] for every Prefix path of
+# the group's Ingresses; paths_below[group][host][dir] those whose path
+# starts with dir/ (every dir a path can be below: "" for "/x", "/a" for "/a/b").
+paths_by_host[group_of(i)][host] contains [i, path] if {
+	some i in grouped_ingresses
+	some [host, path] in prefix_paths(i)
+}
+
+paths_below[group_of(i)][host][dir] contains [i, path] if {
+	some i in grouped_ingresses
+	some [host, path] in prefix_paths(i)
+	parts := split(path, "/")
+	some j in numbers.range(1, count(parts) - 1)
+	dir := concat("/", array.slice(parts, 0, j))
+}
+
+# longer_paths lists the [Ingress, path] of the group and host that path can
+# cover (covers): any other path for "/", else those below it.
+longer_paths(group, host, "/") := object.get(idx.paths, [group, host], set())
+
+longer_paths(group, host, path) := object.get(idx.paths_below, [group, host, trim_suffix(path, "/")], set()) if path != "/"
 
 order(obj) := to_number(ann(obj, "group.order")) if regex.match(`^-?[0-9]{1,4}$`, ann(obj, "group.order"))
 
@@ -275,7 +317,7 @@ deny contains lib.finding("awsnetwork.ingress-group-order", msg, ["metadata", "a
 deny contains lib.finding("awsnetwork.ingress-group-order", msg, ["metadata", "annotations", "alb.ingress.kubernetes.io/group.order"]) if {
 	input.kind == "Ingress"
 	group_of(input) != ""
-	some other in group_members(group_of(input))
+	some other in object.get(idx.orders, [group_of(input), format_int(order(input), 10)], set())
 	not same_ingress(other, input)
 	order(other) == order(input)
 	msg := sprintf("Ingresses %s and %s of ALB group %q share group.order %d: their rules would be ordered by name", [input.metadata.name, other.metadata.name, group_of(input), order(input)])
@@ -285,10 +327,8 @@ deny contains lib.finding("awsnetwork.ingress-group-order", msg, ["metadata", "a
 deny contains lib.finding("awsnetwork.ingress-group-order", msg, ["metadata", "annotations", "alb.ingress.kubernetes.io/group.order"]) if {
 	input.kind == "Ingress"
 	group_of(input) != ""
-	some other in group_members(group_of(input))
 	some [host, path] in prefix_paths(input)
-	some [other_host, longer] in prefix_paths(other)
-	other_host == host
+	some [other, longer] in longer_paths(group_of(input), host, path)
 	covers(path, longer)
 	order(input) <= order(other)
 	not same_ingress(other, input)

@@ -281,6 +281,22 @@ test_sibling_paths_and_other_groups_do_not_shadow if {
 	count(denied(other, with_objs(array.concat(good, [other])))) == 0
 }
 
+# With the engine, a group's orders and paths are looked up in
+# data.check.env_index (derived once per env) instead of scanning the group
+# per Ingress; "01" and "1" are the same order.
+test_group_order_reads_the_engine_env_index if {
+	shared := fixtures.set(cart, "/metadata/annotations/alb.ingress.kubernetes.io~1group.order", "02")
+	chk := swap(shared)
+	derived := object.union(chk, {"env_index": {"awsnetwork": awsnetwork.env_index}}) with data.check as chk
+	only("awsnetwork.ingress-group-order", api, derived)
+	s := fixtures.set(storefront, "/metadata/annotations/alb.ingress.kubernetes.io~1group.order", "-5")
+	early := swap(s)
+	early_derived := object.union(early, {"env_index": {"awsnetwork": awsnetwork.env_index}}) with data.check as early
+	only("awsnetwork.ingress-group-order", s, early_derived)
+	empty := object.union(chk, {"env_index": {"awsnetwork": {"orders": {}, "paths": {}, "paths_below": {}}}})
+	count(denied(api, empty)) == 0
+}
+
 test_every_rule_is_documented if {
 	count(awsnetwork.docs) == 6
 	every id, text in awsnetwork.docs {

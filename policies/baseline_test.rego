@@ -87,7 +87,9 @@ test_every_package_documents_its_rules if {
 # Empty tables from the engine therefore change what the rules see.
 test_rules_read_env_index_from_the_engine if {
 	empty := object.union(fixtures.prod, {"env_index": {
-		"lib": {"hpas": {}},
+		"lib": {"hpas": {}, "pod_owners": {}, "pod_owners_in": {}, "apps": {}},
+		"network": {"policies_by_label": {}, "policies_without_labels": {}},
+		"topology": {"installed": {}},
 		"secrets": {"producers": {}},
 		"zones": {"pdbs": {}},
 		"references": {"pods": {}, "producers": {}},
@@ -105,6 +107,8 @@ test_inline_env_index_matches_the_engine_shape if {
 		"secrets": data.secrets.env_index,
 		"zones": data.zones.env_index,
 		"references": data.references.env_index,
+		"network": data.network.env_index,
+		"topology": data.topology.env_index,
 	}}) with data.check as fixtures.prod
 	every obj in fixtures.good {
 		fixtures.results(obj, chk) == {"deny": set(), "warn": set()}

@@ -163,16 +163,37 @@ behaviours(d) := array.concat(
 	[[["spec", "forProvider", "orderedCacheBehavior", i], b] | some i, b in object.get(d.spec.forProvider, "orderedCacheBehavior", [])],
 )
 
-# serving is the [path, behaviour] CloudFront applies to a request path:
-# the first ordered behaviour whose pattern matches, else the default.
-serving(d, request) := behaviours(d)[first + 1] if {
-	firsts := [i | some i, b in object.get(d.spec.forProvider, "orderedCacheBehavior", []); matches(b.pathPattern, request)]
-	first := firsts[0]
+# serving is the [path, behaviour] CloudFront applies to a request path of
+# the input Distribution: the first ordered behaviour whose pattern matches,
+# else the default.
+serving(request) := behaviours(input)[min(matching(request)) + 1] if count(matching(request)) > 0
+
+serving(request) := behaviours(input)[0] if count(matching(request)) == 0
+
+# matching lists the ordered behaviours whose pattern matches the request.
+# A pattern matches only requests that begin with its literal start (the
+# text before its first wildcard), so the candidates are looked up by each
+# start of the request instead of trying every behaviour: the distribution
+# has behaviours per service and is asked about every Ingress path of the
+# set, which tried one by one is quadratic in services.
+matching(request) := {i |
+	some n in numbers.range(0, count(request))
+	some i in ordered_starts[substring(request, 0, n)]
+	matches(input.spec.forProvider.orderedCacheBehavior[i].pathPattern, request)
 }
 
-serving(d, request) := behaviours(d)[0] if {
-	count([b | some b in object.get(d.spec.forProvider, "orderedCacheBehavior", []); matches(b.pathPattern, request)]) == 0
+# ordered_starts[start] lists the behaviours whose pattern has that literal
+# start. A complete rule, so it is built once per evaluation: a partial set
+# looked up by key is evaluated again for every lookup.
+ordered_starts := {start: ids |
+	some start, ids in ordered_by_start
 }
+
+ordered_by_start[literal_start(b.pathPattern)] contains i if {
+	some i, b in object.get(input.spec.forProvider, "orderedCacheBehavior", [])
+}
+
+literal_start(pattern) := split(split(pattern, "*")[0], "?")[0]
 
 # A CloudFront path pattern: * is any run of characters, ? one.
 matches(pattern, path) if regex.match(concat("", ["^", replace(replace(regex.replace(pattern, `[.+^$(){}|\[\]\\]`, `\${0}`), "*", ".*"), "?", "."), "$"]), path)
@@ -201,7 +222,13 @@ patterns_of(ip) := {dir(ip.path), concat("", [dir(ip.path), "/*"])} | {concat(""
 patterns_of(ip) := {concat("", [a, "*"]) | some a in ip.edge.assets} if ip.path == "/"
 
 # behind lists the Ingress paths behind a behaviour.
-behind(b) := {ip | some ip in ingress_paths; b.pathPattern in patterns_of(ip)} if b.pathPattern
+behind(b) := object.get(paths_by_pattern, b.pathPattern, set()) if b.pathPattern
+
+# paths_by_pattern[pattern] holds the Ingress paths standing behind it.
+paths_by_pattern[pattern] contains ip if {
+	some ip in ingress_paths
+	some pattern in patterns_of(ip)
+}
 
 behind(b) := {ip | some ip in ingress_paths; ip.path == "/"} if not b.pathPattern
 
@@ -210,12 +237,13 @@ session(edge) := {["cookie", c] | some c in edge.session.cookies} | {["header", 
 # cache.personalised-path-cached: a session-dependent path on a behaviour
 # that caches with a key missing part of the session.
 deny contains lib.finding("cache.personalised-path-cached", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some ip in ingress_paths
 	some [kind, name] in session(ip.edge)
 	some request in probes(ip.path)
-	[path, b] := serving(input, request)
+	[path, b] := serving(request)
 	k := cache_key(b)
 	caches(k)
 	not keyed(k, kind, name)
@@ -224,11 +252,12 @@ deny contains lib.finding("cache.personalised-path-cached", msg, path) if {
 
 # cache.static-not-cached: an asset folder served uncached or per cookie.
 warn contains lib.finding("cache.static-not-cached", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some ip in ingress_paths
 	some a in ip.edge.assets
-	[path, b] := serving(input, concat("", [a, "x"]))
+	[path, b] := serving(concat("", [a, "x"]))
 	some why in not_cached(cache_key(b))
 	msg := sprintf("Distribution %s: the asset folder %s of Ingress %s/%s is served by behaviour %s, which %s: every request for a versioned file reaches the origin; use CachingOptimized (658327ea-f89d-4fab-a63d-7e88639e58f6)", [input.metadata.name, a, lib.namespace(ip.ingress), ip.ingress.metadata.name, object.get(b, "pathPattern", "(default)"), why])
 }
@@ -242,6 +271,7 @@ not_cached(k) := {"keys its cache on cookies (a copy per viewer)"} if {
 
 # cache.behavior-without-ingress: an ordered behaviour no Ingress path is behind.
 deny contains lib.finding("cache.behavior-without-ingress", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some [path, b] in behaviours(input)
@@ -253,6 +283,7 @@ deny contains lib.finding("cache.behavior-without-ingress", msg, path) if {
 # cache.origin-host: the ALB sees the origin's own name, which no rule of
 # the Ingress behind the behaviour answers.
 deny contains lib.finding("cache.origin-host", msg, path) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some [path, b] in behaviours(input)
@@ -267,6 +298,7 @@ deny contains lib.finding("cache.origin-host", msg, path) if {
 
 # cache.unknown-policy: a policy id that is neither managed nor in the set.
 deny contains lib.finding("cache.unknown-policy", msg, array.concat(path, [field])) if {
+	input.kind == "Distribution" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.key(input) == distribution_key
 	lib.has_inventory
 	some [path, b] in behaviours(input)

@@ -49,6 +49,7 @@ nodegroups := [ng | some ng in lib.objects("NodeGroup.eks.aws.upbound.io", ""); 
 
 # capacity.instance-type: a type the table lacks cannot be judged.
 deny contains lib.finding("capacity.instance-type", msg, ["spec", "forProvider", "instanceTypes", i]) if {
+	input.kind == "NodeGroup" # the kind first: OPA's rule index skips the rule for other kinds
 	zones.is_nodegroup(input)
 	some i, t in input.spec.forProvider.instanceTypes
 	not instance_types[t]
@@ -156,6 +157,7 @@ pools := {d.eligible | some d in demands; count(d.eligible) > 0} | {{name | some
 # capacity.zone-loss, reported on the first node group (by name) of the
 # pool that falls short.
 deny contains lib.finding("capacity.zone-loss", msg, ["spec", "forProvider", "scalingConfig", "maxSize"]) if {
+	input.kind == "NodeGroup" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	zones.is_nodegroup(input)
 	some pool in pools

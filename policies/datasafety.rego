@@ -17,6 +17,7 @@ docs := {
 # nothing replicates between (the stock PostgreSQL image initialises an
 # independent database in every pod) are several databases behind one name.
 deny contains lib.finding("datasafety.unreplicated-database", msg, ["spec", "replicas"]) if {
+	input.kind == "StatefulSet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.single_writer(input)
 	n := lib.max_replicas(input)
 	n > 1
@@ -38,6 +39,7 @@ data_object(obj) if data_statefulset(obj)
 # datasafety.sync-options: a PVC or data StatefulSet that Argo CD may prune or
 # delete (removing it from git, or deleting the app, would delete the data).
 deny contains lib.finding("datasafety.sync-options", msg, ["metadata", "annotations"]) if {
+	input.kind in {"PersistentVolumeClaim", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	data_object(input)
 	some opt in ["Prune=false", "Delete=false"]
 	not has_option(input, opt)
@@ -53,6 +55,7 @@ has_option(obj, opt) if {
 # deleted or scaled down. Kubernetes defaults to Retain, but the policy must
 # be explicit so no patch or default change can turn it into Delete.
 deny contains lib.finding("datasafety.pvc-retention", msg, ["spec", "persistentVolumeClaimRetentionPolicy", field]) if {
+	input.kind == "StatefulSet" # the kind first: OPA's rule index skips the rule for other kinds
 	data_statefulset(input)
 	some field in ["whenDeleted", "whenScaled"]
 	v := object.get(input, ["spec", "persistentVolumeClaimRetentionPolicy", field], "unset")
@@ -63,12 +66,14 @@ deny contains lib.finding("datasafety.pvc-retention", msg, ["spec", "persistentV
 # datasafety.storageclass: a claim must name a StorageClass in the set; an
 # unset class takes the cluster default, which is not the replicated one.
 deny contains lib.finding("datasafety.storageclass", msg, array.concat(path, ["storageClassName"])) if {
+	input.kind in {"PersistentVolumeClaim", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	some [path, what, spec] in claims(input)
 	not spec.storageClassName
 	msg := sprintf("%s of %s %s names no storageClassName: it would get the cluster default", [what, input.kind, input.metadata.name])
 }
 
 deny contains lib.finding("datasafety.storageclass", msg, array.concat(path, ["storageClassName"])) if {
+	input.kind in {"PersistentVolumeClaim", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	some [path, what, spec] in claims(input)
 	name := spec.storageClassName

@@ -60,6 +60,7 @@ restored(r, ns, _) if {
 # Stork skips the backup's volume (Retain: the restore reports Retained and
 # restores nothing) or deletes this one (Delete).
 deny contains lib.finding("dr.restore-precreated", msg, path) if {
+	input.kind in {"PersistentVolumeClaim", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	some [path, name] in claim_names(input)
 	some r in restores
 	restored(r, lib.namespace(input), name)
@@ -67,6 +68,7 @@ deny contains lib.finding("dr.restore-precreated", msg, path) if {
 }
 
 deny contains lib.finding("dr.restore-precreated", msg, path) if {
+	input.kind in {"PersistentVolumeClaim", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.namespace(input) in standby_namespaces
 	some [path, name] in claim_names(input)
 	msg := sprintf("%s %s creates claim %s in standby namespace %s: a failover restores the primary's claims there, and one that exists is skipped or deleted; the standby must mount the restored claim by name", [input.kind, input.metadata.name, name, lib.namespace(input)])
@@ -136,6 +138,7 @@ to_load_balancer(fp) if {
 # a failover record, or PRIMARY while the standby restores nothing (before a
 # failover it holds no writable copy of the data).
 deny contains lib.finding("dr.failover-routing", msg, ["spec", "forProvider"]) if {
+	input.kind == "Record" # the kind first: OPA's rule index skips the rule for other kinds
 	standby
 	is_record(input)
 	fp := input.spec.forProvider
@@ -152,6 +155,7 @@ allowed_role("PRIMARY") if count(restores) > 0
 # dr.target-health: a health-checked alias to a load balancer that also
 # evaluates the ALB's target health.
 deny contains lib.finding("dr.target-health", msg, ["spec", "forProvider", "alias", "evaluateTargetHealth"]) if {
+	input.kind == "Record" # the kind first: OPA's rule index skips the rule for other kinds
 	is_record(input)
 	fp := input.spec.forProvider
 	load_balancer_name(fp.alias.name)
@@ -171,6 +175,7 @@ serves_http if {
 # dr.health-check-http: a TCP (or path-less) check in front of an HTTP
 # service proves the listener answers, not that any request is served.
 deny contains lib.finding("dr.health-check-http", msg, ["spec", "forProvider", "type"]) if {
+	input.kind == "HealthCheck" # the kind first: OPA's rule index skips the rule for other kinds
 	is_health_check(input)
 	serves_http
 	fp := input.spec.forProvider
@@ -180,6 +185,7 @@ deny contains lib.finding("dr.health-check-http", msg, ["spec", "forProvider", "
 }
 
 deny contains lib.finding("dr.health-check-http", msg, ["spec", "forProvider", "resourcePath"]) if {
+	input.kind == "HealthCheck" # the kind first: OPA's rule index skips the rule for other kinds
 	is_health_check(input)
 	fp := input.spec.forProvider
 	fp.type in http_types

@@ -93,7 +93,12 @@ hpas_for(obj) := [h | some h in object.get(idx.hpas, [namespace(obj), obj.kind, 
 
 # env_index: lookup tables the engine derives once per env (see
 # data.check.env_index above); computed inline without the engine.
-env_index := {"hpas": hpas_by_target}
+env_index := {
+	"hpas": hpas_by_target,
+	"pod_owners": pod_owners_by_label,
+	"pod_owners_in": pod_owners_in,
+	"apps": apps_by_path,
+}
 
 idx := data.check.env_index.lib
 
@@ -104,6 +109,44 @@ hpas_by_target[ns][ref.kind][ref.name] contains h if {
 	some same_name in by_name
 	some h in same_name
 	ref := h.spec.scaleTargetRef
+}
+
+# pod_kinds are the kinds whose objects carry pod labels (pod_labels).
+pod_kinds := workload_kinds | {"CronJob", "Pod"}
+
+# pod_owners_in[ns] holds the namespace's objects of the pod kinds (any API
+# group); pod_owners_by_label[ns][k][v] those whose pod labels hold k: v.
+pod_owners_in[ns] contains o if {
+	some key, by_ns in index
+	split(key, ".")[0] in pod_kinds
+	some ns, by_name in by_ns
+	some same_name in by_name
+	some o in same_name
+}
+
+pod_owners_by_label[ns][k][v] contains o if {
+	some ns, owners in pod_owners_in
+	some o in owners
+	some k, v in pod_labels(o)
+}
+
+# selected_pod_owners(selector, ns): the objects of the pod kinds in ns whose
+# pod labels the selector selects. A selector with matchLabels selects only
+# objects carrying each of them, so the candidates are those carrying one
+# (the least key) instead of the whole namespace: a lookup per selector, not a
+# scan (a scan per object is quadratic in objects).
+selected_pod_owners(selector, ns) := {o |
+	some o in pod_owner_candidates(selector, ns)
+	selects(selector, pod_labels(o))
+}
+
+pod_owner_candidates(selector, ns) := object.get(idx.pod_owners_in, [ns], set()) if {
+	count(object.get(selector, ["matchLabels"], {})) == 0
+}
+
+pod_owner_candidates(selector, ns) := object.get(idx.pod_owners, [ns, k, selector.matchLabels[k]], set()) if {
+	count(object.get(selector, ["matchLabels"], {})) > 0
+	k := min(object.keys(selector.matchLabels))
 }
 
 # replicas is the workload's effective replica count at rest: the static
@@ -207,16 +250,39 @@ threshold_note(name) := sprintf(" (threshold %s.%s in policies/thresholds.rego; 
 
 # syncing_apps lists the Argo CD Applications whose source path holds obj's
 # file (data.check.files, from the engine).
+# A source path dir holds file when file starts with dir/ or contains /dir/
+# (dir without its trailing slash): dir is then one of file's enclosing_dirs,
+# so the Applications are looked up by those, not scanned per object.
 syncing_apps(obj) := [app |
 	file := data.check.files[key(obj)][namespace(obj)][obj.metadata.name]
+	some dir in enclosing_dirs(file)
+	some app in idx.apps[dir]
+]
+
+# apps_by_path[dir] holds the Applications with a source path dir (its
+# trailing slash trimmed).
+apps_by_path[trim_suffix(src.path, "/")] contains app if {
 	some by_name in index["Application.argoproj.io"]
 	some same_name in by_name
 	some app in same_name
 	some src in array.concat([object.get(app, ["spec", "source"], {})], object.get(app, ["spec", "sources"], []))
 	src.path != ""
-	in_dir(file, src.path)
-]
+}
 
-in_dir(file, dir) if startswith(file, concat("", [trim_suffix(dir, "/"), "/"]))
+# enclosing_dirs(file): every substring of file that starts at its start or
+# after a slash and ends just before a slash (the empty one too, where two
+# slashes meet or file starts with one).
+enclosing_dirs(file) := {concat("/", array.slice(parts, i, j)) |
+	parts := split(file, "/")
+	count(parts) > 1
+	some i in numbers.range(0, count(parts) - 2)
+	some j in numbers.range(i, count(parts) - 1)
+	ends_before_slash(parts, i, j)
+}
 
-in_dir(file, dir) if contains(file, concat("", ["/", trim_suffix(dir, "/"), "/"]))
+ends_before_slash(_, i, j) if j > i
+
+ends_before_slash(parts, i, j) if {
+	j == i
+	parts[i] == ""
+}

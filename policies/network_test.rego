@@ -28,6 +28,13 @@ test_unselected_pod if {
 	secfix.denied(secfix.rollout, {}) == set()
 }
 
+# Without the default-deny policy, the workload's own policy (selecting its
+# pod labels) still selects it.
+test_selected_by_pod_labels if {
+	chk := secfix.check(fixtures.drop(secfix.good, secfix.default_deny))
+	not "network.unselected-pod" in secfix.denied(secfix.rollout, chk)
+}
+
 test_allow_all_rule_without_peers if {
 	p := secfix.policy("web", {"ingress": [{"ports": [{"port": 8080, "protocol": "TCP"}]}]})
 	"network.allow-all" in secfix.denied_in(p)
@@ -117,4 +124,13 @@ test_not_enforced if {
 	# No NetworkPolicy in the env: nothing to enforce.
 	no_policies := [o | some o in secfix.good; o.kind != "NetworkPolicy"]
 	secfix.denied(secfix.cluster, secfix.check(fixtures.drop(no_policies, secfix.vpc_cni))) == set()
+}
+
+# With the engine, the policies are looked up in data.check.env_index
+# (derived once per env), not scanned per workload.
+test_selection_reads_the_engine_env_index if {
+	derived := object.union(secfix.shop, {"env_index": {"network": data.network.env_index}}) with data.check as secfix.shop
+	secfix.denied(secfix.rollout, derived) == set()
+	none := object.union(secfix.shop, {"env_index": {"network": {"policies_by_label": {}, "policies_without_labels": {}}}})
+	secfix.denied(secfix.rollout, none) == {"network.unselected-pod"}
 }

@@ -133,6 +133,7 @@ lookup_pair(sel) := concat("=", [k, sel.matchLabels[k]]) if {
 # labelSelector, which kube-scheduler reads as selecting nothing) spreads
 # nothing.
 deny contains lib.finding("references.spread-selects", msg, path) if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	some i, c in lib.pod_spec(input).topologySpreadConstraints
 	not selects_own_pods(c, lib.pod_labels(input))
 	path := array.concat(lib.pod_spec_path(input), ["topologySpreadConstraints", i, "labelSelector"])
@@ -145,6 +146,7 @@ selects_own_pods(constraint, labels) if lib.selects(constraint.labelSelector, la
 # the container fails to start (CreateContainerConfigError) or the volume
 # never mounts.
 deny contains lib.finding("references.secret-key", msg, path) if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	some [path, secret, key] in key_refs(input)
 	some p in idx.producers[lib.namespace(input)][secret]
@@ -154,6 +156,7 @@ deny contains lib.finding("references.secret-key", msg, path) if {
 }
 
 warn contains lib.finding("references.secret-key", msg, path) if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	some [path, secret, key] in key_refs(input)
 	some p in idx.producers[lib.namespace(input)][secret]

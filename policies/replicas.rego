@@ -15,6 +15,7 @@ docs := {
 # A single-writer database is not asked for several pods: they would be
 # several unrelated databases.
 deny contains lib.finding("replicas.min", msg, ["spec", "replicas"]) if {
+	input.kind in {"Deployment", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.scalable_kinds
 	not lib.single_writer(input)
 	n := lib.replicas(input)
@@ -37,6 +38,7 @@ deny contains lib.finding("replicas.hpa-min", msg, ["spec", "minReplicas"]) if {
 # ignore spec.replicas (ignoreDifferences + RespectIgnoreDifferences=true),
 # so every sync resets the HPA's count to the one in git.
 warn contains lib.finding("replicas.hpa-fight", msg, ["spec", "replicas"]) if {
+	input.kind in {"Deployment", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.scalable_kinds
 	n := input.spec.replicas
 	some h in lib.hpas_for(input)
@@ -47,6 +49,7 @@ warn contains lib.finding("replicas.hpa-fight", msg, ["spec", "replicas"]) if {
 }
 
 warn contains lib.finding("replicas.hpa-fight", msg, ["spec", "replicas"]) if {
+	input.kind in {"Deployment", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.scalable_kinds
 	n := input.spec.replicas
 	some h in lib.hpas_for(input)

@@ -20,10 +20,30 @@ deny contains lib.finding("retry.sync-window", msg, ["spec", "syncPolicy"]) if {
 	startswith(input.apiVersion, "argoproj.io/")
 	input.spec.syncPolicy.automated
 	need := lib.thresholds.min_sync_retry_minutes
-	minutes := retry_minutes(object.get(input.spec.syncPolicy, ["retry"], {"limit": 0}))
+	minutes := sync_minutes(object.get(input.spec.syncPolicy, ["retry"], {"limit": 0}))
 	minutes < need
 	msg := sprintf("Application %s retries a failed sync for %.1f minute(s), %s needs at least %d (min_sync_retry_minutes in policies/thresholds.rego): set spec.syncPolicy.retry (limit, backoff) so a bootstrap race heals by itself", [input.metadata.name, minutes, lib.env, need])
 }
+
+# sync_minutes: the env's Applications share a few retry blocks, each
+# worked out once per env (env_index) rather than once per Application.
+sync_minutes(retry) := idx.minutes[json.marshal(retry)]
+
+sync_minutes(retry) := retry_minutes(retry) if not idx.minutes[json.marshal(retry)]
+
+# env_index: derived once per env by the engine (data.check.env_index);
+# computed inline without it. Keyed by the block's JSON text: the engine
+# hands the table over as JSON, whose keys are strings.
+env_index := {"minutes": {json.marshal(retry): retry_minutes(retry) |
+	some by_ns in object.get(lib.index, ["Application.argoproj.io"], {})
+	some same_name in by_ns
+	some app in same_name
+	retry := object.get(app.spec.syncPolicy, ["retry"], {"limit": 0})
+}}
+
+idx := data.check.env_index.retry
+
+idx := env_index if not data.check.env_index.retry
 
 # retry_minutes is how long Argo CD keeps retrying: the sum of its waits,
 # duration * factor^n capped at maxDuration, for each of limit retries.

@@ -41,3 +41,15 @@ test_unlimited_retry_passes if {
 test_manual_sync_needs_no_retry if {
 	count(fixtures.denied(json.remove(app({}), ["spec/syncPolicy/automated"]), fixtures.prod)) == 0
 }
+
+# A retry block's minutes are worked out once per env: from the engine's
+# data.check.env_index when it is there (a table claiming 1000 minutes wins
+# over the block's own 5), else inline from the Applications of the set.
+test_minutes_looked_up_per_env if {
+	short := app({"retry": {"limit": 5, "backoff": {"duration": "10s", "factor": 2, "maxDuration": "3m"}}})
+	chk := fixtures.check("prod", [short])
+	data.retry.env_index.minutes == {json.marshal(short.spec.syncPolicy.retry): data.retry.retry_minutes(short.spec.syncPolicy.retry)} with data.check as chk
+	"retry.sync-window" in fixtures.denied(short, chk)
+	engine := object.union(chk, {"env_index": {"retry": {"minutes": {json.marshal(short.spec.syncPolicy.retry): 1000}}}})
+	not "retry.sync-window" in fixtures.denied(short, engine)
+}

@@ -155,3 +155,15 @@ test_controller_missing_where_the_object_syncs if {
 	# Argo CD's own kinds need no chart.
 	controllers_denied(folder_app("prod-web", "rendered/prod/web", {"name": "shop-prod", "namespace": "shop"}), objs) == set()
 }
+
+# With the engine, the installed charts come from data.check.env_index
+# (derived once per env), not from a scan of the Applications per object.
+test_controller_lookup_reads_the_engine_env_index if {
+	objs := controller_set({"name": "shop-prod", "namespace": "shop"})
+	chk := object.union(fixtures.check("prod", objs), controller_files)
+	derived := object.union(chk, {"env_index": {"topology": topology.env_index}}) with data.check as chk
+	{f.rule | some f in topology.deny} == set() with input as rollout with data.check as derived
+	nothing_installed := object.union(object.remove(topology.env_index, ["installed"]), {"installed": {}}) with data.check as chk
+	none := object.union(chk, {"env_index": {"topology": nothing_installed}})
+	{f.rule | some f in topology.deny} == {"topology.controller-missing"} with input as rollout with data.check as none
+}

@@ -34,6 +34,7 @@ deny contains lib.finding("zones.pdb-unhealthy-eviction", msg, ["spec", "unhealt
 # still form a domain with zero pods, so maxSkew forbids placing replacements
 # in the zones that are left (kubernetes#106127).
 deny contains lib.finding("zones.spread-taints", msg, path) if {
+	input.kind in {"DaemonSet", "Deployment", "Job", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.workload_kinds
 	some i, c in object.get(lib.pod_spec(input), ["topologySpreadConstraints"], [])
 	object.get(c, ["nodeTaintsPolicy"], "Ignore") != "Honor"
@@ -46,9 +47,7 @@ deny contains lib.finding("zones.spread-taints", msg, path) if {
 # waits on every replacement, pod by pod, or stops.
 deny contains lib.finding("zones.pdb-zone-drain", msg, ["spec"]) if {
 	input.kind == "PodDisruptionBudget"
-	some w in lib.scalable_kinds
-	some obj in lib.objects(workload_key[w], lib.namespace(input))
-	lib.selects(input.spec.selector, lib.pod_labels(obj))
+	some obj in selected_workloads
 	n := lib.replicas(obj)
 	per_zone := ceil(n / env_zone_count)
 	allowed := disruptions(input.spec, n)
@@ -88,6 +87,7 @@ multi_replica(obj) if lib.max_replicas(obj) > 1
 
 # zones.spread: a multi-replica workload's pods may all land in one zone.
 deny contains lib.finding("zones.spread", msg, path) if {
+	input.kind in {"Deployment", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.scalable_kinds
 	multi_replica(input)
 	spec := lib.pod_spec(input)
@@ -107,6 +107,7 @@ zone_spread(spec) if {
 # the pods anywhere, so every replica may land in one zone. The API default
 # (unset) is DoNotSchedule.
 deny contains lib.finding("zones.spread-hard", msg, path) if {
+	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	input.kind in lib.scalable_kinds
 	lib.thresholds.min_zones > 1
 	multi_replica(input)
@@ -119,6 +120,7 @@ deny contains lib.finding("zones.spread-hard", msg, path) if {
 
 # zones.pdb-missing: nothing stops a node drain evicting every pod at once.
 deny contains lib.finding("zones.pdb-missing", msg, ["metadata", "name"]) if {
+	input.kind in {"Deployment", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	input.kind in lib.scalable_kinds
 	multi_replica(input)
@@ -171,14 +173,20 @@ deny contains lib.finding("zones.pdb-blocks-drain", msg, ["spec", "minAvailable"
 deny contains lib.finding("zones.pdb-blocks-drain", msg, ["spec", "minAvailable"]) if {
 	input.kind == "PodDisruptionBudget"
 	is_number(input.spec.minAvailable)
-	some w in lib.scalable_kinds
-	some obj in lib.objects(workload_key[w], lib.namespace(input))
-	lib.selects(input.spec.selector, lib.pod_labels(obj))
+	some obj in selected_workloads
 	input.spec.minAvailable >= lib.replicas(obj)
 	msg := sprintf("PodDisruptionBudget %s has minAvailable %d but %s %s runs %d replica(s): no pod can ever be evicted, so node drains hang", [input.metadata.name, input.spec.minAvailable, obj.kind, obj.metadata.name, lib.replicas(obj)])
 }
 
 workload_key := {"Deployment": "Deployment.apps", "StatefulSet": "StatefulSet.apps", "Rollout": "Rollout.argoproj.io"}
+
+# selected_workloads: the scalable workloads of the PDB's namespace whose pods
+# its selector selects (looked up by label, lib.selected_pod_owners).
+selected_workloads contains obj if {
+	some obj in lib.selected_pod_owners(input.spec.selector, lib.namespace(input))
+	some w in lib.scalable_kinds
+	lib.key(obj) == workload_key[w]
+}
 
 zero(v) if v == 0
 
@@ -223,6 +231,7 @@ zone_placement(name) if {
 # Node groups may be one per zone: the zones of all the cluster's node
 # groups count together.
 deny contains lib.finding("zones.nodegroup-azs", msg, ["spec", "forProvider"]) if {
+	input.kind == "NodeGroup" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	is_nodegroup(input)
 	zones := cluster_zones(cluster_of(input))

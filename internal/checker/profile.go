@@ -1,0 +1,84 @@
+package checker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/open-policy-agent/opa/v1/ast"
+	"github.com/open-policy-agent/opa/v1/profiler"
+	"github.com/open-policy-agent/opa/v1/rego"
+)
+
+// RuleSetCost is the time one package's rule set took over an env's objects.
+type RuleSetCost struct {
+	Env, Rule string // "prod", "zones.deny"
+	Elapsed   time.Duration
+}
+
+// Profile is a benchmark aid (bench/checkprof): it evaluates the sets as
+// Check does, but each rule set by its own query, one object at a time, so
+// the time of every package's rules is measured apart, and runs OPA's
+// expression profiler (one evaluation of every rule set per object, all
+// objects, traced) to name the costliest lines. It returns the rule sets
+// costliest first and the top expressions.
+func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCost, []profiler.ExprStats, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	queries := make([]rego.PreparedEvalQuery, len(c.rules))
+	for i, r := range c.rules {
+		q, err := rego.New(rego.Query(fmt.Sprintf("x := data[%q][%q]", r.pkg, r.name)),
+			rego.Compiler(c.compiler), rego.Store(c.store)).PrepareForEval(ctx)
+		if err != nil {
+			return nil, nil, err
+		}
+		queries[i] = q
+	}
+	indexes := map[string]map[string]any{}
+	for _, s := range sets {
+		indexes[s.Env] = Index(s.Objects)
+	}
+	var costs []RuleSetCost
+	prof := profiler.New()
+	for _, s := range sets {
+		check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
+		if peer, ok := c.thresholds[s.Env].(map[string]any)["parity_peer"].(string); ok && indexes[peer] != nil {
+			check["peers"] = map[string]any{peer: map[string]any{"index": indexes[peer]}}
+		}
+		start := time.Now()
+		if err := c.setCheck(ctx, check); err != nil {
+			return nil, nil, err
+		}
+		costs = append(costs, RuleSetCost{s.Env, "(data.check written)", time.Since(start)})
+		start = time.Now()
+		if err := c.setEnvIndex(ctx, check); err != nil {
+			return nil, nil, err
+		}
+		costs = append(costs, RuleSetCost{s.Env, "(env_index)", time.Since(start)})
+		inputs := make([]ast.Value, len(s.Objects))
+		for i, o := range s.Objects {
+			v, err := ast.InterfaceToValue(o.Object)
+			if err != nil {
+				return nil, nil, err
+			}
+			inputs[i] = v
+		}
+		for i, q := range queries {
+			start := time.Now()
+			for _, in := range inputs {
+				if _, err := q.Eval(ctx, rego.EvalParsedInput(in)); err != nil {
+					return nil, nil, err
+				}
+			}
+			costs = append(costs, RuleSetCost{s.Env, c.rules[i].pkg + "." + c.rules[i].name, time.Since(start)})
+		}
+		for _, in := range inputs {
+			if _, err := c.query.Eval(ctx, rego.EvalParsedInput(in), rego.EvalQueryTracer(prof)); err != nil {
+				return nil, nil, err
+			}
+		}
+	}
+	slices.SortFunc(costs, func(a, b RuleSetCost) int { return int(b.Elapsed - a.Elapsed) })
+	return costs, prof.ReportTopNResults(top, []string{"total_time_ns", "num_eval", "file", "line"}), nil
+}
