@@ -19,9 +19,8 @@ import (
 // notReconciled are the rendered kinds no controller in the twin serves, so
 // nothing is asserted about their status (they stay as applied).
 var notReconciled = map[string]string{
-	"Ingress":                 "no AWS Load Balancer Controller (no AWS)",
-	"HorizontalPodAutoscaler": "HPA controller off: no metrics.k8s.io in the twin",
-	"ClusterSecretStore":      "no External Secrets operator (ExternalSecrets are served by a stand-in)",
+	"Ingress":            "no AWS Load Balancer Controller (no AWS)",
+	"ClusterSecretStore": "no External Secrets operator (ExternalSecrets are served by a stand-in)",
 	"ApplicationBackupSchedule, BackupLocation, SchedulePolicy, VolumePlacementStrategy": "no Stork/Portworx",
 	"Crossplane managed resources (*.aws.upbound.io, ProviderConfig)":                    "no Crossplane AWS provider (its module is refused by the proxy)",
 	"Application, AppProject": "no Argo CD in the twin (make e2e-argocd runs it); the harness applies every folder in sync-wave order",
