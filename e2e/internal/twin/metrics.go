@@ -257,10 +257,15 @@ func (m *MetricsStandIn) list(w http.ResponseWriter, r *http.Request, user, name
 		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
 		return
 	}
+	reporting, err := m.reportingNodes(r.Context())
+	if err != nil {
+		writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
+		return
+	}
 	out := &metricsv1beta1.PodMetricsList{TypeMeta: metav1.TypeMeta{Kind: "PodMetricsList", APIVersion: MetricsGroup + "/" + MetricsVersion}}
 	now := time.Now()
 	for i := range pods.Items {
-		if pm, ok := m.podMetrics(&pods.Items[i], now); ok {
+		if pm, ok := m.podMetrics(&pods.Items[i], reporting, now); ok {
 			out.Items = append(out.Items, pm)
 		}
 	}
@@ -277,7 +282,12 @@ func (m *MetricsStandIn) get(w http.ResponseWriter, r *http.Request, namespace, 
 		return
 	}
 	if err == nil {
-		if pm, ok := m.podMetrics(pod, time.Now()); ok {
+		reporting, err := m.reportingNodes(r.Context())
+		if err != nil {
+			writeStatus(w, http.StatusInternalServerError, metav1.StatusReasonInternalError, err.Error())
+			return
+		}
+		if pm, ok := m.podMetrics(pod, reporting, time.Now()); ok {
 			writeJSON(w, http.StatusOK, &pm)
 			return
 		}
@@ -291,11 +301,30 @@ func (m *MetricsStandIn) get(w http.ResponseWriter, r *http.Request, namespace, 
 // lets a freshly scheduled pod count soon.
 const metricsWindow = 10 * time.Second
 
-// podMetrics is what metrics-server reports for a running pod: one entry
-// per running container (sidecars, the restartable init containers,
-// included); pods not Running on a node have no metrics.
-func (m *MetricsStandIn) podMetrics(pod *corev1.Pod, now time.Time) (metricsv1beta1.PodMetrics, bool) {
-	if pod.DeletionTimestamp != nil || pod.Spec.NodeName == "" || pod.Status.Phase != corev1.PodRunning {
+// reportingNodes are the Ready nodes: metrics-server scrapes each node's
+// kubelet, so a node that stopped reporting (a lost zone) yields no
+// metrics for its pods.
+func (m *MetricsStandIn) reportingNodes(ctx context.Context) (map[string]bool, error) {
+	nodes, err := m.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	ready := map[string]bool{}
+	for _, n := range nodes.Items {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				ready[n.Name] = true
+			}
+		}
+	}
+	return ready, nil
+}
+
+// podMetrics is what metrics-server reports for a running pod on a
+// reporting node: one entry per running container (sidecars, the
+// restartable init containers, included); other pods have no metrics.
+func (m *MetricsStandIn) podMetrics(pod *corev1.Pod, reporting map[string]bool, now time.Time) (metricsv1beta1.PodMetrics, bool) {
+	if pod.DeletionTimestamp != nil || !reporting[pod.Spec.NodeName] || pod.Status.Phase != corev1.PodRunning {
 		return metricsv1beta1.PodMetrics{}, false
 	}
 	load := m.loadOf(pod)

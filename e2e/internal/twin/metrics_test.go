@@ -18,8 +18,9 @@ import (
 )
 
 // The stand-in answers the aggregator only (front-proxy CA, allowed name,
-// a user header), reports request x load for the running pods the selector
-// matches, one entry per running container, and follows SetLoad.
+// a user header), reports request x load for the pods the selector matches
+// that run on a Ready node, one entry per running container, and follows
+// SetLoad.
 func TestMetricsStandInServesPodMetricsToTheAggregatorOnly(t *testing.T) {
 	always := corev1.ContainerRestartPolicyAlways
 	pod := func(name, app string, phase corev1.PodPhase, node string) *corev1.Pod {
@@ -38,9 +39,14 @@ func TestMetricsStandInServesPodMetricsToTheAggregatorOnly(t *testing.T) {
 			Status: corev1.PodStatus{Phase: phase},
 		}
 	}
+	node := func(name string, ready corev1.ConditionStatus) *corev1.Node {
+		return &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}, Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: ready}}}}
+	}
 	cs := fake.NewSimpleClientset(
+		node("node-a", corev1.ConditionTrue), node("node-b", corev1.ConditionTrue), node("node-lost", corev1.ConditionUnknown),
 		pod("orders-1", "orders", corev1.PodRunning, "node-a"),
 		pod("orders-2", "orders", corev1.PodPending, ""),
+		pod("orders-3", "orders", corev1.PodRunning, "node-lost"), // its kubelet does not report
 		pod("cart-1", "cart", corev1.PodRunning, "node-b"),
 	)
 	frontCA, frontKey, frontPEM, err := newCA("front-proxy-ca")
@@ -133,7 +139,7 @@ func TestMetricsStandInServesPodMetricsToTheAggregatorOnly(t *testing.T) {
 		}
 		return out
 	}
-	// Only the running orders pod; its app container and its sidecar, at
+	// Only the orders pod running on a reporting node; its app container and its sidecar, at
 	// DefaultLoad (30% CPU, 40% memory of the requests; the sidecar has no
 	// memory request: a nominal 16Mi).
 	want := map[string]string{"orders-1/app": "75m 214748364", "orders-1/proxy": "30m 16Mi"}
