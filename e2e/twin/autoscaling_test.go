@@ -34,7 +34,8 @@ const (
 // scale subresource -> the Rollouts controller -> the stable ReplicaSet)
 // with the new pods spread over the zones as the constraints say; when the
 // load falls it scales back to minReplicas, not before the stabilization
-// window.
+// window (the per-zone counts after that are logged, not asserted: see
+// below).
 func TestAutoscaling(t *testing.T) {
 	p := startPlatform(t)
 	p.waitUp(t, 5*time.Minute)
@@ -143,8 +144,19 @@ func TestAutoscaling(t *testing.T) {
 		t.Errorf("%s scaled down %s after the load fell, before the %s stabilization window", w.id, down.Round(time.Second), hpaDownscaleStabilization)
 	}
 	t.Logf("%s back at %d Ready pods %s after the load fell (window %s)", w.id, lo, down.Round(time.Second), hpaDownscaleStabilization)
+	// Not asserted after the scale-down: the zone constraints bind the
+	// scheduler only. The ReplicaSet controller picks the pods to delete by
+	// readiness, co-location on a node and age (kubernetes v1.35.4
+	// pkg/controller/replicaset/replica_set.go getPodsToDelete,
+	// pkg/controller/controller_utils.go ActivePodsWithRanks), not by zone,
+	// so the survivors may be skewed until the next rollout.
 	pods = p.podsOf(t, h.Namespace, w.selector)
-	t.Logf("%s scaled down: pods per zone %v", w.id, checkZoneSpread(t, w.id, w.template, pods, nodes.Items))
+	perZone := zoneCounts{}
+	zoneOf := p.nodeZones(t)
+	for _, pod := range pods {
+		perZone[zoneOf[pod.Spec.NodeName]]++
+	}
+	t.Logf("%s scaled down: pods per zone %v (skew %d; the constraints' maxSkew is not kept on scale-down)", w.id, perZone, perZone.skew())
 	p.eventually(t, time.Minute, "every HPA steady again", func() (bool, string) {
 		var waiting []string
 		for _, h := range p.hpas(t) {

@@ -13,6 +13,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"math"
 	"math/big"
 	"net"
 	"net/http"
@@ -358,9 +359,9 @@ func usage(requests corev1.ResourceList, name corev1.ResourceName, fraction floa
 		return fallback
 	}
 	if name == corev1.ResourceCPU {
-		return *resource.NewMilliQuantity(int64(float64(req.MilliValue())*fraction), resource.DecimalSI)
+		return *resource.NewMilliQuantity(int64(math.Round(float64(req.MilliValue())*fraction)), resource.DecimalSI)
 	}
-	return *resource.NewQuantity(int64(float64(req.Value())*fraction), resource.BinarySI)
+	return *resource.NewQuantity(int64(math.Round(float64(req.Value())*fraction)), resource.BinarySI)
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

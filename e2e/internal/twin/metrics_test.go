@@ -142,7 +142,7 @@ func TestMetricsStandInServesPodMetricsToTheAggregatorOnly(t *testing.T) {
 	// Only the orders pod running on a reporting node; its app container and its sidecar, at
 	// DefaultLoad (30% CPU, 40% memory of the requests; the sidecar has no
 	// memory request: a nominal 16Mi).
-	want := map[string]string{"orders-1/app": "75m 214748364", "orders-1/proxy": "30m 16Mi"}
+	want := map[string]string{"orders-1/app": "75m 214748365", "orders-1/proxy": "30m 16Mi"}
 	if got := usageOf(list()); !equalMaps(got, want) {
 		t.Errorf("default load: %v, want %v", got, want)
 	}
@@ -153,7 +153,7 @@ func TestMetricsStandInServesPodMetricsToTheAggregatorOnly(t *testing.T) {
 		t.Errorf("after SetLoad: %v, want %v", got, want)
 	}
 	m.ResetLoad()
-	want = map[string]string{"orders-1/app": "75m 214748364", "orders-1/proxy": "30m 16Mi"}
+	want = map[string]string{"orders-1/app": "75m 214748365", "orders-1/proxy": "30m 16Mi"}
 	if got := usageOf(list()); !equalMaps(got, want) {
 		t.Errorf("after ResetLoad: %v, want %v", got, want)
 	}
