@@ -2,7 +2,9 @@
 // containers: the real control plane (etcd, kube-apiserver), the real
 // kube-scheduler and kube-controller-manager, the real Argo Rollouts
 // controller, and one kwok process per zone that plays the kubelets of that
-// zone's nodes (pods become Running and Ready once bound; probes never run).
+// zone's nodes (pods become Running and Ready once bound; probes never run),
+// and, in the test process, a stand-in for metrics-server behind the API
+// server's aggregator (metrics.go) so the HPA controller runs.
 // Everything binds 127.0.0.1 and runs in its own process group
 // (internal/proc), so a test can stop one zone's kwok to lose that zone.
 package twin
