@@ -57,15 +57,7 @@ func TestAutoscaling(t *testing.T) {
 
 	// Steady load: active, able to scale, Healthy for Argo CD, at minReplicas.
 	start := time.Now()
-	p.eventually(t, 2*time.Minute, "every HPA active at the steady load", func() (bool, string) {
-		var waiting []string
-		for _, h := range p.hpas(t) {
-			if why := steadyHPA(&h); why != "" {
-				waiting = append(waiting, h.Name+": "+why)
-			}
-		}
-		return len(waiting) == 0, strings.Join(waiting, "; ")
-	})
+	p.waitHPAsSteady(t, 2*time.Minute)
 	t.Logf("every HPA active %s after the platform was up", time.Since(start).Round(time.Second))
 	// A few more syncs: nothing moves.
 	time.Sleep(3 * hpaSyncPeriod)
@@ -157,7 +149,14 @@ func TestAutoscaling(t *testing.T) {
 		perZone[zoneOf[pod.Spec.NodeName]]++
 	}
 	t.Logf("%s scaled down: pods per zone %v (skew %d; the constraints' maxSkew is not kept on scale-down)", w.id, perZone, perZone.skew())
-	p.eventually(t, time.Minute, "every HPA steady again", func() (bool, string) {
+	p.waitHPAsSteady(t, time.Minute)
+}
+
+// waitHPAsSteady waits until every HPA is as the steady load leaves it
+// (steadyHPA).
+func (p *platform) waitHPAsSteady(t *testing.T, timeout time.Duration) {
+	t.Helper()
+	p.eventually(t, timeout, "every HPA active at the steady load", func() (bool, string) {
 		var waiting []string
 		for _, h := range p.hpas(t) {
 			if why := steadyHPA(&h); why != "" {

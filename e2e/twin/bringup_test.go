@@ -28,7 +28,7 @@ var notReconciled = map[string]string{
 
 // TestBringUp: rendered/prod synced into an empty twin comes up: every
 // Rollout Healthy with its active Service on the stable ReplicaSet, every
-// StatefulSet ready, every claim Bound, every pod of every workload spread
+// StatefulSet ready, every claim Bound, every HPA active and Healthy, every pod of every workload spread
 // over the zones as its constraints say, every Secret a pod references
 // present.
 func TestBringUp(t *testing.T) {
@@ -58,6 +58,9 @@ func TestBringUp(t *testing.T) {
 	p.checkRolloutServices(t)
 	p.checkClaims(t)
 	p.checkSecretReferences(t)
+	// The HPA controller serves the HPAs now (metrics stand-in): each
+	// active at minReplicas and Healthy for Argo CD (TestAutoscaling scales).
+	p.waitHPAsSteady(t, 2*time.Minute)
 	keys := make([]string, 0, len(notReconciled))
 	for k := range notReconciled {
 		keys = append(keys, k)
