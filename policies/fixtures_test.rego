@@ -59,7 +59,10 @@ rollout := {
 hpa := {
 	"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler",
 	"metadata": {"name": "web", "namespace": "shop"},
-	"spec": {"minReplicas": 3, "maxReplicas": 9, "scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "web"}},
+	"spec": {
+		"minReplicas": 3, "maxReplicas": 9, "scaleTargetRef": {"apiVersion": "argoproj.io/v1alpha1", "kind": "Rollout", "name": "web"},
+		"metrics": [{"type": "Resource", "resource": {"name": "cpu", "target": {"type": "Utilization", "averageUtilization": 70}}}],
+	},
 }
 
 pdb := {

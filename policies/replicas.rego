@@ -8,6 +8,7 @@ docs := {
 	"replicas.min": "Deployments, Rollouts and StatefulSets run at least the env's minimum replicas (prod 3, dr 2); an unset count is 1 unless an HPA scales the workload. A single-writer database (a data StatefulSet without platform.shop/replication) is exempt: it runs one pod (datasafety.unreplicated-database).",
 	"replicas.hpa-min": "HorizontalPodAutoscaler minReplicas (default 1) is at least the env's minimum replicas.",
 	"replicas.hpa-fight": "Warning: a static spec.replicas fights the HPA scaling the workload: outside its range, or synced by an Argo CD Application that does not ignore /spec/replicas.",
+	"replicas.hpa-requests": "A workload an HPA scales on a Resource metric's Utilization requests that resource in every container the metric counts (its containers and restartable init containers), unless its pod sets pod-level requests: otherwise the HPA controller cannot compute utilization (ScalingActive False, FailedGetResourceMetric) and Argo CD marks the HPA Degraded.",
 }
 
 # replicas.min: a Deployment, Rollout or StatefulSet runs fewer pods than the
@@ -65,6 +66,32 @@ ignores_replicas(app, obj) if {
 	object.get(d, ["group"], "") == group(obj)
 	some p in array.concat(object.get(d, ["jsonPointers"], []), object.get(d, ["jqPathExpressions"], []))
 	p in {"/spec/replicas", ".spec.replicas"}
+}
+
+# replicas.hpa-requests: utilization is usage over request summed over the
+# pod's containers and restartable init containers (kubernetes v1.35.4
+# pkg/controller/podautoscaler/replica_calculator.go
+# calculatePodRequestsFromContainers: "missing request for cpu in
+# container ..."), or over the pod-level requests when the pod sets them.
+deny contains lib.finding("replicas.hpa-requests", msg, array.concat(path, ["resources", "requests"])) if {
+	input.kind in lib.scalable_kinds
+	some h in lib.hpas_for(input)
+	some m in object.get(h, ["spec", "metrics"], [])
+	m.type == "Resource"
+	m.resource.target.type == "Utilization"
+	name := m.resource.name
+	not lib.pod_spec(input).resources.requests[name]
+	some [path, c] in lib.containers(input)
+	utilization_counts(path, c)
+	not c.resources.requests[name]
+	msg := sprintf("%s %s: container %s requests no %s, but HorizontalPodAutoscaler %s scales it on %s utilization: the HPA cannot compute it (FailedGetResourceMetric) and Argo CD marks it Degraded", [input.kind, input.metadata.name, c.name, name, h.metadata.name, name])
+}
+
+utilization_counts(path, _) if path[count(path) - 2] == "containers"
+
+utilization_counts(path, c) if {
+	path[count(path) - 2] == "initContainers"
+	c.restartPolicy == "Always"
 }
 
 group(obj) := split(obj.apiVersion, "/")[0] if contains(obj.apiVersion, "/")

@@ -105,3 +105,34 @@ test_hpa_fight_other_app_path_is_ignored if {
 test_group_of_core_kind if {
 	data.replicas.group({"apiVersion": "v1"}) == ""
 }
+
+test_hpa_requests_denies_container_without_request if {
+	r := fixtures.without(fixtures.rollout, "/spec/template/spec/containers/0/resources/requests/cpu")
+	fixtures.only("replicas.hpa-requests", r, fixtures.prod)
+}
+
+test_hpa_requests_denies_sidecar_without_request if {
+	# A restartable init container (a sidecar) counts; a run-to-completion one does not.
+	sidecar := {"name": "proxy", "image": concat("", ["registry/proxy", fixtures.digest]), "restartPolicy": "Always"}
+	once := {"name": "migrate", "image": concat("", ["registry/migrate", fixtures.digest])}
+	fixtures.only("replicas.hpa-requests", fixtures.set(fixtures.rollout, "/spec/template/spec/initContainers", [sidecar]), fixtures.prod)
+	not "replicas.hpa-requests" in fixtures.denied(fixtures.set(fixtures.rollout, "/spec/template/spec/initContainers", [once]), fixtures.prod)
+}
+
+test_hpa_requests_spares_pod_level_requests if {
+	r := fixtures.set(
+		fixtures.without(fixtures.rollout, "/spec/template/spec/containers/0/resources/requests/cpu"),
+		"/spec/template/spec/resources", {"requests": {"cpu": "500m"}},
+	)
+	not "replicas.hpa-requests" in fixtures.denied(r, fixtures.prod)
+}
+
+test_hpa_requests_only_for_utilization_metrics if {
+	# An AverageValue target needs no request; an HPA on memory needs the memory request only.
+	r := fixtures.without(fixtures.rollout, "/spec/template/spec/containers/0/resources/requests/cpu")
+	by_value := fixtures.set(fixtures.hpa, "/spec/metrics/0/resource/target", {"type": "AverageValue", "averageValue": "300m"})
+	not "replicas.hpa-requests" in fixtures.denied(r, fixtures.check("prod", fixtures.swap(fixtures.good, by_value)))
+	on_memory := fixtures.set(fixtures.hpa, "/spec/metrics/0/resource/name", "memory")
+	not "replicas.hpa-requests" in fixtures.denied(r, fixtures.check("prod", fixtures.swap(fixtures.good, on_memory)))
+	"replicas.hpa-requests" in fixtures.denied(fixtures.without(fixtures.rollout, "/spec/template/spec/containers/0/resources/requests/memory"), fixtures.check("prod", fixtures.swap(fixtures.good, on_memory)))
+}

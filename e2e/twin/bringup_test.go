@@ -19,9 +19,8 @@ import (
 // notReconciled are the rendered kinds no controller in the twin serves, so
 // nothing is asserted about their status (they stay as applied).
 var notReconciled = map[string]string{
-	"Ingress":                 "no AWS Load Balancer Controller (no AWS)",
-	"HorizontalPodAutoscaler": "HPA controller off: no metrics.k8s.io in the twin",
-	"ClusterSecretStore":      "no External Secrets operator (ExternalSecrets are served by a stand-in)",
+	"Ingress":            "no AWS Load Balancer Controller (no AWS)",
+	"ClusterSecretStore": "no External Secrets operator (ExternalSecrets are served by a stand-in)",
 	"ApplicationBackupSchedule, BackupLocation, SchedulePolicy, VolumePlacementStrategy": "no Stork/Portworx",
 	"Crossplane managed resources (*.aws.upbound.io, ProviderConfig)":                    "no Crossplane AWS provider (its module is refused by the proxy)",
 	"Application, AppProject": "no Argo CD in the twin (make e2e-argocd runs it); the harness applies every folder in sync-wave order",
@@ -29,7 +28,7 @@ var notReconciled = map[string]string{
 
 // TestBringUp: rendered/prod synced into an empty twin comes up: every
 // Rollout Healthy with its active Service on the stable ReplicaSet, every
-// StatefulSet ready, every claim Bound, every pod of every workload spread
+// StatefulSet ready, every claim Bound, every HPA active and Healthy, every pod of every workload spread
 // over the zones as its constraints say, every Secret a pod references
 // present.
 func TestBringUp(t *testing.T) {
@@ -42,6 +41,9 @@ func TestBringUp(t *testing.T) {
 	p.checkRolloutServices(t)
 	p.checkClaims(t)
 	p.checkSecretReferences(t)
+	// The HPA controller serves the HPAs now (metrics stand-in): each
+	// active at minReplicas and Healthy for Argo CD (TestAutoscaling scales).
+	p.waitHPAsSteady(t, 2*time.Minute)
 	keys := make([]string, 0, len(notReconciled))
 	for k := range notReconciled {
 		keys = append(keys, k)

@@ -6,7 +6,9 @@
 // and the Rollouts controller.
 //
 // Stand-ins, named as such: the volume provisioner (no Portworx) and the
-// External Secrets operator (no ESO, no AWS); see internal/twin/standins.go.
+// External Secrets operator (no ESO, no AWS), see internal/twin/standins.go;
+// metrics-server (no kubelets to scrape: PodMetrics from a table the test
+// sets), see internal/twin/metrics.go.
 package twin_test
 
 import (
@@ -149,6 +151,11 @@ func startEnv(t *testing.T, env string) *platform {
 		// evicted 10 s later (defaults: 50 s and 300 s).
 		NodeMonitorGracePeriod: 20 * time.Second,
 		TolerationSeconds:      10,
+		// The HPAs sync every 5 s (default 15 s) and scale down 30 s after
+		// the load falls (default 5 min; the rendered HPAs have no
+		// spec.behavior, so the controller's window applies).
+		HPASyncPeriod:             hpaSyncPeriod,
+		HPADownscaleStabilization: hpaDownscaleStabilization,
 	})
 	if err != nil {
 		t.Fatalf("start the twin: %v", err)

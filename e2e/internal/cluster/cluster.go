@@ -42,6 +42,11 @@ type Cluster struct {
 	// Config reaches the API server as a cluster admin.
 	Config *rest.Config
 	URL    string
+	// FrontProxyCA (PEM) signs the client certificate the API server's
+	// aggregator presents to aggregated API servers (CN
+	// FrontProxyClientName); such a server authenticates the aggregator by
+	// it and reads the user from the X-Remote-User/-Group headers.
+	FrontProxyCA []byte
 
 	dir       string
 	etcd      *process
@@ -132,6 +137,16 @@ func (c *Cluster) startProcesses(ctx context.Context, opts Options, pki pkiFiles
 		"--service-account-signing-key-file="+pki.saKey,
 		"--service-cluster-ip-range=10.96.0.0/16",
 		"--allow-privileged=true",
+		// The aggregator (kube-aggregator, in kube-apiserver) proxies an
+		// APIService's group to its Service with this client certificate
+		// and the user in request headers, as kubeadm configures it.
+		"--requestheader-client-ca-file="+pki.frontProxyCA,
+		"--requestheader-allowed-names="+FrontProxyClientName,
+		"--requestheader-username-headers=X-Remote-User",
+		"--requestheader-group-headers=X-Remote-Group",
+		"--requestheader-extra-headers-prefix=X-Remote-Extra-",
+		"--proxy-client-cert-file="+pki.proxyClientCert,
+		"--proxy-client-key-file="+pki.proxyClientKey,
 		"--v=1",
 	)
 	if err != nil {
@@ -146,6 +161,7 @@ func (c *Cluster) startProcesses(ctx context.Context, opts Options, pki pkiFiles
 		QPS:   200,
 		Burst: 400,
 	}
+	c.FrontProxyCA = pki.frontProxyCAPEM
 	return nil
 }
 

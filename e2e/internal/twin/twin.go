@@ -2,7 +2,9 @@
 // containers: the real control plane (etcd, kube-apiserver), the real
 // kube-scheduler and kube-controller-manager, the real Argo Rollouts
 // controller, and one kwok process per zone that plays the kubelets of that
-// zone's nodes (pods become Running and Ready once bound; probes never run).
+// zone's nodes (pods become Running and Ready once bound; probes never run),
+// and, in the test process, a stand-in for metrics-server behind the API
+// server's aggregator (metrics.go) so the HPA controller runs.
 // Everything binds 127.0.0.1 and runs in its own process group
 // (internal/proc), so a test can stop one zone's kwok to lose that zone.
 package twin
@@ -21,6 +23,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/cluster"
@@ -29,15 +32,16 @@ import (
 )
 
 // Controllers are the kube-controller-manager controllers the twin runs, by
-// their v1.37 names (`kube-controller-manager --help`, --controllers):
+// their v1.35 names (`kube-controller-manager --help`, --controllers;
+// cmd/kube-controller-manager/names/controller_names.go):
 // node-lifecycle lifts the not-ready taint the API server's
 // TaintNodesByCondition admission puts on every new Node and marks a silent
 // zone's nodes unreachable; serviceaccount creates each namespace's default
 // ServiceAccount, without which no pod is admitted; the PV binder binds the
 // provisioner stand-in's volumes to their claims; the others are the
-// workload controllers the rendered objects rely on. Not run: the HPA
-// controller (no metrics.k8s.io here: every HPA would report that it cannot
-// read metrics; the Rollouts keep their rendered replicas), node-ipam (kwok
+// workload controllers the rendered objects rely on; the HPA controller
+// scales the Rollouts from the metrics stand-in's PodMetrics (metrics.go).
+// Not run: node-ipam (kwok
 // assigns pod IPs from its --cidr), service-account-token (no legacy token
 // Secrets), cloud and CSI controllers.
 var Controllers = []string{
@@ -54,6 +58,7 @@ var Controllers = []string{
 	"endpointslice-controller",
 	"pod-garbage-collector-controller",
 	"persistentvolume-binder-controller",
+	"horizontal-pod-autoscaler-controller",
 }
 
 // Options say what the twin runs.
@@ -80,12 +85,21 @@ type Options struct {
 	// defaults.
 	NodeMonitorGracePeriod time.Duration
 	TolerationSeconds      int
+	// HPASyncPeriod is how often the HPA controller syncs each HPA
+	// (default 15 s); HPADownscaleStabilization is how long it keeps the
+	// highest recommendation before scaling down, for HPAs without a
+	// spec.behavior (default 5 min). Zero keeps the defaults.
+	HPASyncPeriod             time.Duration
+	HPADownscaleStabilization time.Duration
 }
 
 // Twin is a running twin. Stop it exactly once (Stop is idempotent).
 type Twin struct {
 	*cluster.Cluster
-	Dyn        dynamic.Interface
+	Dyn dynamic.Interface
+	// Metrics serves metrics.k8s.io (a stand-in for metrics-server); the
+	// test sets the pods' load on it.
+	Metrics    *MetricsStandIn
 	kubeconfig string
 	dir        string
 	scheduler  *proc.Process
@@ -131,9 +145,28 @@ func Start(ctx context.Context, opts Options) (_ *Twin, err error) {
 		return nil, err
 	}
 
+	// metrics.k8s.io is served before the controller-manager starts, so the
+	// HPA controller's first syncs find it.
+	cs, err := kubernetes.NewForConfig(c.Config)
+	if err != nil {
+		return nil, err
+	}
+	if t.Metrics, err = StartMetricsStandIn(cs, c.FrontProxyCA, cluster.FrontProxyClientName); err != nil {
+		return nil, fmt.Errorf("metrics stand-in: %w", err)
+	}
+	if err := RegisterMetricsAPI(ctx, t.Dyn, cs, t.Metrics, 2*time.Minute); err != nil {
+		return nil, fmt.Errorf("register the metrics stand-in: %w", err)
+	}
+
 	var kcmArgs []string
 	if opts.NodeMonitorGracePeriod > 0 {
 		kcmArgs = append(kcmArgs, "--node-monitor-grace-period="+opts.NodeMonitorGracePeriod.String(), "--node-monitor-period=2s")
+	}
+	if opts.HPASyncPeriod > 0 {
+		kcmArgs = append(kcmArgs, "--horizontal-pod-autoscaler-sync-period="+opts.HPASyncPeriod.String())
+	}
+	if opts.HPADownscaleStabilization > 0 {
+		kcmArgs = append(kcmArgs, "--horizontal-pod-autoscaler-downscale-stabilization="+opts.HPADownscaleStabilization.String())
 	}
 	if err := c.StartControllerManagerWith(opts.ControllerManager, Controllers, kcmArgs); err != nil {
 		return nil, fmt.Errorf("kube-controller-manager: %w", err)
@@ -323,13 +356,16 @@ func (t *Twin) procs() []*proc.Process {
 }
 
 // Stop stops every process: kwok, Rollouts, scheduler, then the control
-// plane. Safe on a partly started twin and when called twice.
+// plane, then the metrics stand-in. Safe on a partly started twin and when called twice.
 func (t *Twin) Stop() {
 	for _, p := range t.procs() {
 		p.Stop(10 * time.Second)
 	}
 	if t.Cluster != nil {
 		t.Cluster.Stop()
+	}
+	if t.Metrics != nil {
+		t.Metrics.Close()
 	}
 }
 
