@@ -3,6 +3,7 @@ module github.com/ecommerce-platform/gitops/e2e
 go 1.26.0
 
 require (
+	github.com/sivchari/kumo v0.33.1
 	golang.org/x/mod v0.43.0
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
@@ -16,7 +17,12 @@ require (
 
 require (
 	cuelang.org/go v0.17.1 // indirect
+	github.com/aws/aws-sdk-go-v2 v1.43.4 // indirect
+	github.com/aws/smithy-go v1.27.6 // indirect
+	github.com/cedar-policy/cedar-go v1.8.0 // indirect
 	github.com/cockroachdb/apd/v3 v3.2.3 // indirect
+	golang.org/x/crypto v0.57.0 // indirect
+	golang.org/x/exp v0.0.0-20260908205506-85c1c2202aba // indirect
 )
 
 require (
