@@ -12,6 +12,7 @@
 package awstwin
 
 import (
+	"context"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -25,6 +26,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"k8s.io/client-go/rest"
 )
 
 // Claims are the claims of a Kubernetes service-account token the check
@@ -220,3 +223,27 @@ func serviceAccountSubject(namespace, name string) string {
 
 // hasAudience reports whether aud is among the token's audiences.
 func (c *Claims) hasAudience(aud string) bool { return slices.Contains(c.Audience, aud) }
+
+// IssuerOf reads the issuer and signing keys of a kube-apiserver's
+// service-account tokens from its OIDC discovery endpoints
+// (/.well-known/openid-configuration, /openid/v1/jwks; KEP-1393), as AWS IAM
+// reads an OIDC provider's: what the check verifies tokens with.
+func IssuerOf(ctx context.Context, rc rest.Interface) (Verifier, error) {
+	var discovery struct {
+		Issuer string `json:"issuer"`
+	}
+	var keys JWKS
+	for path, into := range map[string]any{"/.well-known/openid-configuration": &discovery, "/openid/v1/jwks": &keys} {
+		b, err := rc.Get().AbsPath(path).DoRaw(ctx)
+		if err != nil {
+			return Verifier{}, fmt.Errorf("GET %s: %w", path, err)
+		}
+		if err := json.Unmarshal(b, into); err != nil {
+			return Verifier{}, fmt.Errorf("GET %s: %w", path, err)
+		}
+	}
+	if discovery.Issuer == "" || len(keys.Keys) == 0 {
+		return Verifier{}, fmt.Errorf("the API server publishes no issuer (%q) or no keys (%d)", discovery.Issuer, len(keys.Keys))
+	}
+	return Verifier{Issuer: discovery.Issuer, Keys: keys}, nil
+}
