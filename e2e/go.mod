@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	cuelang.org/go v0.17.1
+	github.com/aws/aws-sdk-go-v2 v1.43.4
 	github.com/sivchari/kumo v0.33.1
 	golang.org/x/mod v0.43.0
 	k8s.io/api v0.37.2
@@ -18,7 +19,6 @@ require (
 
 require (
 	cuelabs.dev/go/oci/ociregistry v0.0.0-20260601085548-328ff8e2c943 // indirect
-	github.com/aws/aws-sdk-go-v2 v1.43.4 // indirect
 	github.com/aws/smithy-go v1.27.6 // indirect
 	github.com/cedar-policy/cedar-go v1.8.0 // indirect
 	github.com/cockroachdb/apd/v3 v3.2.3 // indirect

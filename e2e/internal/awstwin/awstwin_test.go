@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -17,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -128,10 +131,9 @@ func (f *fixture) token(t *testing.T, key *ecdsa.PrivateKey, edit func(map[strin
 }
 
 type stsAnswer struct {
-	status       int
-	code, msg    string
-	accessKey    string
-	sessionToken string
+	status    int
+	code, msg string
+	creds     aws.Credentials
 }
 
 func (f *fixture) assume(t *testing.T, role, token string) stsAnswer {
@@ -147,30 +149,40 @@ func (f *fixture) assume(t *testing.T, role, token string) stsAnswer {
 	var out struct {
 		Error struct{ Code, Message string } `xml:"Error"`
 		Creds struct {
-			AccessKeyID  string `xml:"AccessKeyId"`
-			SessionToken string `xml:"SessionToken"`
+			AccessKeyID     string `xml:"AccessKeyId"`
+			SecretAccessKey string `xml:"SecretAccessKey"`
+			SessionToken    string `xml:"SessionToken"`
 		} `xml:"AssumeRoleWithWebIdentityResult>Credentials"`
 	}
 	if err := xml.Unmarshal(body, &out); err != nil {
 		t.Fatalf("STS answer %d is not XML: %v: %s", resp.StatusCode, err, body)
 	}
-	return stsAnswer{resp.StatusCode, out.Error.Code, out.Error.Message, out.Creds.AccessKeyID, out.Creds.SessionToken}
+	return stsAnswer{resp.StatusCode, out.Error.Code, out.Error.Message,
+		aws.Credentials{AccessKeyID: out.Creds.AccessKeyID, SecretAccessKey: out.Creds.SecretAccessKey, SessionToken: out.Creds.SessionToken}}
 }
 
-func (f *fixture) getSecret(t *testing.T, accessKey, sessionToken, id string) (int, string) {
+// getSecret calls GetSecretValue signed with creds by the AWS SDK's SigV4
+// signer; after, if set, changes the signed request.
+func (f *fixture) getSecret(t *testing.T, creds aws.Credentials, id string, after func(*http.Request)) (int, string) {
 	t.Helper()
-	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/", strings.NewReader(fmt.Sprintf(`{"SecretId":%q}`, id)))
+	body := fmt.Sprintf(`{"SecretId":%q}`, id)
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+"/", strings.NewReader(body))
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "secretsmanager.GetSecretValue")
-	req.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential="+accessKey+"/20261202/us-east-1/secretsmanager/aws4_request, SignedHeaders=host, Signature=00")
-	req.Header.Set("X-Amz-Security-Token", sessionToken)
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(t.Context(), creds, req, hex.EncodeToString(sum[:]), "secretsmanager", "us-east-1", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if after != nil {
+		after(req)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(body)
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(out)
 }
 
 func TestWebIdentityGrantedThenSecretRead(t *testing.T) {
@@ -182,29 +194,36 @@ func TestWebIdentityGrantedThenSecretRead(t *testing.T) {
 		t.Fatal(err)
 	}
 	a := f.assume(t, testRole, f.token(t, f.key, nil))
-	if a.status != http.StatusOK || a.accessKey == "" {
+	if a.status != http.StatusOK || a.creds.AccessKeyID == "" || a.creds.SecretAccessKey == "" {
 		t.Fatalf("valid token refused: %d %s %s", a.status, a.code, a.msg)
 	}
-	status, body := f.getSecret(t, a.accessKey, a.sessionToken, "prod/app")
+	status, body := f.getSecret(t, a.creds, "prod/app", nil)
 	if status != http.StatusOK || !strings.Contains(body, "s3cr3t-unit") {
 		t.Fatalf("allowed secret not served: %d %s", status, body)
 	}
-	// Outside the policy's Resource.
-	if status, body := f.getSecret(t, a.accessKey, a.sessionToken, "other/app"); status != http.StatusBadRequest || !strings.Contains(body, "AccessDeniedException") {
-		t.Errorf("secret outside the role's policy served: %d %s", status, body)
+	refused := func(what, code string, creds aws.Credentials, id string, after func(*http.Request)) {
+		t.Helper()
+		if status, body := f.getSecret(t, creds, id, after); status != http.StatusBadRequest || !strings.Contains(body, code) {
+			t.Errorf("%s: got %d %s, want %s", what, status, body, code)
+		}
 	}
-	// Credentials STS never issued, and a wrong session token.
-	if status, body := f.getSecret(t, "ASIAFORGED", "x", "prod/app"); status != http.StatusBadRequest || !strings.Contains(body, "UnrecognizedClientException") {
-		t.Errorf("forged access key served: %d %s", status, body)
-	}
-	if status, body := f.getSecret(t, a.accessKey, "wrong", "prod/app"); status != http.StatusBadRequest || !strings.Contains(body, "UnrecognizedClientException") {
-		t.Errorf("wrong session token served: %d %s", status, body)
-	}
+	refused("secret outside the role's policy", "AccessDeniedException", a.creds, "other/app", nil)
+	forged := a.creds
+	forged.AccessKeyID = "ASIAFORGED"
+	refused("access key STS never issued", "UnrecognizedClientException", forged, "prod/app", nil)
+	refused("another session token", "UnrecognizedClientException", a.creds, "prod/app", func(r *http.Request) { r.Header.Set("X-Amz-Security-Token", "wrong") })
+	wrongKey := a.creds
+	wrongKey.SecretAccessKey = "not-the-issued-secret-key"
+	refused("signed with another secret key", "InvalidSignatureException", wrongKey, "prod/app", nil)
+	refused("body changed after signing", "InvalidSignatureException", a.creds, "prod/app", func(r *http.Request) {
+		b := `{"SecretId":"prod/apq"}`
+		r.Body, r.ContentLength = io.NopCloser(strings.NewReader(b)), int64(len(b))
+	})
 	// A missing secret is Secrets Manager's (kumo's) answer, passed through.
 	if err := f.srv.DeleteSecret(t.Context(), "prod/app"); err != nil {
 		t.Fatal(err)
 	}
-	if status, body := f.getSecret(t, a.accessKey, a.sessionToken, "prod/app"); status == http.StatusOK || !strings.Contains(body, "ResourceNotFoundException") {
+	if status, body := f.getSecret(t, a.creds, "prod/app", nil); status == http.StatusOK || !strings.Contains(body, "ResourceNotFoundException") {
 		t.Errorf("deleted secret: %d %s", status, body)
 	}
 }

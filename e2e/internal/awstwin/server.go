@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"regexp"
 	"strings"
 	"sync"
 	"time"
@@ -64,7 +63,7 @@ type Server struct {
 
 // session is a set of credentials STS issued.
 type session struct {
-	roleARN, assumedARN, sessionToken, subject string
+	roleARN, assumedARN, secretKey, sessionToken, subject string
 }
 
 // Start starts kumo and the front (httptest servers bind 127.0.0.1).
@@ -154,8 +153,9 @@ func (s *Server) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reques
 	var issued struct {
 		Result struct {
 			Credentials struct {
-				AccessKeyID  string `xml:"AccessKeyId"`
-				SessionToken string `xml:"SessionToken"`
+				AccessKeyID     string `xml:"AccessKeyId"`
+				SecretAccessKey string `xml:"SecretAccessKey"`
+				SessionToken    string `xml:"SessionToken"`
 			} `xml:"Credentials"`
 			AssumedRoleUser struct {
 				Arn string `xml:"Arn"`
@@ -169,7 +169,7 @@ func (s *Server) assumeRoleWithWebIdentity(w http.ResponseWriter, r *http.Reques
 		}
 		s.mu.Lock()
 		s.sessions[issued.Result.Credentials.AccessKeyID] = session{
-			roleARN: roleARN, assumedARN: issued.Result.AssumedRoleUser.Arn,
+			roleARN: roleARN, assumedARN: issued.Result.AssumedRoleUser.Arn, secretKey: issued.Result.Credentials.SecretAccessKey,
 			sessionToken: issued.Result.Credentials.SessionToken, subject: claims.Subject,
 		}
 		s.mu.Unlock()
@@ -246,40 +246,41 @@ func (s *Server) checkWebIdentity(ctx context.Context, roleARN, token string) (s
 	return 0, "", "trust policy " + d.Why, claims
 }
 
-// credentialRE reads the access key id and region of a SigV4 Authorization
-// header ("AWS4-HMAC-SHA256 Credential=AKID/20261202/us-east-1/secretsmanager/aws4_request, ...").
-var credentialRE = regexp.MustCompile(`Credential=([^/]+)/[^/]+/([^/]+)/([^/]+)/aws4_request`)
-
-// secretsManager serves a Secrets Manager call only with credentials STS
-// issued here (the signature itself is not verified: the access key id and
-// session token must be ones STS issued) and only what the assumed role's
-// policies allow on the secret's ARN.
+// secretsManager serves a Secrets Manager call only when it is signed
+// (SigV4) with credentials STS issued here, with their session token, and
+// only what the assumed role's policies allow on the secret's ARN.
 func (s *Server) secretsManager(w http.ResponseWriter, r *http.Request, op string, body []byte) {
 	action := "secretsmanager:" + op
-	m := credentialRE.FindStringSubmatch(r.Header.Get("Authorization"))
 	var in struct{ SecretId string }
 	_ = json.Unmarshal(body, &in)
 	rec := Record{Action: action, Target: in.SecretId, Caller: "(unsigned)"}
-	if m == nil {
-		rec.Why = "no SigV4 credential"
+	sig, err := parseSigV4(r.Header.Get("Authorization"))
+	if err != nil {
+		rec.Why = err.Error()
 		s.record(rec)
 		writeJSONError(w, http.StatusBadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token")
 		return
 	}
 	s.mu.Lock()
-	sess, ok := s.sessions[m[1]]
+	sess, ok := s.sessions[sig.accessKey]
 	s.mu.Unlock()
 	if !ok || sess.sessionToken != r.Header.Get("X-Amz-Security-Token") {
-		rec.Caller, rec.Why = m[1], "credentials STS did not issue"
+		rec.Caller, rec.Why = sig.accessKey, "credentials STS did not issue"
 		s.record(rec)
 		writeJSONError(w, http.StatusBadRequest, "UnrecognizedClientException", "The security token included in the request is invalid.")
+		return
+	}
+	if err := sig.verify(r, body, sess.secretKey); err != nil {
+		rec.Caller, rec.Why = sess.assumedARN, err.Error()
+		s.record(rec)
+		writeJSONError(w, http.StatusBadRequest, "InvalidSignatureException", err.Error())
 		return
 	}
 	rec.Caller = sess.assumedARN
 	resource := in.SecretId
 	if !strings.HasPrefix(resource, "arn:") {
 		// A secret's ARN ends in its name, a dash and six random characters.
-		resource = "arn:aws:secretsmanager:" + m[2] + ":" + s.opts.Account + ":secret:" + in.SecretId + "-Tw1nXy"
+		resource = "arn:aws:secretsmanager:" + sig.region + ":" + s.opts.Account + ":secret:" + in.SecretId + "-Tw1nXy"
 	}
 	iam, err := s.opts.Directory.IAM(r.Context())
 	if err != nil {

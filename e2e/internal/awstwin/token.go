@@ -4,8 +4,9 @@
 // AssumeRoleWithWebIdentity is granted only for a service-account token the
 // twin's API server signed (its OIDC discovery keys), for the audience and
 // subject the role's trust policy allows, as AWS STS checks against the
-// cluster's IAM OIDC provider; Secrets Manager calls are served only with
-// credentials STS issued, and only what the role's attached policies allow.
+// cluster's IAM OIDC provider; Secrets Manager calls are served only when
+// signed (SigV4) with credentials STS issued, and only what the role's
+// attached policies allow.
 // The IAM Roles, Policies and the OIDC provider are the rendered Crossplane
 // objects as they are in the twin's API server (what Crossplane would create
 // in AWS), read at every request.
