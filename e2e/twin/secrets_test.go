@@ -320,7 +320,14 @@ func TestSecrets(t *testing.T) {
 		// Nothing is lost meanwhile: the target keeps the last good value.
 		p.checkSeededValues(t)
 
+		// Restored: the store validates again within its requeue interval;
+		// only then the refresh, which would otherwise meet the store's
+		// not-ready flood gate and back off (1 s doubling, up to 7 min).
 		p.setRoleAnnotation(t, saNS, saName, role)
+		p.eventually(t, time.Minute, "ClusterSecretStore Ready again", func() (bool, string) {
+			status, _, msg := readyCondition(p.get(t, clusterSecretStoreGVR, "", store.GetName()))
+			return status == "True", msg
+		})
 		p.forceSync(t, ns, victim)
 		p.waitSecretsSynced(t, 2*time.Minute)
 	})
