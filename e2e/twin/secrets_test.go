@@ -192,8 +192,9 @@ func (p *platform) forceSync(t *testing.T, ns, name string) {
 	}
 }
 
-// warnings are the messages of the Warning Events about an object.
-func (p *platform) warnings(t *testing.T, ns, kind, name string) []string {
+// warnings are the messages of the Warning Events about an object seen
+// since (whole seconds: Events carry second timestamps).
+func (p *platform) warnings(t *testing.T, ns, kind, name string, since time.Time) []string {
 	t.Helper()
 	evs, err := p.cs.CoreV1().Events(ns).List(t.Context(), metav1.ListOptions{
 		FieldSelector: "involvedObject.kind=" + kind + ",involvedObject.name=" + name + ",type=Warning",
@@ -203,7 +204,9 @@ func (p *platform) warnings(t *testing.T, ns, kind, name string) []string {
 	}
 	var msgs []string
 	for _, e := range evs.Items {
-		msgs = append(msgs, e.Message)
+		if !e.LastTimestamp.Time.Before(since.Truncate(time.Second)) || !e.EventTime.Time.Before(since.Truncate(time.Second)) {
+			msgs = append(msgs, e.Message)
+		}
 	}
 	return msgs
 }
@@ -213,9 +216,11 @@ func (p *platform) warnings(t *testing.T, ns, kind, name string) []string {
 // store's Ready condition (External Secrets v0.16.2 writes a fixed condition
 // message, "could not get secret data from provider", and the provider's
 // error as a Warning Event; a store that fails validation carries the error
-// in its own condition). It returns the messages it found.
+// in its own condition). Only Events since the call count: an earlier
+// case's cause must not pass for this one. It returns the messages it found.
 func (p *platform) waitNotReady(t *testing.T, ns, name string, cause ...string) []string {
 	t.Helper()
+	since := time.Now()
 	var seen []string
 	p.eventually(t, 2*time.Minute, fmt.Sprintf("ExternalSecret %s/%s not Ready, naming %q", ns, name, cause), func() (bool, string) {
 		es := p.get(t, twin.ExternalSecretGVR, ns, name)
@@ -223,7 +228,7 @@ func (p *platform) waitNotReady(t *testing.T, ns, name string, cause ...string) 
 		if status != "False" {
 			return false, "Ready=" + status + " " + msg
 		}
-		seen = append([]string{"condition: " + reason + ": " + msg}, p.warnings(t, ns, "ExternalSecret", name)...)
+		seen = append([]string{"condition: " + reason + ": " + msg}, p.warnings(t, ns, "ExternalSecret", name, since)...)
 		store, _, _ := unstructured.NestedString(es.Object, "spec", "secretStoreRef", "name")
 		if s, err := p.tw.Dyn.Resource(clusterSecretStoreGVR).Get(t.Context(), store, metav1.GetOptions{}); err == nil {
 			_, _, smsg := readyCondition(s)
