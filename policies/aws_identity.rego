@@ -6,7 +6,7 @@ import data.lib
 
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
-	"aws_identity.role-arn": "Every eks.amazonaws.com/role-arn on a ServiceAccount names an IAM Role in the set whose trust policy admits exactly that ServiceAccount (sub) with audience sts.amazonaws.com through an OIDC provider in the set.",
+	"aws_identity.role-arn": "Every eks.amazonaws.com/role-arn on a ServiceAccount names an IAM Role in the set, in the account of the OIDC provider it trusts, whose trust policy admits exactly that ServiceAccount (sub) with audience sts.amazonaws.com through an OIDC provider in the set.",
 	"aws_identity.service-account": "Every ServiceAccount a pod template, a SecretStore or ClusterSecretStore (auth.jwt.serviceAccountRef) or a chart Application (serviceAccount.create false) names exists in the set.",
 }
 
@@ -70,6 +70,29 @@ deny contains lib.finding("aws_identity.role-arn", msg, ["metadata", "annotation
 	not admits(role, subject)
 	msg := sprintf("ServiceAccount %s/%s asks for role %s, whose trust policy does not admit %s with audience %s through the cluster's OIDC provider %v: AssumeRoleWithWebIdentity is refused", [lib.namespace(input), input.metadata.name, role.metadata.name, subject, audience, sort([i | some i in issuers])])
 }
+
+# aws_identity.role-arn: the role of that name trusts the cluster's OIDC
+# provider of one account, but the annotation names the role in another: a
+# role trusts a provider of its own account, so the ARN names a role that
+# does not exist and STS refuses (the twin's STS stand-in does: it knows
+# roles by their ARN in the env's account; the rules above match by name).
+deny contains lib.finding("aws_identity.role-arn", msg, ["metadata", "annotations", role_arn_annotation]) if {
+	input.kind == "ServiceAccount"
+	lib.has_inventory
+	arn := input.metadata.annotations[role_arn_annotation]
+	some role in roles(role_name(arn))
+	admits(role, sprintf("system:serviceaccount:%s:%s", [lib.namespace(input), input.metadata.name]))
+	accounts := {arn_account(st.Principal.Federated) |
+		some st in statements(json.unmarshal(role.spec.forProvider.assumeRolePolicy))
+		web_identity(st)
+		is_string(st.Principal.Federated)
+	}
+	not arn_account(arn) in accounts
+	msg := sprintf("ServiceAccount %s/%s asks for role %s in account %s, but role %s trusts the OIDC provider of account %v: no such role exists in %s", [lib.namespace(input), input.metadata.name, arn, arn_account(arn), role.metadata.name, sort([a | some a in accounts]), arn_account(arn)])
+}
+
+# arn_account is the account field of an ARN (arn:aws:iam::<account>:...).
+arn_account(arn) := split(arn, ":")[4]
 
 # named lists [path, namespace, name] of every ServiceAccount the object runs as or names.
 named contains [array.concat(lib.pod_spec_path(input), ["serviceAccountName"]), lib.namespace(input), sa] if {

@@ -76,6 +76,11 @@ test_role_missing if {
 	denied(bad, good) == {"aws_identity.role-arn"}
 }
 
+test_role_in_another_account if {
+	bad := fixtures.set(eso_sa, "/metadata/annotations/eks.amazonaws.com~1role-arn", "arn:aws:iam::999999999999:role/prod-irsa-external-secrets-external-secrets")
+	denied(bad, good) == {"aws_identity.role-arn"}
+}
+
 test_role_trusts_another_service_account if {
 	r := role(eso_role.metadata.name, trust("system:serviceaccount:external-secrets:other", "sts.amazonaws.com"))
 	denied(eso_sa, fixtures.swap(good, r)) == {"aws_identity.role-arn"}

@@ -7,6 +7,7 @@ import data.lib
 docs := {
 	"stores.unscoped": "A ClusterSecretStore names the namespaces it serves (spec.conditions); without them every namespace can read every credential it reaches.",
 	"stores.out-of-scope": "An ExternalSecret reads through a store that serves its namespace.",
+	"stores.unreadable": "Every Secrets Manager key an ExternalSecret reads is one the IAM role of its store's ServiceAccount (IRSA) may read: a policy attached to the role allows secretsmanager:GetSecretValue on the secret's ARN.",
 }
 
 # stores.unscoped: external-secrets serves a ClusterSecretStore without
@@ -82,6 +83,67 @@ serves(store, ns) if {
 	every e in object.get(sel, ["matchExpressions"], []) {
 		expression_matches(e, labels)
 	}
+}
+
+# stores.unreadable: the store's ServiceAccount assumes its role (IRSA), but
+# no policy attached to the role allows GetSecretValue on the key's ARN, so
+# Secrets Manager answers AccessDeniedException and the ExternalSecret never
+# syncs (the twin's IAM stand-in refuses it the same way). Only judged when
+# every policy attached to the role is in the set (an AWS-managed policy ARN
+# is not); conditions are not evaluated (a conditional Allow counts) and
+# Deny statements are not read, so it never refuses what AWS would allow.
+deny contains lib.finding("stores.unreadable", msg, ["spec", "data", i, "remoteRef", "key"]) if {
+	lib.has_inventory
+	input.kind == "ExternalSecret"
+	some store in store_of(input)
+	aws := store.spec.provider.aws
+	object.get(aws, "service", "") == "SecretsManager"
+	ref := aws.auth.jwt.serviceAccountRef
+	some sa in lib.objects("ServiceAccount", sa_namespace(store, ref, input))
+	sa.metadata.name == ref.name
+	arn := sa.metadata.annotations["eks.amazonaws.com/role-arn"]
+	parts := split(arn, ":")
+	role := regex.replace(parts[5], "^role/(.*/)?", "")
+	lib.exists("Role.iam.aws.upbound.io", "", role)
+	policies := attached(role)
+	some i, d in input.spec.data
+	resource := sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-AbCdEf", [aws.region, parts[4], d.remoteRef.key])
+	not reads(policies, resource)
+	msg := sprintf("ExternalSecret %s reads %s through store %s, but role %s of ServiceAccount %s/%s may not secretsmanager:GetSecretValue on %s: AccessDeniedException", [input.metadata.name, d.remoteRef.key, store.metadata.name, role, sa.metadata.namespace, sa.metadata.name, resource])
+}
+
+store_of(es) := [s | some s in lib.objects("ClusterSecretStore.external-secrets.io", ""); s.metadata.name == es.spec.secretStoreRef.name] if {
+	es.spec.secretStoreRef.kind == "ClusterSecretStore"
+} else := [s | some s in lib.objects("SecretStore.external-secrets.io", lib.namespace(es)); s.metadata.name == es.spec.secretStoreRef.name]
+
+# sa_namespace: a ClusterSecretStore's serviceAccountRef may name a
+# namespace; a SecretStore's ServiceAccount is in the ExternalSecret's
+# (external-secrets provider/aws/auth/auth.go credsFromServiceAccount).
+sa_namespace(store, ref, es) := ref.namespace if {
+	store.kind == "ClusterSecretStore"
+	ref.namespace
+} else := lib.namespace(es)
+
+# attached is the list of policy documents attached to a role, defined only
+# when every attachment names a Policy of the set.
+attached(role) := docs if {
+	attachments := [a | some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", ""); object.get(a, ["spec", "forProvider", "roleRef", "name"], object.get(a, ["spec", "forProvider", "role"], "")) == role]
+	docs := [json.unmarshal(p.spec.forProvider.policy) |
+		some a in attachments
+		some p in lib.objects("Policy.iam.aws.upbound.io", "")
+		p.metadata.name == object.get(a, ["spec", "forProvider", "policyArnRef", "name"], "")
+	]
+	count(docs) == count(attachments)
+}
+
+reads(policies, resource) if {
+	some doc in policies
+	some st in array.concat([s | is_array(doc.Statement); some s in doc.Statement], [doc.Statement | is_object(doc.Statement)])
+	st.Effect == "Allow"
+	some action in array.concat([a | is_array(st.Action); some a in st.Action], [st.Action | is_string(st.Action)])
+	glob.match(lower(action), null, "secretsmanager:getsecretvalue")
+	some pattern in array.concat([r | is_array(st.Resource); some r in st.Resource], [st.Resource | is_string(st.Resource)])
+	glob.match(pattern, null, resource)
 }
 
 # The labels of a Namespace in the set (its name label is always set).

@@ -62,8 +62,65 @@ test_unscoped_store_serves_every_namespace if {
 	count(fixtures.denied(in_ns("team-a"), with_store(fixtures.without(scoped_store, "/spec/conditions")))) == 0
 }
 
+# IRSA: the store's ServiceAccount, its role and the policy attached to it.
+irsa_store := fixtures.set(scoped_store, "/spec/provider/aws/auth", {"jwt": {"serviceAccountRef": {"name": "eso", "namespace": "external-secrets"}}})
+
+eso_sa := {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {
+	"name": "eso", "namespace": "external-secrets",
+	"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prod-eso"},
+}}
+
+eso_role := {"apiVersion": "iam.aws.upbound.io/v1beta1", "kind": "Role", "metadata": {"name": "prod-eso"}, "spec": {"forProvider": {"assumeRolePolicy": "{}"}}}
+
+read_policy(statement) := {"apiVersion": "iam.aws.upbound.io/v1beta1", "kind": "Policy", "metadata": {"name": "prod-eso"}, "spec": {"forProvider": {"policy": json.marshal({"Version": "2012-10-17", "Statement": statement})}}}
+
+attachment := {"apiVersion": "iam.aws.upbound.io/v1beta1", "kind": "RolePolicyAttachment", "metadata": {"name": "prod-eso"}, "spec": {"forProvider": {"roleRef": {"name": "prod-eso"}, "policyArnRef": {"name": "prod-eso"}}}}
+
+prod_reader := read_policy([{"Effect": "Allow", "Action": ["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"], "Resource": ["arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/*"]}])
+
+irsa(objs) := fixtures.check("prod", array.concat(fixtures.swap(fixtures.good, irsa_store), objs))
+
+key(k) := fixtures.set(fixtures.external_secret, "/spec/data/0/remoteRef/key", k)
+
+test_key_the_role_may_read_passes if {
+	count(fixtures.denied(fixtures.external_secret, irsa([eso_sa, eso_role, prod_reader, attachment]))) == 0
+
+	# one statement, one action pattern, one resource as strings
+	wide := read_policy({"Effect": "Allow", "Action": "secretsmanager:*", "Resource": "arn:aws:secretsmanager:us-east-1:123456789012:secret:prod/w?b*"})
+	count(fixtures.denied(fixtures.external_secret, irsa([eso_sa, eso_role, wide, attachment]))) == 0
+}
+
+test_key_outside_the_role_policy_denied if {
+	fixtures.only("stores.unreadable", key("dr/web"), irsa([eso_sa, eso_role, prod_reader, attachment]))
+
+	# another region, another action, a Deny-only policy, no policy attached
+	fixtures.only("stores.unreadable", fixtures.external_secret, irsa([eso_sa, eso_role, attachment, read_policy([{"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": "arn:aws:secretsmanager:us-west-2:123456789012:secret:prod/*"}])]))
+	fixtures.only("stores.unreadable", fixtures.external_secret, irsa([eso_sa, eso_role, attachment, read_policy([{"Effect": "Allow", "Action": "secretsmanager:ListSecrets", "Resource": "*"}])]))
+	fixtures.only("stores.unreadable", fixtures.external_secret, irsa([eso_sa, eso_role, attachment, read_policy([{"Effect": "Deny", "Action": "*", "Resource": "*"}])]))
+	fixtures.only("stores.unreadable", fixtures.external_secret, irsa([eso_sa, eso_role]))
+}
+
+test_unknown_role_or_policy_not_judged if {
+	# no such role (aws_identity.role-arn's business), no IRSA, an attached policy outside the set
+	count(fixtures.denied(key("dr/web"), irsa([eso_sa, prod_reader, attachment]))) == 0
+	count(fixtures.denied(key("dr/web"), fixtures.check("prod", array.concat(fixtures.good, [eso_sa, eso_role, prod_reader, attachment])))) == 0
+	managed := fixtures.set(attachment, "/spec/forProvider", {"role": "prod-eso", "policyArn": "arn:aws:iam::aws:policy/SecretsManagerReadWrite"})
+	count(fixtures.denied(key("dr/web"), irsa([eso_sa, eso_role, managed]))) == 0
+}
+
+test_namespaced_store_is_read if {
+	ns_store := fixtures.set(fixtures.set(irsa_store, "/kind", "SecretStore"), "/metadata/namespace", "shop")
+	es := fixtures.set(key("dr/web"), "/spec/secretStoreRef/kind", "SecretStore")
+
+	# its ServiceAccount is the ExternalSecret's namespace's, whatever the ref says
+	shop_sa := fixtures.set(eso_sa, "/metadata/namespace", "shop")
+	fixtures.only("stores.unreadable", es, fixtures.check("prod", array.concat(fixtures.good, [ns_store, shop_sa, eso_role, prod_reader, attachment])))
+	count(fixtures.denied(es, fixtures.check("prod", array.concat(fixtures.good, [ns_store, eso_sa, eso_role, prod_reader, attachment])))) == 0
+}
+
 test_docs_name_every_rule if {
 	data.stores.docs["stores.unscoped"]
 	data.stores.docs["stores.out-of-scope"]
+	data.stores.docs["stores.unreadable"]
 	data.retry.docs["retry.sync-window"]
 }

@@ -19,8 +19,7 @@ import (
 // notReconciled are the rendered kinds no controller in the twin serves, so
 // nothing is asserted about their status (they stay as applied).
 var notReconciled = map[string]string{
-	"Ingress":            "no AWS Load Balancer Controller (no AWS)",
-	"ClusterSecretStore": "no External Secrets operator (ExternalSecrets are served by a stand-in)",
+	"Ingress": "no AWS Load Balancer Controller (no AWS)",
 	"ApplicationBackupSchedule, BackupLocation, SchedulePolicy, VolumePlacementStrategy": "no Stork/Portworx",
 	"Crossplane managed resources (*.aws.upbound.io, ProviderConfig)":                    "no Crossplane AWS provider (its module is refused by the proxy)",
 	"Application, AppProject": "no Argo CD in the twin (make e2e-argocd runs it); the harness applies every folder in sync-wave order",
@@ -28,9 +27,10 @@ var notReconciled = map[string]string{
 
 // TestBringUp: rendered/prod synced into an empty twin comes up: every
 // Rollout Healthy with its active Service on the stable ReplicaSet, every
-// StatefulSet ready, every claim Bound, every HPA active and Healthy, every pod of every workload spread
-// over the zones as its constraints say, every Secret a pod references
-// present.
+// StatefulSet ready, every claim Bound, every HPA active and Healthy, every
+// pod of every workload spread over the zones as its constraints say, every
+// ExternalSecret synced by External Secrets from the twin's Secrets Manager
+// with the seeded values, every Secret a pod references present.
 func TestBringUp(t *testing.T) {
 	p := startPlatform(t)
 	start := time.Now()
@@ -40,6 +40,8 @@ func TestBringUp(t *testing.T) {
 	p.checkWorkloads(t)
 	p.checkRolloutServices(t)
 	p.checkClaims(t)
+	p.waitSecretsSynced(t, 3*time.Minute)
+	p.checkSeededValues(t)
 	p.checkSecretReferences(t)
 	// The HPA controller serves the HPAs now (metrics stand-in): each
 	// active at minReplicas and Healthy for Argo CD (TestAutoscaling scales).
@@ -284,10 +286,9 @@ func (p *platform) checkClaims(t *testing.T) {
 	}
 }
 
-// checkSecretReferences: with no External Secrets operator in the twin, a
-// stand-in writes each ExternalSecret's target Secret (placeholder values);
-// every Secret key a workload's pods reference must be among them, so a pod
-// would not fail on a missing Secret or key.
+// checkSecretReferences: every Secret key a workload's pods reference must
+// be in a Secret an ExternalSecret wrote (External Secrets, from the twin's
+// Secrets Manager), so a pod would not fail on a missing Secret or key.
 func (p *platform) checkSecretReferences(t *testing.T) {
 	t.Helper()
 	written := map[string]map[string]bool{} // ns/name -> keys
@@ -306,7 +307,7 @@ func (p *platform) checkSecretReferences(t *testing.T) {
 		names = append(names, target)
 	}
 	sort.Strings(names)
-	t.Logf("no External Secrets operator in the twin: its stand-in wrote %d Secrets (placeholder values): %s", len(names), strings.Join(names, ", "))
+	t.Logf("External Secrets wrote %d Secrets: %s", len(names), strings.Join(names, ", "))
 	for _, w := range p.workloads(t) {
 		spec := w.template.Spec
 		check := func(name, key, where string) {

@@ -5,10 +5,12 @@
 // (make e2e-twin): the first run on a machine builds kube-scheduler, kwok
 // and the Rollouts controller.
 //
-// Stand-ins, named as such: the volume provisioner (no Portworx) and the
-// External Secrets operator (no ESO, no AWS), see internal/twin/standins.go;
-// metrics-server (no kubelets to scrape: PodMetrics from a table the test
-// sets), see internal/twin/metrics.go.
+// The External Secrets operator is the real one, reading Secrets Manager
+// from kumo (an AWS emulator) through a STAND-IN for AWS STS and IAM that
+// checks the web-identity token and the rendered IAM objects
+// (internal/awstwin). Other stand-ins, named as such: the volume provisioner
+// (no Portworx; internal/twin/standins.go); metrics-server (no kubelets to
+// scrape: PodMetrics from a table the test sets; internal/twin/metrics.go).
 package twin_test
 
 import (
@@ -36,6 +38,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/argosync"
+	"github.com/ecommerce-platform/gitops/e2e/internal/awstwin"
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
 	"github.com/ecommerce-platform/gitops/e2e/internal/proc"
@@ -86,6 +89,12 @@ type platform struct {
 	// analysis answers the AnalysisTemplates' web metrics (HTTP_PROXY of the
 	// Rollouts controller).
 	analysis *analysisServer
+	// aws is kumo behind the STS/IAM stand-in; seeded holds what the test
+	// put in Secrets Manager, by target Secret (ns/name) and key; remote
+	// the secret strings by Secrets Manager name.
+	aws    *awstwin.Server
+	seeded map[string]map[string]string
+	remote map[string]string
 }
 
 // startPlatform starts a twin of prod's cluster with rendered/prod synced
@@ -100,7 +109,7 @@ func startPlatform(t *testing.T) *platform {
 func startEnv(t *testing.T, env string) *platform {
 	t.Helper()
 	if os.Getenv("E2E_TWIN_TEST") != "1" {
-		t.Skip("runs the platform twin (kube-scheduler, kwok and Argo Rollouts built on first use): set E2E_TWIN_TEST=1 or run make e2e-twin")
+		t.Skip("runs the platform twin (kube-scheduler, kwok, Argo Rollouts and External Secrets built on first use): set E2E_TWIN_TEST=1 or run make e2e-twin")
 	}
 	ctx := t.Context()
 	root := testrepo.Root(t)
@@ -127,6 +136,11 @@ func startEnv(t *testing.T, env string) *platform {
 	if err != nil {
 		t.Fatalf("upstream CRDs (set E2E_CRDS to their folder): %v", err)
 	}
+	// External Secrets' own kinds beyond the lock (its GeneratorState).
+	esoCRDs, err := crds.Load(bins.ESO.CRDs)
+	if err != nil {
+		t.Fatalf("External Secrets' CRDs: %v", err)
+	}
 	p := &platform{env: env, envDir: filepath.Join(root, "rendered", env)}
 	if p.nodes, err = twin.NodeGroupNodes(p.envDir, instanceTypes); err != nil {
 		t.Fatal(err)
@@ -145,7 +159,7 @@ func startEnv(t *testing.T, env string) *platform {
 	start := time.Now()
 	p.tw, err = twin.Start(ctx, twin.Options{
 		Control: control, ControllerManager: kcm, Twin: bins, Dir: tmp,
-		CRDs: crds.WithSchemaless(upstream), Zones: p.zones,
+		CRDs: append(crds.WithSchemaless(upstream), esoCRDs...), Zones: p.zones,
 		RolloutsEnv: []string{"HTTP_PROXY=" + p.analysis.URL, "http_proxy=" + p.analysis.URL},
 		// A lost zone's nodes turn unreachable after 20 s and its pods are
 		// evicted 10 s later (defaults: 50 s and 300 s).
@@ -195,18 +209,8 @@ func startEnv(t *testing.T, env string) *platform {
 		}
 	}
 	logf := func(format string, args ...any) { t.Logf(format, args...) }
-	standInsDone = append(standInsDone,
-		twin.RunVolumeProvisioner(standIns, p.cs, logf, portworx),
-		twin.RunExternalSecretsStandIn(standIns, p.tw.Dyn, p.cs, logf))
+	standInsDone = append(standInsDone, twin.RunVolumeProvisioner(standIns, p.cs, logf, portworx))
 	p.waitNodesReady(t, 2*time.Minute)
-	// Every process binds loopback only (kwok runs without its kubelet
-	// server, the Rollouts controller is built with a loopback listen
-	// address, the others are given --bind-address / listen URLs).
-	if wide, err := p.tw.NotLoopback(); err != nil {
-		t.Fatal(err)
-	} else if len(wide) > 0 {
-		t.Fatalf("twin processes listen beyond 127.0.0.1: %v", wide)
-	}
 	t.Logf("twin up in %s: %d nodes in %v", time.Since(start).Round(time.Second), len(p.nodes), p.zones)
 
 	if p.applier, err = argosync.NewApplier(p.tw.Config, fieldManager); err != nil {
@@ -225,6 +229,17 @@ func startEnv(t *testing.T, env string) *platform {
 		t.Fatalf("the API server rejected %d objects:\n%s", len(rep.Rejections), rep.RejectionList())
 	}
 	t.Logf("synced %d objects of %s", len(rep.Applied), p.envDir)
+	// External Secrets starts once the env is in: the twin's AWS is read
+	// from the synced IAM objects and seeded for the synced ExternalSecrets.
+	p.startExternalSecrets(t, root, bins.ESO.Controller)
+	// Every process binds loopback only (kwok runs without its kubelet
+	// server, the Rollouts controller is built with a loopback listen
+	// address, the others are given --bind-address / listen URLs).
+	if wide, err := p.tw.NotLoopback(); err != nil {
+		t.Fatal(err)
+	} else if len(wide) > 0 {
+		t.Fatalf("twin processes listen beyond 127.0.0.1: %v", wide)
+	}
 	return p
 }
 

@@ -44,6 +44,9 @@ type TwinPaths struct {
 	// kwok binary has no built-in stages and is given them with --config.
 	KwokStages string
 	Rollouts   string
+	// ESO is the External Secrets controller and the CRDs of its own
+	// module it needs beyond the repository's lock (EnsureESO).
+	ESO ESOPaths
 }
 
 // kwokStages are the Stage files shipped in kwok's module (its
@@ -59,10 +62,22 @@ var kwokStages = []string{
 }
 
 // EnsureTwin returns kube-scheduler, kwok (and its stages) and the Rollouts
-// controller: from the environment, else the cache, else built now
+// controller and External Secrets: from the environment, else the cache, else built now
 // (kube-scheduler shares kube-apiserver's module graph and most of its
 // build cache; kwok and Rollouts take a few minutes each).
 func EnsureTwin(ctx context.Context, opts Options) (TwinPaths, error) {
+	p, err := ensureTwinControllers(ctx, opts)
+	if err != nil {
+		return TwinPaths{}, err
+	}
+	if p.ESO, err = EnsureESO(ctx, opts); err != nil {
+		return TwinPaths{}, err
+	}
+	return p, nil
+}
+
+// ensureTwinControllers is EnsureTwin but for External Secrets.
+func ensureTwinControllers(ctx context.Context, opts Options) (TwinPaths, error) {
 	if opts.Log == nil {
 		opts.Log = io.Discard
 	}
@@ -136,30 +151,7 @@ func kwokRecipe() recipe {
 
 // cachedKwokStages copies kwokStages from kwok's module into the cache.
 func cachedKwokStages(ctx context.Context, cache string) (string, error) {
-	dir := filepath.Join(cache, "kwok-"+KwokVersion+"-stages")
-	last := filepath.Join(dir, filepath.Base(kwokStages[len(kwokStages)-1]))
-	if _, err := os.Stat(last); err == nil {
-		return dir, nil
-	}
-	moduleDir, err := moduleDir(ctx, "sigs.k8s.io/kwok@"+KwokVersion, nil)
-	if err != nil {
-		return "", err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", err
-	}
-	// The last one written is the one checked above: a half-copied folder is
-	// copied again.
-	for _, rel := range kwokStages {
-		data, err := os.ReadFile(filepath.Join(moduleDir, filepath.FromSlash(rel)))
-		if err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(dir, filepath.Base(rel)), data, 0o644); err != nil {
-			return "", err
-		}
-	}
-	return dir, nil
+	return cachedModuleFiles(ctx, cache, "kwok-"+KwokVersion+"-stages", "sigs.k8s.io/kwok@"+KwokVersion, kwokStages)
 }
 
 // moduleDir downloads module@version into the module cache and returns its folder.
@@ -185,22 +177,11 @@ func rolloutsRecipe() recipe {
 		name:    "rollouts-controller",
 		version: RolloutsVersion,
 		goMod: func(ctx context.Context, env []string) (string, error) {
-			out, err := run(ctx, "", env, io.Discard, "go", "mod", "download", "-json", mod+"@"+RolloutsVersion)
+			name, data, err := upstreamGoMod(ctx, env, mod, RolloutsVersion)
 			if err != nil {
 				return "", err
 			}
-			var info struct{ GoMod, Error string }
-			if err := json.Unmarshal(out, &info); err != nil {
-				return "", fmt.Errorf("go mod download %s: %w", mod, err)
-			}
-			if info.Error != "" {
-				return "", fmt.Errorf("go mod download %s: %s", mod, info.Error)
-			}
-			data, err := os.ReadFile(info.GoMod)
-			if err != nil {
-				return "", err
-			}
-			return goModWithReplaces("platform-e2e/rollouts", mod, RolloutsVersion, "1.26.10", info.GoMod, data)
+			return goModWithReplaces("platform-e2e/rollouts", mod, RolloutsVersion, "1.26.10", name, data)
 		},
 		files: map[string]string{
 			"tools.go": "//go:build tools\n\npackage tools\n\nimport _ \"" + mod + "/cmd/rollouts-controller\"\n",
@@ -217,6 +198,23 @@ func rolloutsRecipe() recipe {
 			new: `listenAddr                         = "127.0.0.1:%d"`,
 		}},
 	}
+}
+
+// upstreamGoMod downloads mod@version and returns its go.mod's path and text.
+func upstreamGoMod(ctx context.Context, env []string, mod, version string) (string, []byte, error) {
+	out, err := run(ctx, "", env, io.Discard, "go", "mod", "download", "-json", mod+"@"+version)
+	if err != nil {
+		return "", nil, err
+	}
+	var info struct{ GoMod, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", nil, fmt.Errorf("go mod download %s: %w", mod, err)
+	}
+	if info.Error != "" {
+		return "", nil, fmt.Errorf("go mod download %s: %s", mod, info.Error)
+	}
+	data, err := os.ReadFile(info.GoMod)
+	return info.GoMod, data, err
 }
 
 // goModWithReplaces writes a throwaway go.mod requiring mod at version and

@@ -10,6 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"cuelang.org/go/cue"
+	"cuelang.org/go/cue/cuecontext"
+	"cuelang.org/go/cue/load"
 	"sigs.k8s.io/yaml"
 )
 
@@ -133,4 +136,20 @@ func FindRoot() (string, error) {
 		}
 		dir = parent
 	}
+}
+
+// EnvString evaluates envs/<env> (with the schema it imports) and returns
+// the string at path, e.g. "platform.account": a value of the env the
+// rendered objects carry only inside ARNs.
+func EnvString(root, env, path string) (string, error) {
+	insts := load.Instances([]string{"./envs/" + env}, &load.Config{Dir: root})
+	if len(insts) != 1 || insts[0].Err != nil {
+		return "", fmt.Errorf("load envs/%s: %v", env, insts[0].Err)
+	}
+	v := cuecontext.New().BuildInstance(insts[0]).LookupPath(cue.ParsePath(path))
+	s, err := v.String()
+	if err != nil {
+		return "", fmt.Errorf("envs/%s %s: %w", env, path, err)
+	}
+	return s, nil
 }

@@ -52,3 +52,17 @@ func TestRenderedEnvsDeclareTheirRelease(t *testing.T) {
 		}
 	}
 }
+
+func TestEnvStringReadsTheEnv(t *testing.T) {
+	root := Root(t)
+	got, err := EnvString(root, "prod", "platform.region")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "us-east-1" {
+		t.Errorf("prod's platform.region = %q, want us-east-1 (envs/prod/platform.cue)", got)
+	}
+	if _, err := EnvString(root, "prod", "platform.noSuchField"); err == nil {
+		t.Error("a missing field was read without error")
+	}
+}

@@ -104,6 +104,7 @@ type Twin struct {
 	dir        string
 	scheduler  *proc.Process
 	rollouts   *proc.Process
+	eso        *proc.Process // StartExternalSecrets
 	kwok       map[string]*proc.Process
 	zones      []string
 	// lost are the zones whose kwok StopZone stopped on purpose.
@@ -342,7 +343,7 @@ func (t *Twin) Healthy() error {
 
 func (t *Twin) procs() []*proc.Process {
 	ps := []*proc.Process{}
-	for _, p := range []*proc.Process{t.scheduler, t.rollouts} {
+	for _, p := range []*proc.Process{t.scheduler, t.rollouts, t.eso} {
 		if p != nil {
 			ps = append(ps, p)
 		}
@@ -355,8 +356,9 @@ func (t *Twin) procs() []*proc.Process {
 	return ps
 }
 
-// Stop stops every process: kwok, Rollouts, scheduler, then the control
-// plane, then the metrics stand-in. Safe on a partly started twin and when called twice.
+// Stop stops every process: scheduler, Rollouts, External Secrets, kwok,
+// then the control plane, then the metrics stand-in. Safe on a partly
+// started twin and when called twice.
 func (t *Twin) Stop() {
 	for _, p := range t.procs() {
 		p.Stop(10 * time.Second)
