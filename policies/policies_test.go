@@ -56,7 +56,9 @@ func TestRego(t *testing.T) {
 		SetModules(modules).
 		SetCoverageQueryTracer(cov).
 		CapturePrintOutput(true).
-		SetTimeout(30 * time.Second)
+		// Per test: catches a runaway rule, and leaves room for coverage
+		// tracing on a loaded 2-core machine (one test took 34 s at load 20).
+		SetTimeout(5 * time.Minute)
 	ch, err := runner.RunTests(context.Background(), nil)
 	if err != nil {
 		t.Fatal(err)
