@@ -109,6 +109,11 @@ func TestDRFailover(t *testing.T) {
 	})
 	p.waitUp(t, 5*time.Minute)
 	p.checkWorkloads(t)
+	// The restored database's credentials are the primary's (dataSecretsPrefix):
+	// the standby's External Secrets role must read them.
+	p.waitSecretsSynced(t, 3*time.Minute)
+	p.checkSeededValues(t)
+	p.checkSecretReferences(t)
 
 	// The database runs on the restored claims, and on nothing else.
 	claims, err := p.cs.CoreV1().PersistentVolumeClaims("").List(t.Context(), metav1.ListOptions{})
