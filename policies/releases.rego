@@ -9,6 +9,7 @@ docs := {
 	"releases.rollout-services": "A blue-green Rollout's active and preview Services exist and select its pods.",
 	"releases.analysis-template": "The AnalysisTemplates a Rollout's prePromotionAnalysis names are in the set.",
 	"releases.image-digest": "Every container image is pinned by @sha256 digest.",
+	"releases.selector-hash": "An Argo CD Application that syncs a blue-green Rollout with ServerSideApply=true ignores its Services' /spec/selector/rollouts-pod-template-hash with RespectIgnoreDifferences=true: a server-side apply replaces the atomic selector and drops the key the Rollouts controller adds, which switches traffic without analysis or promotion.",
 }
 
 # releases.promotion-gate: in an env that requires a gate (prod), a blue-green
@@ -42,6 +43,32 @@ deny contains lib.finding("releases.rollout-services", msg, ["spec", "strategy",
 	some svc in lib.index.Service[lib.namespace(input)][name]
 	not selects_pods(svc, lib.pod_labels(input))
 	msg := sprintf("Rollout %s uses %s %q, whose selector %v does not select its pods", [input.metadata.name, field, name, object.get(svc, ["spec", "selector"], {})])
+}
+
+# releases.selector-hash: Argo Rollouts adds rollouts-pod-template-hash to
+# the selector of a blue-green Rollout's active and preview Services.
+# Service.spec.selector is an atomic map, so a server-side apply replaces it
+# whole: the sync drops the key, both Services select every version's pods,
+# and the controller, finding no active selector, takes the next release for
+# an initial deploy and switches traffic without analysis or promotion (found
+# by the twin's release through Argo CD). Ignored with
+# RespectIgnoreDifferences=true, Argo CD applies the live key back.
+deny contains lib.finding("releases.selector-hash", msg, ["spec", "strategy", "blueGreen"]) if {
+	input.kind == "Rollout"
+	input.spec.strategy.blueGreen
+	some app in lib.syncing_apps(input)
+	"ServerSideApply=true" in object.get(app, ["spec", "syncPolicy", "syncOptions"], [])
+	not ignores_selector_hash(app)
+	msg := sprintf("Argo CD Application %s server-side applies the Services of blue-green Rollout %s without ignoring /spec/selector/rollouts-pod-template-hash of kind Service (ignoreDifferences and RespectIgnoreDifferences=true): every sync drops the hash the Rollouts controller adds and the next release switches traffic without promotion", [app.metadata.name, input.metadata.name])
+}
+
+ignores_selector_hash(app) if {
+	"RespectIgnoreDifferences=true" in object.get(app, ["spec", "syncPolicy", "syncOptions"], [])
+	some d in app.spec.ignoreDifferences
+	d.kind == "Service"
+	object.get(d, ["group"], "") == ""
+	some p in array.concat(object.get(d, ["jsonPointers"], []), object.get(d, ["jqPathExpressions"], []))
+	p in {"/spec/selector/rollouts-pod-template-hash", `.spec.selector["rollouts-pod-template-hash"]`}
 }
 
 # A Service selector is a plain label map; an empty one selects nothing.

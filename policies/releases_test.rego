@@ -60,3 +60,31 @@ test_image_latest_in_pod_denied if {
 	p := {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "debug", "namespace": "shop"}, "spec": {"containers": [{"name": "sh", "image": "busybox"}]}}
 	fixtures.only("releases.image-digest", p, fixtures.prod)
 }
+
+selector_app(ignore, options) := {
+	"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+	"metadata": {"name": "prod-web", "namespace": "argocd"},
+	"spec": {
+		"source": {"path": "rendered/prod/web"},
+		"ignoreDifferences": ignore,
+		"syncPolicy": {"syncOptions": options},
+	},
+}
+
+# The engine tells which file each object came from.
+with_selector_app(a) := object.union(
+	fixtures.check("prod", array.concat(fixtures.good, [a])),
+	{"files": {"Rollout.argoproj.io": {"shop": {"web": "rendered/prod/web/rollout-web.yaml"}}}},
+)
+
+ignore_hash := [{"group": "", "kind": "Service", "jsonPointers": ["/spec/selector/rollouts-pod-template-hash"]}]
+
+test_selector_hash_denied_when_server_side_apply_drops_it if {
+	"releases.selector-hash" in fixtures.denied(fixtures.rollout, with_selector_app(selector_app([], ["ServerSideApply=true"])))
+	"releases.selector-hash" in fixtures.denied(fixtures.rollout, with_selector_app(selector_app(ignore_hash, ["ServerSideApply=true"])))
+}
+
+test_selector_hash_passes_when_ignored_and_respected_or_client_side if {
+	not "releases.selector-hash" in fixtures.denied(fixtures.rollout, with_selector_app(selector_app(ignore_hash, ["ServerSideApply=true", "RespectIgnoreDifferences=true"])))
+	not "releases.selector-hash" in fixtures.denied(fixtures.rollout, with_selector_app(selector_app([], [])))
+}
