@@ -13,7 +13,6 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"sigs.k8s.io/yaml"
 
 	envedit "github.com/ecommerce-platform/gitops/internal/testrepo"
 
@@ -66,7 +65,10 @@ func TestDRFailover(t *testing.T) {
 	if got, _, _ := unstructured.NestedString(restore.Object, "spec", "backupName"); got != backupName {
 		t.Fatalf("ApplicationRestore %s restores backup %q, want %q", restore.GetName(), got, backupName)
 	}
-	targets := restoreTargets(t, restore)
+	targets, err := twin.RestoreTargets(restore)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if len(targets) == 0 {
 		t.Fatalf("ApplicationRestore %s names no claim to restore", restore.GetName())
 	}
@@ -135,6 +137,7 @@ func TestDRFailover(t *testing.T) {
 		}
 	}
 	mounted := 0
+	zones := p.nodeZones(t)
 	pods, err := p.cs.CoreV1().Pods("").List(t.Context(), metav1.ListOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +153,7 @@ func TestDRFailover(t *testing.T) {
 				continue
 			}
 			mounted++
-			t.Logf("pod %s (%s) runs on restored claim %s", pod.Name, p.nodeZones(t)[pod.Spec.NodeName], id)
+			t.Logf("pod %s (%s) runs on restored claim %s", pod.Name, zones[pod.Spec.NodeName], id)
 		}
 	}
 	if mounted == 0 {
@@ -212,32 +215,4 @@ func renderedRestore(t *testing.T, envDir string) *unstructured.Unstructured {
 		t.Fatalf("%s renders %d ApplicationRestores, want 1", envDir, len(found))
 	}
 	return found[0]
-}
-
-// restoreTargets are the claims (ns/name) a restore brings back, in the
-// restored namespace.
-func restoreTargets(t *testing.T, r *unstructured.Unstructured) []string {
-	t.Helper()
-	var spec struct {
-		NamespaceMapping map[string]string `json:"namespaceMapping"`
-		IncludeResources []struct {
-			Kind, Name, Namespace string
-		} `json:"includeResources"`
-	}
-	raw, _ := yaml.Marshal(r.Object["spec"])
-	if err := yaml.Unmarshal(raw, &spec); err != nil {
-		t.Fatal(err)
-	}
-	var out []string
-	for _, in := range spec.IncludeResources {
-		if in.Kind != "PersistentVolumeClaim" {
-			continue
-		}
-		ns := in.Namespace
-		if to, ok := spec.NamespaceMapping[ns]; ok {
-			ns = to
-		}
-		out = append(out, ns+"/"+in.Name)
-	}
-	return out
 }

@@ -76,14 +76,52 @@ type restoreSpec struct {
 	IncludeResources []restoreInclude  `json:"includeResources"`
 }
 
+// RestoreTargets are the claims (namespace/name, in the restored namespace)
+// an ApplicationRestore's includeResources names.
+func RestoreTargets(r *unstructured.Unstructured) ([]string, error) {
+	spec, err := readRestoreSpec(r)
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, in := range spec.IncludeResources {
+		if in.claim() {
+			out = append(out, spec.restoredNamespace(in.Namespace)+"/"+in.Name)
+		}
+	}
+	return out, nil
+}
+
+func readRestoreSpec(r *unstructured.Unstructured) (restoreSpec, error) {
+	var spec restoreSpec
+	raw, _, _ := unstructured.NestedMap(r.Object, "spec")
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &spec); err != nil {
+		return spec, fmt.Errorf("ApplicationRestore %s/%s: %w", r.GetNamespace(), r.GetName(), err)
+	}
+	return spec, nil
+}
+
+// claim: the entry names a PersistentVolumeClaim (Stork names the core
+// group "core" in ObjectInfo).
+func (in restoreInclude) claim() bool {
+	return (in.Group == "core" || in.Group == "") && in.Version == "v1" && in.Kind == "PersistentVolumeClaim"
+}
+
+// restoredNamespace is where a backed-up namespace is restored to.
+func (s restoreSpec) restoredNamespace(ns string) string {
+	if to, ok := s.NamespaceMapping[ns]; ok {
+		return to
+	}
+	return ns
+}
+
 func restoreOnce(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Interface, backup []*unstructured.Unstructured, r *unstructured.Unstructured) error {
 	if stage, _, _ := unstructured.NestedString(r.Object, "status", "stage"); stage == "Final" {
 		return nil
 	}
-	var spec restoreSpec
-	raw, _, _ := unstructured.NestedMap(r.Object, "spec")
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(raw, &spec); err != nil {
-		return fmt.Errorf("ApplicationRestore %s/%s: %w", r.GetNamespace(), r.GetName(), err)
+	spec, err := readRestoreSpec(r)
+	if err != nil {
+		return err
 	}
 	if spec.ReplacePolicy != "Retain" {
 		return fmt.Errorf("ApplicationRestore %s/%s: replacePolicy %q is not served by the stand-in (Retain only)", r.GetNamespace(), r.GetName(), spec.ReplacePolicy)
@@ -93,9 +131,7 @@ func restoreOnce(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inter
 			return true
 		}
 		for _, in := range spec.IncludeResources {
-			// Stork names the core group "core" in ObjectInfo.
-			if (in.Group == "core" || in.Group == "") && in.Version == "v1" && in.Kind == "PersistentVolumeClaim" &&
-				in.Name == c.GetName() && in.Namespace == c.GetNamespace() {
+			if in.claim() && in.Name == c.GetName() && in.Namespace == c.GetNamespace() {
 				return true
 			}
 		}
@@ -107,10 +143,7 @@ func restoreOnce(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Inter
 		if obj.GetAPIVersion() != "v1" || obj.GetKind() != "PersistentVolumeClaim" || !included(obj) {
 			continue
 		}
-		ns := obj.GetNamespace()
-		if to, ok := spec.NamespaceMapping[ns]; ok {
-			ns = to
-		}
+		ns := spec.restoredNamespace(obj.GetNamespace())
 		var claim corev1.PersistentVolumeClaim
 		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, &claim); err != nil {
 			return fmt.Errorf("backed-up claim %s: %w", obj.GetName(), err)
