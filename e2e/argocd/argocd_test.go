@@ -11,7 +11,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -28,7 +27,6 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
 	"github.com/ecommerce-platform/gitops/e2e/internal/argosync"
@@ -53,7 +51,7 @@ type stack struct {
 	argo   *argocd.ArgoCD
 	dyn    dynamic.Interface
 	mapper *argosync.Applier // for its REST mapping only; it applies nothing here
-	repo   *gitRepo
+	repo   *argocd.Repo
 }
 
 func TestArgoCDSyncsRenderedProd(t *testing.T) {
@@ -64,12 +62,12 @@ func TestArgoCDSyncsRenderedProd(t *testing.T) {
 	s := startStack(t)
 
 	// The one object an operator applies by hand: the root app-of-apps.
-	rootApp := readYAML(t, filepath.Join(s.repo.dir, "rendered", env, "argocd", "application-platform-"+env+".yaml"))
+	rootApp := argocd.ReadYAML(t, filepath.Join(s.repo.Dir, "rendered", env, "argocd", "application-platform-"+env+".yaml"))
 	if _, err := s.dyn.Resource(argocd.ApplicationGVR).Namespace(argocd.Namespace).Create(ctx, rootApp, metav1.CreateOptions{}); err != nil {
 		t.Fatalf("apply root Application: %v", err)
 	}
-	want := renderedApplications(t, s.repo.dir)
-	head := s.repo.head(t)
+	want := renderedApplications(t, s.repo.Dir)
+	head := s.repo.Head(t)
 	start := time.Now()
 	s.waitSynced(t, want, head, 10*time.Minute)
 	t.Logf("all %d Applications Synced at %s in %s", len(want), head[:8], time.Since(start).Round(time.Second))
@@ -112,11 +110,11 @@ func (s *stack) autoSyncsReplicaBump(t *testing.T, apps []string) {
 	}
 	replicas, _, _ := unstructured.NestedInt64(rollout.Object, "spec", "replicas")
 	oldMin, _, _ := unstructured.NestedInt64(hpa.Object, "spec", "minReplicas")
-	services := filepath.Join(s.repo.dir, "envs", env, "services.cue")
+	services := filepath.Join(s.repo.Dir, "envs", env, "services.cue")
 	envedit.Set(t, envedit.Find(t, services, "platform", "services", bumpService, "replicas"), strconv.FormatInt(oldMin+1, 10))
-	head := s.repo.commit(t, fmt.Sprintf("%s replicas %d -> %d", bumpService, oldMin, oldMin+1))
+	head := s.repo.Commit(t, fmt.Sprintf("%s replicas %d -> %d", bumpService, oldMin, oldMin+1))
 	start := time.Now()
-	wantHPA := readYAML(t, filepath.Join(s.repo.dir, "rendered", env, "svc-"+bumpService, "horizontalpodautoscaler-"+bumpService+".yaml"))
+	wantHPA := argocd.ReadYAML(t, filepath.Join(s.repo.Dir, "rendered", env, "svc-"+bumpService, "horizontalpodautoscaler-"+bumpService+".yaml"))
 	wantMin, _, _ := unstructured.NestedInt64(wantHPA.Object, "spec", "minReplicas")
 	wantMax, _, _ := unstructured.NestedInt64(wantHPA.Object, "spec", "maxReplicas")
 	if wantMin != oldMin+1 {
@@ -138,17 +136,17 @@ func (s *stack) autoSyncsReplicaBump(t *testing.T, apps []string) {
 			break
 		}
 		if time.Now().After(deadline) {
-			st := readAppState(s.apps(t)[app])
+			st := argocd.ReadAppState(s.apps(t)[app])
 			t.Fatalf("HPA %s/%s minReplicas %d, maxReplicas %d 3 minutes after commit %.8s (git: %d, %d); %s is %s at %.8s, operation %s: %s",
-				ns, bumpService, gotMin, gotMax, head, wantMin, wantMax, app, st.sync, st.revision, st.opPhase, st.opMessage)
+				ns, bumpService, gotMin, gotMax, head, wantMin, wantMax, app, st.Sync, st.Revision, st.OpPhase, st.OpMessage)
 		}
 		time.Sleep(time.Second)
 	}
 	// The change came from an automated sync of the new commit.
 	a := s.apps(t)[app]
 	syncedRev, _, _ := unstructured.NestedString(a.Object, "status", "operationState", "syncResult", "revision")
-	if st := readAppState(a); !st.automated || syncedRev != head {
-		t.Errorf("%s: last operation automated=%v at %.8s, want an automated sync of %.8s", app, st.automated, syncedRev, head)
+	if st := argocd.ReadAppState(a); !st.Automated || syncedRev != head {
+		t.Errorf("%s: last operation automated=%v at %.8s, want an automated sync of %.8s", app, st.Automated, syncedRev, head)
 	}
 	if live := s.get(t, rolloutGVR, ns, bumpService); live != nil {
 		got, _, _ := unstructured.NestedInt64(live.Object, "spec", "replicas")
@@ -168,7 +166,7 @@ func (s *stack) autoSyncsReplicaBump(t *testing.T, apps []string) {
 func (s *stack) prunesRemovedDatabase(t *testing.T) {
 	const db = "orders-db"
 	app := env + "-db-" + db
-	folder := filepath.Join(s.repo.dir, "rendered", env, "db-"+db)
+	folder := filepath.Join(s.repo.Dir, "rendered", env, "db-"+db)
 	objs, err := argosync.Build(folder)
 	if err != nil {
 		t.Fatal(err)
@@ -181,22 +179,22 @@ func (s *stack) prunesRemovedDatabase(t *testing.T) {
 	// carries this finalizer; without it, deleting the Application orphans
 	// its objects.
 	const resourcesFinalizer = "resources-finalizer.argocd.argoproj.io"
-	appYAML := readYAML(t, filepath.Join(s.repo.dir, "rendered", env, "argocd", "application-"+app+".yaml"))
+	appYAML := argocd.ReadYAML(t, filepath.Join(s.repo.Dir, "rendered", env, "argocd", "application-"+app+".yaml"))
 	cascades := slices.Contains(appYAML.GetFinalizers(), resourcesFinalizer)
 
 	// Found by CUE path, not text: the services lose their database
 	// reference, prod its databases (the catalogue's and the env's own).
-	platform := filepath.Join(s.repo.dir, "envs", env, "platform.cue")
+	platform := filepath.Join(s.repo.Dir, "envs", env, "platform.cue")
 	services := envedit.Find(t, platform, "platform", "services")
 	envedit.Set(t, services, "{for n, svc in "+services.Text+" {(n): {for f, v in svc if f != \"database\" {(f): v}}}}")
 	envedit.Delete(t, envedit.Find(t, platform, "platform", "databases"))
-	envedit.Delete(t, envedit.Find(t, filepath.Join(s.repo.dir, "envs", env, "services.cue"), "platform", "databases", db))
-	head := s.repo.commit(t, "prod drops "+db)
+	envedit.Delete(t, envedit.Find(t, filepath.Join(s.repo.Dir, "envs", env, "services.cue"), "platform", "databases", db))
+	head := s.repo.Commit(t, "prod drops "+db)
 	if _, err := os.Stat(folder); !os.IsNotExist(err) {
 		t.Fatalf("%s still rendered after removing %s", folder, db)
 	}
 	start := time.Now()
-	want := renderedApplications(t, s.repo.dir)
+	want := renderedApplications(t, s.repo.Dir)
 	s.waitSynced(t, want, head, 5*time.Minute)
 	t.Logf("Application %s pruned, the rest Synced to %.8s, %s after the commit", app, head, time.Since(start).Round(time.Second))
 
@@ -269,7 +267,7 @@ func startStack(t *testing.T) *stack {
 	// The repository Argo CD syncs: this working tree's CUE, rendered by the
 	// repository's own CLI after pointing git.repoURL at the local server,
 	// committed on main (the Applications' targetRevision).
-	s.repo = newGitRepo(t, testrepo.Root(t), filepath.Join(tmp, "repo"), filepath.Join(tmp, "render"))
+	s.repo = argocd.NewRepo(t, testrepo.Root(t), filepath.Join(tmp, "repo"), filepath.Join(tmp, "render"), env)
 
 	upstream, err := crds.Load(testrepo.CRDs(t))
 	if err != nil {
@@ -304,8 +302,8 @@ func startStack(t *testing.T) *stack {
 	if s.mapper, err = argosync.NewApplier(c.Config, "e2e-read"); err != nil {
 		t.Fatal(err)
 	}
-	certs := map[string][]byte{s.repo.server.Host: s.repo.server.CertPEM}
-	if err := argocd.Bootstrap(ctx, c.Config, resync, certs); err != nil {
+	certs := map[string][]byte{s.repo.Server.Host: s.repo.Server.CertPEM}
+	if err := argocd.Bootstrap(ctx, c.Config, resync, certs, nil); err != nil {
 		t.Fatalf("Argo CD settings: %v", err)
 	}
 	runStandIns(t, c.Config, upstream)
@@ -317,6 +315,12 @@ func startStack(t *testing.T) *stack {
 		t.Fatalf("start Argo CD: %v", err)
 	}
 	s.argo = a
+	if wide, err := a.NotLoopback(); err != nil {
+		t.Fatal(err)
+	} else if len(wide) > 0 {
+		a.Stop()
+		t.Fatalf("Argo CD listens beyond 127.0.0.1: %v", wide)
+	}
 	t.Cleanup(func() {
 		if t.Failed() {
 			t.Log(a.Logs(60))
@@ -371,34 +375,15 @@ func renderedApplications(t *testing.T, repo string) []string {
 	return synced
 }
 
-// renderedApplicationsBySource splits the Applications of
-// rendered/<env>/ (any app folder) into those syncing a folder of this repository and
-// those installing an upstream Helm chart (the controllers of
-// schema/cluster_addons.cue). The second kind cannot sync here: Argo CD's
-// repo-server fetches the chart from its repository when it syncs, and no
-// test machine reaches a chart repository (DESIGN.md section 8). They are
-// created by the app of apps and checked to exist, not to be Synced.
+// renderedApplicationsBySource: argocd.RenderedApplications of the test
+// repository's render. Chart Applications are created by the app of apps
+// and checked to exist, not to be Synced.
 func renderedApplicationsBySource(t *testing.T, repo string) (synced, charts []string) {
 	t.Helper()
-	// Every folder: an app folder may hold Applications of its own (the log
-	// shipper's chart Application lives in logging-shipper/).
-	files, err := filepath.Glob(filepath.Join(repo, "rendered", env, "*", "application-*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Applications rendered under %s: %v", repo, err)
+	synced, charts, err := argocd.RenderedApplications(filepath.Join(repo, "rendered", env))
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, f := range files {
-		app := readYAML(t, f)
-		if !strings.HasPrefix(app.GetAPIVersion(), "argoproj.io/") {
-			continue // another kind named Application (an EMR Serverless one)
-		}
-		if chart, _, _ := unstructured.NestedString(app.Object, "spec", "source", "chart"); chart != "" {
-			charts = append(charts, app.GetName())
-			continue
-		}
-		synced = append(synced, app.GetName())
-	}
-	sort.Strings(synced)
-	sort.Strings(charts)
 	return synced, charts
 }
 
@@ -406,7 +391,7 @@ func renderedApplicationsBySource(t *testing.T, repo string) (synced, charts []s
 // says why none of them is Synced.
 func (s *stack) logCharts(t *testing.T) {
 	t.Helper()
-	_, charts := renderedApplicationsBySource(t, s.repo.dir)
+	_, charts := renderedApplicationsBySource(t, s.repo.Dir)
 	apps := s.apps(t)
 	for _, name := range charts {
 		app, ok := apps[name]
@@ -414,45 +399,10 @@ func (s *stack) logCharts(t *testing.T) {
 			t.Errorf("chart Application %s: not created by the app of apps", name)
 			continue
 		}
-		st := readAppState(app)
+		st := argocd.ReadAppState(app)
 		repoURL, _, _ := unstructured.NestedString(app.Object, "spec", "source", "repoURL")
-		t.Logf("not asserted Synced (upstream chart from %s, unreachable offline): %s is %s", repoURL, name, st.sync)
+		t.Logf("not asserted Synced (upstream chart from %s, unreachable offline): %s is %s", repoURL, name, st.Sync)
 	}
-}
-
-func readYAML(t *testing.T, path string) *unstructured.Unstructured {
-	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Through JSON, so numbers decode as int64 as they do from the server.
-	js, err := yaml.YAMLToJSON(data)
-	if err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	obj := &unstructured.Unstructured{}
-	if err := obj.UnmarshalJSON(js); err != nil {
-		t.Fatalf("%s: %v", path, err)
-	}
-	return obj
-}
-
-// appState is what the tests read from an Application's status.
-type appState struct {
-	sync, revision, health, opPhase, opMessage string
-	automated                                  bool // the last operation was started by auto-sync
-}
-
-func readAppState(app *unstructured.Unstructured) appState {
-	var st appState
-	st.sync, _, _ = unstructured.NestedString(app.Object, "status", "sync", "status")
-	st.revision, _, _ = unstructured.NestedString(app.Object, "status", "sync", "revision")
-	st.health, _, _ = unstructured.NestedString(app.Object, "status", "health", "status")
-	st.opPhase, _, _ = unstructured.NestedString(app.Object, "status", "operationState", "phase")
-	st.opMessage, _, _ = unstructured.NestedString(app.Object, "status", "operationState", "message")
-	st.automated, _, _ = unstructured.NestedBool(app.Object, "status", "operationState", "operation", "initiatedBy", "automated")
-	return st
 }
 
 func (s *stack) apps(t *testing.T) map[string]*unstructured.Unstructured {
@@ -485,12 +435,12 @@ func (s *stack) waitSynced(t *testing.T, want []string, revision string, timeout
 				pending = append(pending, name+": not created")
 				continue
 			}
-			st := readAppState(app)
-			if st.sync != "Synced" || st.revision != revision {
-				pending = append(pending, fmt.Sprintf("%s: %s at %.8s (operation %s: %s)", name, st.sync, st.revision, st.opPhase, st.opMessage))
+			st := argocd.ReadAppState(app)
+			if st.Sync != "Synced" || st.Revision != revision {
+				pending = append(pending, fmt.Sprintf("%s: %s at %.8s (operation %s: %s)", name, st.Sync, st.Revision, st.OpPhase, st.OpMessage))
 			}
 		}
-		_, charts := renderedApplicationsBySource(t, s.repo.dir)
+		_, charts := renderedApplicationsBySource(t, s.repo.Dir)
 		for name := range apps {
 			if !slices.Contains(want, name) && !slices.Contains(charts, name) {
 				pending = append(pending, name+": exists, but git no longer has it")
@@ -517,7 +467,7 @@ func (s *stack) logHealth(t *testing.T) {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		st := readAppState(apps[n])
+		st := argocd.ReadAppState(apps[n])
 		var unhealthy []string
 		res, _, _ := unstructured.NestedSlice(apps[n].Object, "status", "resources")
 		for _, r := range res {
@@ -527,7 +477,7 @@ func (s *stack) logHealth(t *testing.T) {
 				unhealthy = append(unhealthy, fmt.Sprintf("%s/%s %s", m["kind"], m["name"], h))
 			}
 		}
-		t.Logf("%-22s %s, health %s, operation %s; not Healthy: %s", n, st.sync, st.health, st.opPhase, strings.Join(unhealthy, ", "))
+		t.Logf("%-22s %s, health %s, operation %s; not Healthy: %s", n, st.Sync, st.Health, st.OpPhase, strings.Join(unhealthy, ", "))
 	}
 }
 
@@ -536,97 +486,6 @@ type testWriter struct{ t *testing.T }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-// gitRepo is a git repository holding a render of this repository's CUE,
-// served over HTTP on 127.0.0.1.
-type gitRepo struct {
-	dir, render string
-	server      *argocd.GitServer
-}
-
-func newGitRepo(t *testing.T, root, dir, renderDir string) *gitRepo {
-	t.Helper()
-	for _, d := range []string{"cue.mod", "envs", "schema"} {
-		testrepo.CopyDir(t, filepath.Join(root, d), filepath.Join(dir, d))
-	}
-	if err := os.MkdirAll(renderDir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	r := &gitRepo{dir: dir, render: filepath.Join(renderDir, "render")}
-	testrepo.Run(t, root, "go", "build", "-o", r.render, "./cmd/render")
-	testrepo.Run(t, dir, "git", "init", "-q", "-b", "main")
-	srv, err := argocd.ServeGit(filepath.Join(dir, ".git"), "gitops.git")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	r.server = srv
-
-	// Every env names the repository; only prod is rendered here.
-	platform := filepath.Join(dir, "envs", env, "platform.cue")
-	envedit.Set(t, envedit.Find(t, platform, "platform", "git", "repoURL"), strconv.Quote(srv.URL))
-	r.commit(t, "render with the local git server")
-	return r
-}
-
-// commit renders the env with the repository's CLI and commits everything.
-func (r *gitRepo) commit(t *testing.T, msg string) string {
-	t.Helper()
-	testrepo.Run(t, r.dir, r.render, "--root", r.dir, "--env", env)
-	r.standInWorkloadCluster(t)
-	testrepo.Run(t, r.dir, "git", "add", "-A")
-	testrepo.Run(t, r.dir, "git", "-c", "user.name=e2e", "-c", "user.email=e2e@localhost", "commit", "-q", "-m", msg)
-	return r.head(t)
-}
-
-// standInWorkloadCluster rewrites the rendered registration of the workload
-// cluster (the Argo CD cluster Secret, schema/argocd_app.cue) so that its name
-// points at this test's API server: the stand-in for the EKS cluster, which
-// Argo CD would reach at its endpoint with an IAM token (awsAuthConfig). Only
-// the server and config change; the name every Application's destination
-// uses, the label and the sync wave stay as rendered. Server
-// https://kubernetes.default.svc with no credential is Argo CD's in-cluster
-// connection, which ARGOCD_FAKE_IN_CLUSTER sends to the kubeconfig.
-func (r *gitRepo) standInWorkloadCluster(t *testing.T) {
-	t.Helper()
-	files, err := filepath.Glob(filepath.Join(r.dir, "rendered", env, "argocd", "secret-*.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := 0
-	for _, f := range files {
-		sec := readYAML(t, f)
-		if sec.GetLabels()["argocd.argoproj.io/secret-type"] != "cluster" {
-			continue
-		}
-		if err := unstructured.SetNestedField(sec.Object, "https://kubernetes.default.svc", "stringData", "server"); err != nil {
-			t.Fatal(err)
-		}
-		if err := unstructured.SetNestedField(sec.Object, `{"tlsClientConfig":{"insecure":false}}`, "stringData", "config"); err != nil {
-			t.Fatal(err)
-		}
-		data, err := yaml.Marshal(sec.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		n++
-	}
-	if n != 1 {
-		t.Fatalf("rendered/%s/argocd has %d Argo CD cluster Secrets, want the workload cluster's one", env, n)
-	}
-}
-
-func (r *gitRepo) head(t *testing.T) string {
-	t.Helper()
-	out, err := exec.Command("git", "-C", r.dir, "rev-parse", "HEAD").Output()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(out))
 }
 
 // get reads one object; nil when it does not exist.
@@ -651,14 +510,14 @@ func (s *stack) get(t *testing.T, gvr schema.GroupVersionResource, ns, name stri
 func (s *stack) checkRenderedObjectsLive(t *testing.T) int {
 	t.Helper()
 	n := 0
-	for _, file := range mustGlob(t, filepath.Join(s.repo.dir, "rendered", env, "argocd", "application-*.yaml")) {
-		app := readYAML(t, file)
+	for _, file := range mustGlob(t, filepath.Join(s.repo.Dir, "rendered", env, "argocd", "application-*.yaml")) {
+		app := argocd.ReadYAML(t, file)
 		path, _, _ := unstructured.NestedString(app.Object, "spec", "source", "path")
 		if path == "" {
 			continue // an upstream chart (renderedApplicationsBySource): nothing of it is in git
 		}
 		destNS, _, _ := unstructured.NestedString(app.Object, "spec", "destination", "namespace")
-		objs, err := argosync.Build(filepath.Join(s.repo.dir, path))
+		objs, err := argosync.Build(filepath.Join(s.repo.Dir, path))
 		if err != nil {
 			t.Fatal(err)
 		}

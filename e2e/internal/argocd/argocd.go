@@ -47,6 +47,11 @@ type Options struct {
 	// repo-server caches what a branch points to. Argo CD's default is 120 s
 	// (180 s for the branch cache); a test wants seconds. Default 10 s.
 	Reconciliation time.Duration
+	// Settings are argocd-cmd-params-cm's (ReadSettings), passed as the
+	// install manifests pass them. Without any, the controller persists
+	// resource health anyway (--persist-resource-health), so a test can say
+	// which resources are not Healthy.
+	Settings Settings
 }
 
 // ArgoCD is a running Redis, repo-server and application controller.
@@ -119,6 +124,7 @@ func Start(ctx context.Context, opts Options) (_ *ArgoCD, err error) {
 		"ARGOCD_CONTROLLER_REPLICAS=1",
 		"GIT_CONFIG_NOSYSTEM=1",
 	}
+	env = append(env, opts.Settings.env()...)
 
 	for attempt := 1; ; attempt++ {
 		err = a.startAll(ctx, opts, env, kubeconfig)
@@ -172,19 +178,22 @@ func (a *ArgoCD) startAll(ctx context.Context, opts Options, env []string, kubec
 	}
 
 	metrics := "127.0.0.1:" + strconv.Itoa(ports[3])
-	return a.start(ctx, "argocd-application-controller", opts.Binaries.ArgoCD, filepath.Join(opts.Dir, "application-controller.log"),
-		append(env, "ARGOCD_BINARY_NAME=argocd-application-controller"), metrics,
+	args := []string{
 		"--kubeconfig", kubeconfig,
 		"--namespace", Namespace,
 		"--redis", a.RedisAddr,
 		"--repo-server", a.RepoServerAddr,
 		"--repo-server-plaintext",
 		"--metrics-port", strconv.Itoa(ports[3]),
+		"--loglevel", "info",
+	}
+	if opts.Settings.Params == nil {
 		// Keep each resource's health in the Application's status (off by
 		// default since v3), so a test can say which resources are not Healthy.
-		"--persist-resource-health",
-		"--loglevel", "info",
-	)
+		args = append(args, "--persist-resource-health")
+	}
+	return a.start(ctx, "argocd-application-controller", opts.Binaries.ArgoCD, filepath.Join(opts.Dir, "application-controller.log"),
+		append(env, "ARGOCD_BINARY_NAME=argocd-application-controller"), metrics, args...)
 }
 
 // start runs one component and waits until it listens on addr.
@@ -228,6 +237,25 @@ func (a *ArgoCD) Exited() error {
 		}
 	}
 	return nil
+}
+
+// NotLoopback lists, per running component, the TCP sockets it listens on
+// beyond the loopback interface: every one must bind 127.0.0.1.
+func (a *ArgoCD) NotLoopback() (map[string][]string, error) {
+	out := map[string][]string{}
+	for _, p := range a.procs {
+		if p.Exited() {
+			continue
+		}
+		addrs, err := proc.NotLoopback(p.Pid())
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", p.Name, err)
+		}
+		if len(addrs) > 0 {
+			out[p.Name] = addrs
+		}
+	}
+	return out, nil
 }
 
 // MaxRSS reports each component's peak resident memory so far, in bytes.

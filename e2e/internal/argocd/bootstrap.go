@@ -29,7 +29,8 @@ var (
 // app-of-apps names. The Argo CD CRDs must be installed already.
 // tlsCerts go into argocd-tls-certs-cm (host name -> PEM), for the record:
 // outside a pod the repo-server reads them from files (Options.TLSCerts).
-func Bootstrap(ctx context.Context, cfg *rest.Config, reconciliation time.Duration, tlsCerts map[string][]byte) error {
+// cm is argocd-cm's data beside the reconciliation period (ReadSettings).
+func Bootstrap(ctx context.Context, cfg *rest.Config, reconciliation time.Duration, tlsCerts map[string][]byte, cm map[string]string) error {
 	cs, err := kubernetes.NewForConfig(cfg)
 	if err != nil {
 		return err
@@ -44,13 +45,16 @@ func Bootstrap(ctx context.Context, cfg *rest.Config, reconciliation time.Durati
 			"app.kubernetes.io/part-of": "argocd",
 		}}
 	}
+	cmData := map[string]string{}
+	for k, v := range cm {
+		cmData[k] = v
+	}
+	// How often Applications are compared with git; the controller's
+	// --app-resync says the same (in a pod it is read from here).
+	cmData["timeout.reconciliation"] = reconciliation.String()
+	cmData["timeout.reconciliation.jitter"] = "0s"
 	cms := []*corev1.ConfigMap{
-		{ObjectMeta: meta("argocd-cm"), Data: map[string]string{
-			// How often Applications are compared with git; the controller's
-			// --app-resync says the same (in a pod it is read from here).
-			"timeout.reconciliation":        reconciliation.String(),
-			"timeout.reconciliation.jitter": "0s",
-		}},
+		{ObjectMeta: meta("argocd-cm"), Data: cmData},
 		{ObjectMeta: meta("argocd-cmd-params-cm")},
 		{ObjectMeta: meta("argocd-rbac-cm")},
 		{ObjectMeta: meta("argocd-ssh-known-hosts-cm")},

@@ -1,0 +1,102 @@
+package argocd
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic"
+)
+
+// AppState is what tests read from an Application's status.
+type AppState struct {
+	Sync, Revision, Health, HealthMessage, OpPhase, OpMessage string
+	// Automated: the last operation was started by auto-sync.
+	Automated bool
+}
+
+// ReadAppState reads an Application's status.
+func ReadAppState(app *unstructured.Unstructured) AppState {
+	var st AppState
+	st.Sync, _, _ = unstructured.NestedString(app.Object, "status", "sync", "status")
+	st.Revision, _, _ = unstructured.NestedString(app.Object, "status", "sync", "revision")
+	st.Health, _, _ = unstructured.NestedString(app.Object, "status", "health", "status")
+	st.HealthMessage, _, _ = unstructured.NestedString(app.Object, "status", "health", "message")
+	st.OpPhase, _, _ = unstructured.NestedString(app.Object, "status", "operationState", "phase")
+	st.OpMessage, _, _ = unstructured.NestedString(app.Object, "status", "operationState", "message")
+	st.Automated, _, _ = unstructured.NestedBool(app.Object, "status", "operationState", "operation", "initiatedBy", "automated")
+	return st
+}
+
+// ResourceHealth is one managed resource's health in an Application's
+// status (kept there with controller.resource.health.persist).
+type ResourceHealth struct {
+	Kind, Namespace, Name, Status, Message string
+}
+
+// ResourceHealths lists an Application's resources with their health.
+func ResourceHealths(app *unstructured.Unstructured) []ResourceHealth {
+	var out []ResourceHealth
+	res, _, _ := unstructured.NestedSlice(app.Object, "status", "resources")
+	for _, r := range res {
+		m, _ := r.(map[string]any)
+		h := ResourceHealth{}
+		h.Kind, _ = m["kind"].(string)
+		h.Namespace, _ = m["namespace"].(string)
+		h.Name, _ = m["name"].(string)
+		h.Status, _, _ = unstructured.NestedString(m, "health", "status")
+		h.Message, _, _ = unstructured.NestedString(m, "health", "message")
+		out = append(out, h)
+	}
+	return out
+}
+
+// Apps lists the Applications in Argo CD's namespace, by name.
+func Apps(ctx context.Context, dyn dynamic.Interface) (map[string]*unstructured.Unstructured, error) {
+	list, err := dyn.Resource(ApplicationGVR).Namespace(Namespace).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list Applications: %w", err)
+	}
+	m := map[string]*unstructured.Unstructured{}
+	for i := range list.Items {
+		m[list.Items[i].GetName()] = &list.Items[i]
+	}
+	return m, nil
+}
+
+// RenderedApplications splits the Argo CD Applications of an env's render
+// (any app folder) into those syncing a folder of the repository and those
+// installing an upstream Helm chart (the controllers of
+// schema/cluster_addons.cue). The second kind cannot sync in a test: Argo
+// CD's repo-server fetches the chart from its repository, and no test
+// machine reaches one (DESIGN.md section 8).
+func RenderedApplications(renderedEnv string) (synced, charts []string, err error) {
+	files, err := filepath.Glob(filepath.Join(renderedEnv, "*", "application-*.yaml"))
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(files) == 0 {
+		return nil, nil, fmt.Errorf("no Applications rendered under %s", renderedEnv)
+	}
+	for _, f := range files {
+		app, err := readObject(f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !strings.HasPrefix(app.GetAPIVersion(), "argoproj.io/") {
+			continue // another kind named Application (an EMR Serverless one)
+		}
+		if chart, _, _ := unstructured.NestedString(app.Object, "spec", "source", "chart"); chart != "" {
+			charts = append(charts, app.GetName())
+			continue
+		}
+		synced = append(synced, app.GetName())
+	}
+	sort.Strings(synced)
+	sort.Strings(charts)
+	return synced, charts, nil
+}
