@@ -162,6 +162,14 @@ func argoCDRecipe() recipe {
 		pkg:     mod + "/cmd",
 		ldflags: "-X " + mod + "/common.version=" + strings.TrimPrefix(ArgoCDVersion, "v"),
 		env:     newGoEnv,
+		// The application controller serves metrics on every interface
+		// (controller/appcontroller.go: metricsAddr; --metrics-port has no
+		// address beside it); test processes bind loopback only.
+		patches: []sourcePatch{{
+			module: mod, file: "controller/appcontroller.go",
+			old: `metricsAddr := fmt.Sprintf("0.0.0.0:%d", metricsPort)`,
+			new: `metricsAddr := fmt.Sprintf("127.0.0.1:%d", metricsPort)`,
+		}},
 	}
 }
 

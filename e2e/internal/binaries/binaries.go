@@ -7,6 +7,7 @@ package binaries
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -224,7 +225,20 @@ func must(s string, err error) string {
 	return s
 }
 
-func (r recipe) cacheName() string { return r.name + "-" + r.version }
+// cacheName names the cached binary: a patched build carries a digest of
+// its patches, so a cache holding an unpatched (or differently patched)
+// build of the same version is not taken for it.
+func (r recipe) cacheName() string {
+	name := r.name + "-" + r.version
+	if len(r.patches) == 0 {
+		return name
+	}
+	h := sha256.New()
+	for _, p := range r.patches {
+		fmt.Fprintf(h, "%s\x00%s\x00%s\x00%s\x00", p.module, p.file, p.old, p.new)
+	}
+	return fmt.Sprintf("%s-patched-%x", name, h.Sum(nil)[:4])
+}
 
 func etcdRecipe() recipe {
 	return recipe{

@@ -102,3 +102,21 @@ func TestKubernetesGoModPinsEveryStagingModule(t *testing.T) {
 		t.Errorf("go.mod still points at ./staging:\n%s", goMod)
 	}
 }
+
+// A patched build is cached under a name of its own, which changes with the
+// patches: a cache holding the unpatched build is not taken for it.
+func TestCacheNameCarriesThePatches(t *testing.T) {
+	plain := recipe{name: "argocd", version: "v3.6.1"}
+	if got := plain.cacheName(); got != "argocd-v3.6.1" {
+		t.Errorf("unpatched: %s", got)
+	}
+	a := argoCDRecipe()
+	b := argoCDRecipe()
+	b.patches = []sourcePatch{{module: "m", file: "f", old: "o", new: "n"}}
+	if a.cacheName() == plain.cacheName() || a.cacheName() == b.cacheName() {
+		t.Errorf("cache names do not tell the builds apart: %s, %s, %s", plain.cacheName(), a.cacheName(), b.cacheName())
+	}
+	if a.cacheName() != argoCDRecipe().cacheName() {
+		t.Error("the same patches give different names")
+	}
+}
