@@ -71,8 +71,9 @@ e2e-argocd:
 	cd e2e && $(GO) run ./cmd/e2e-binaries -argocd >/dev/null
 	crds=$$($(RENDER) crds fetch $(CRDFLAG)) && cd e2e && E2E_ARGOCD_TEST=1 E2E_CRDS=$$crds $(GO) test -count=1 -v -timeout 60m ./argocd/
 
-## e2e-twin: rendered/<env> on the real kube-scheduler, kube-controller-manager (HPA controller behind a metrics.k8s.io stand-in), Argo Rollouts and External Secrets (on kumo behind an STS/IAM stand-in) with kwok nodes in three zones (built once per machine): bring-up, blue-green release and abort, zone loss, zone drain, secrets, autoscaling, DR failover
+## e2e-twin: Argo CD v3.6.1 (argocd-cm from bootstrap/argocd-values.yaml) syncs rendered/<env> from its root app onto the real kube-scheduler, kube-controller-manager (HPA controller behind a metrics.k8s.io stand-in), Argo Rollouts and External Secrets (on kumo behind an STS/IAM stand-in) with kwok nodes in three zones (built once per machine): bring-up, blue-green release and abort, zone loss, zone drain, secrets, autoscaling, DR failover
 e2e-twin:
+	e2e/hack/install-deps.sh
 	cd e2e && $(GO) run ./cmd/e2e-binaries -twin >/dev/null
 	crds=$$($(RENDER) crds fetch $(CRDFLAG)) && cd e2e && E2E_TWIN_TEST=1 E2E_CRDS=$$crds $(GO) test -count=1 -v -timeout 60m ./twin/
 

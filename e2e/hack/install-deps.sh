@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs the system packages the Argo CD end-to-end test runs beside the
-# binaries it builds: Redis (Argo CD's cache) and git (the test's git server,
-# `git http-backend`, and the git argocd-repo-server runs). Debian/Ubuntu only;
+# Installs the system packages the Argo CD end-to-end tests (make e2e-argocd,
+# make e2e-twin) run beside the binaries they build: Redis (Argo CD's cache)
+# and git (the test's git server, `git http-backend`, and the git
+# argocd-repo-server runs). Debian/Ubuntu only;
 # needs root or sudo. Does nothing when both are already installed.
 set -euo pipefail
 if command -v redis-server >/dev/null && command -v git >/dev/null &&

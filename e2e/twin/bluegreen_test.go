@@ -3,8 +3,8 @@ package twin_test
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -15,7 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
-	"github.com/ecommerce-platform/gitops/e2e/internal/argosync"
+	envedit "github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // TestBlueGreenRelease: a new image digest of one service goes out as the
@@ -30,7 +30,7 @@ import (
 func TestBlueGreenRelease(t *testing.T) {
 	p := startPlatform(t)
 	p.waitUp(t, 5*time.Minute)
-	folder, rollout := p.releaseCandidate(t)
+	_, rollout := p.releaseCandidate(t)
 	ns, name := rollout.GetNamespace(), rollout.GetName()
 	bg := func(field string) string {
 		v, _, _ := unstructured.NestedString(rollout.Object, "spec", "strategy", "blueGreen", field)
@@ -45,7 +45,7 @@ func TestBlueGreenRelease(t *testing.T) {
 	v1 := p.stableHash(t, ns, name)
 
 	// Release 2: a new digest, as a commit to the env would render it.
-	p.applyImage(t, folder, name, 2)
+	p.releaseImage(t, name, 2)
 	v2 := p.waitNewHash(t, ns, name, v1)
 	p.waitPreviewUp(t, ns, name, v2)
 	if got := p.serviceHash(t, ns, preview); got != v2 {
@@ -98,7 +98,7 @@ func TestBlueGreenRelease(t *testing.T) {
 	// Release 3 is broken: its analysis fails, the Rollout aborts, and the
 	// active Service stays on v2 all along.
 	p.analysis.failing.Store(true)
-	p.applyImage(t, folder, name, 3)
+	p.releaseImage(t, name, 3)
 	v3 := p.waitNewHash(t, ns, name, v2)
 	watchDone := make(chan string)
 	stop := make(chan struct{})
@@ -161,41 +161,16 @@ func (p *platform) releaseCandidate(t *testing.T) (string, *unstructured.Unstruc
 	return "", nil
 }
 
-var digest = regexp.MustCompile(`@sha256:[0-9a-f]{64}$`)
-
-// applyImage re-applies the rendered Rollout of folder with every
-// container's image at a new digest (release n), as Argo CD applies a commit
-// that changed it: server-side apply, same field manager and tracking.
-func (p *platform) applyImage(t *testing.T, folder, name string, release int) {
+// releaseImage commits release n of service name: a new image digest in
+// the shared catalogue (envs/shared/catalog.cue), as a release PR does, and
+// waits until Argo CD has synced it. Not Healthy: the Rollout is Suspended
+// until it is promoted.
+func (p *platform) releaseImage(t *testing.T, name string, release int) {
 	t.Helper()
-	objs, err := argosync.Build(folder)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range objs {
-		if o.GetKind() != "Rollout" || o.GetName() != name {
-			continue
-		}
-		containers, _, _ := unstructured.NestedSlice(o.Object, "spec", "template", "spec", "containers")
-		for _, c := range containers {
-			m := c.(map[string]any)
-			image, _ := m["image"].(string)
-			if !digest.MatchString(image) {
-				t.Fatalf("Rollout %s: image %q is not pinned by digest", name, image)
-			}
-			m["image"] = digest.ReplaceAllString(image, fmt.Sprintf("@sha256:%064x", 0xfeed0000+release))
-		}
-		if err := unstructured.SetNestedSlice(o.Object, containers, "spec", "template", "spec", "containers"); err != nil {
-			t.Fatal(err)
-		}
-		app := "prod-" + filepath.Base(folder)
-		rep := p.applier.ApplyFolder(t.Context(), argosync.Folder{Dir: folder, App: app, Namespace: o.GetNamespace(), Objects: []*unstructured.Unstructured{o}})
-		if len(rep.Rejections) > 0 {
-			t.Fatalf("release %d rejected:\n%s", release, rep.RejectionList())
-		}
-		return
-	}
-	t.Fatalf("%s renders no Rollout %s", folder, name)
+	p.commit(t, fmt.Sprintf("release %d of %s", release, name), false, func(dir string) {
+		catalog := filepath.Join(dir, "envs", "shared", "catalog.cue")
+		envedit.Set(t, envedit.Find(t, catalog, "services", name, "image", "digest"), strconv.Quote(fmt.Sprintf("sha256:%064x", 0xfeed0000+release)))
+	})
 }
 
 func (p *platform) stableHash(t *testing.T, ns, name string) string {

@@ -2,6 +2,7 @@ package twin_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -44,22 +45,21 @@ func TestDRFailover(t *testing.T) {
 	}
 	p.checkNoClaims(t, "before a failover")
 
-	// The failover commit, rendered as CI would render it.
+	// The failover commit of the runbook, committed to the repository Argo
+	// CD syncs. Argo CD is not waited for as a whole: the database's
+	// Application stays Progressing until the restore has run, and with the
+	// Application health check the root app's later waves wait for it.
 	root := testrepo.Root(t)
-	repo := t.TempDir()
-	for _, dir := range []string{"cue.mod", "envs", "schema"} {
-		testrepo.CopyDir(t, filepath.Join(root, dir), filepath.Join(repo, dir))
-	}
-	writer := envedit.Find(t, filepath.Join(repo, "envs", "shared", "dr.cue"), "writer")
+	writer := envedit.Find(t, filepath.Join(p.repo.Dir, "envs", "shared", "dr.cue"), "writer")
 	envedit.Set(t, writer, strconv.Quote(standby))
 	// A file of its own in the standby's package: CUE unifies it with the
 	// env, as the runbook's edit of envs/dr/platform.cue would.
 	failover := "package env\n\nplatform: dr: restore: backupName: " + strconv.Quote(backupName) + "\n"
-	if err := os.WriteFile(filepath.Join(repo, "envs", standby, "failover.cue"), []byte(failover), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(p.repo.Dir, "envs", standby, "failover.cue"), []byte(failover), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	testrepo.Run(t, repo, testrepo.RenderCLI(t, root, t.TempDir()), "--root", repo, "--env", standby)
-	rendered := filepath.Join(repo, "rendered", standby)
+	head := p.repo.Commit(t, "fail over to "+standby+" from "+backupName)
+	rendered := p.envDir
 
 	restore := renderedRestore(t, rendered)
 	if got, _, _ := unstructured.NestedString(restore.Object, "spec", "backupName"); got != backupName {
@@ -72,15 +72,11 @@ func TestDRFailover(t *testing.T) {
 	if len(targets) == 0 {
 		t.Fatalf("ApplicationRestore %s names no claim to restore", restore.GetName())
 	}
-	t.Logf("the failover renders ApplicationRestore %s/%s of %s: claims %v", restore.GetNamespace(), restore.GetName(), backupName, targets)
-
-	rep, err := p.applier.SyncEnv(t.Context(), repo, rendered, "argocd")
-	if err != nil {
-		t.Fatalf("sync the failover render: %v", err)
-	}
-	if len(rep.Rejections) > 0 {
-		t.Fatalf("the API server rejected %d objects of the failover render:\n%s", len(rep.Rejections), rep.RejectionList())
-	}
+	t.Logf("the failover commit %.8s renders ApplicationRestore %s/%s of %s: claims %v", head, restore.GetNamespace(), restore.GetName(), backupName, targets)
+	p.eventually(t, 3*time.Minute, "Argo CD applying the ApplicationRestore", func() (bool, string) {
+		_, err := p.tw.Dyn.Resource(twin.ApplicationRestoreGVR).Namespace(restore.GetNamespace()).Get(t.Context(), restore.GetName(), metav1.GetOptions{})
+		return err == nil, fmt.Sprint(err)
+	})
 	// Nothing the restore brings back exists, and the database pods wait
 	// for their claims instead of starting on empty ones.
 	for _, c := range targets {
@@ -109,6 +105,7 @@ func TestDRFailover(t *testing.T) {
 		}
 		return stage == "Final", stage + " " + status + " " + reason
 	})
+	p.waitApplications(t, 5*time.Minute, true)
 	p.waitUp(t, 5*time.Minute)
 	p.checkWorkloads(t)
 	// The restored database's credentials are the primary's (dataSecretsPrefix):

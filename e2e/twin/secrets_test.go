@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -15,7 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/yaml"
 
+	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
 	"github.com/ecommerce-platform/gitops/e2e/internal/awstwin"
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 	"github.com/ecommerce-platform/gitops/e2e/internal/twin"
@@ -29,8 +32,9 @@ var (
 
 // startExternalSecrets starts the twin's AWS (kumo behind the STS/IAM
 // stand-in) for the env's account and its one IAM OIDC provider, seeds
-// Secrets Manager with a made-up value for every key the synced
-// ExternalSecrets read, and starts the External Secrets controller on it.
+// Secrets Manager with a made-up value for every key the rendered
+// ExternalSecrets read, and starts the External Secrets controller on it,
+// before Argo CD syncs them.
 func (p *platform) startExternalSecrets(t *testing.T, root, bin string) {
 	t.Helper()
 	ctx := t.Context()
@@ -44,7 +48,12 @@ func (p *platform) startExternalSecrets(t *testing.T, root, bin string) {
 	}
 	// The twin's API server issues the tokens; the env's IAM OIDC provider
 	// is the one the roles trust for this cluster: it stands for that issuer.
-	providers := p.list(t, oidcProviderGVR, "")
+	var providers []*unstructured.Unstructured
+	for _, o := range p.rendered(t) {
+		if o.GroupVersionKind().GroupKind() == (schema.GroupKind{Group: oidcProviderGVR.Group, Kind: "OpenIDConnectProvider"}) {
+			providers = append(providers, o)
+		}
+	}
 	if len(providers) != 1 {
 		t.Fatalf("the env declares %d IAM OIDC providers, want one for its cluster", len(providers))
 	}
@@ -61,18 +70,22 @@ func (p *platform) startExternalSecrets(t *testing.T, root, bin string) {
 	t.Logf("External Secrets %s started; twin AWS account %s, %s standing for the API server's issuer %s", bin, account, providerURL, verifier.Issuer)
 }
 
-// seedSecretsManager writes, for every remote key the ExternalSecrets read,
+// seedSecretsManager writes, for every remote key the rendered
+// ExternalSecrets read,
 // a JSON secret with a random value per property (the values are never
 // logged), and records what each target Secret must then hold.
 func (p *platform) seedSecretsManager(t *testing.T) {
 	t.Helper()
 	remote := map[string]map[string]string{} // remote key -> property -> value
 	p.seeded = map[string]map[string]string{}
-	for _, es := range p.list(t, twin.ExternalSecretGVR, "") {
+	for _, es := range p.rendered(t) {
+		if es.GroupVersionKind().GroupKind() != (schema.GroupKind{Group: twin.ExternalSecretGVR.Group, Kind: "ExternalSecret"}) {
+			continue
+		}
 		if from, _, _ := unstructured.NestedSlice(es.Object, "spec", "dataFrom"); len(from) > 0 {
 			t.Fatalf("ExternalSecret %s/%s uses dataFrom, which the seeding does not cover yet", es.GetNamespace(), es.GetName())
 		}
-		target := es.GetNamespace() + "/" + twin.ExternalSecretTarget(&es)
+		target := es.GetNamespace() + "/" + twin.ExternalSecretTarget(es)
 		p.seeded[target] = map[string]string{}
 		items, _, _ := unstructured.NestedSlice(es.Object, "spec", "data")
 		for _, it := range items {
@@ -303,11 +316,12 @@ func TestSecrets(t *testing.T) {
 	remoteKey, _, _ := unstructured.NestedString(items[0].(map[string]any), "remoteRef", "key")
 
 	t.Run("wrong role annotation", func(t *testing.T) {
-		// The live ServiceAccount is patched, as Argo CD would apply a
-		// commit that changed the annotation (the env edit itself is CUE's
-		// business, checked by policy): another rendered role, whose trust
-		// policy names another ServiceAccount. External Secrets reads the
-		// annotation each time it builds its AWS session.
+		// A commit whose render names another rendered role, whose trust
+		// policy names another ServiceAccount, on the store's
+		// ServiceAccount (the env edit itself is CUE's business, checked by
+		// policy; a hand edit of the live object Argo CD would self-heal).
+		// External Secrets reads the annotation each time it builds its
+		// AWS session.
 		var wrong string
 		for _, r := range p.list(t, iamRoleGVR, "") {
 			if arn := "arn:aws:iam::" + roleAccount(role) + ":role/" + r.GetName(); arn != role {
@@ -318,23 +332,39 @@ func TestSecrets(t *testing.T) {
 		if wrong == "" {
 			t.Fatal("the env renders a single IAM role: no other role to name")
 		}
-		p.setRoleAnnotation(t, saNS, saName, wrong)
+		file := p.renderedFile(t, "ServiceAccount", saNS, saName)
+		p.repo.CommitEdited(t, "the store's ServiceAccount names role "+wrong, func() {
+			setFileRoleAnnotation(t, file, wrong)
+		})
+		p.eventually(t, 2*time.Minute, "Argo CD applying the wrong role", func() (bool, string) {
+			sa, err := p.cs.CoreV1().ServiceAccounts(saNS).Get(t.Context(), saName, metav1.GetOptions{})
+			if err != nil {
+				return false, err.Error()
+			}
+			got := sa.Annotations[awstwin.RoleARNAnnotation]
+			return got == wrong, "annotation " + got
+		})
 		p.forceSync(t, ns, victim)
 		msgs := p.waitNotReady(t, ns, victim, "AccessDenied", wrong)
 		t.Logf("wrong role %s: %s", wrong, strings.Join(msgs, " | "))
+		// Argo CD shows why: the store Degraded with STS's refusal, the
+		// ExternalSecret Degraded.
+		p.waitArgoShows(t, "ClusterSecretStore", "", store.GetName(), "Degraded", "AccessDenied")
+		p.waitArgoShows(t, "ExternalSecret", ns, victim, "Degraded", "")
 		// Nothing is lost meanwhile: the target keeps the last good value.
 		p.checkSeededValues(t)
 
-		// Restored: the store validates again within its requeue interval;
+		// Reverted: the store validates again within its requeue interval;
 		// only then the refresh, which would otherwise meet the store's
 		// not-ready flood gate and back off (1 s doubling, up to 7 min).
-		p.setRoleAnnotation(t, saNS, saName, role)
-		p.eventually(t, time.Minute, "ClusterSecretStore Ready again", func() (bool, string) {
+		p.repo.Commit(t, "revert the store's role")
+		p.eventually(t, 2*time.Minute, "ClusterSecretStore Ready again", func() (bool, string) {
 			status, _, msg := readyCondition(p.get(t, clusterSecretStoreGVR, "", store.GetName()))
 			return status == "True", msg
 		})
 		p.forceSync(t, ns, victim)
 		p.waitSecretsSynced(t, 2*time.Minute)
+		p.waitApplications(t, 3*time.Minute, true)
 	})
 
 	t.Run("missing secret", func(t *testing.T) {
@@ -344,6 +374,10 @@ func TestSecrets(t *testing.T) {
 		p.forceSync(t, ns, victim)
 		msgs := p.waitNotReady(t, ns, victim, remoteKey, "Secret does not exist")
 		t.Logf("missing %s: %s", remoteKey, strings.Join(msgs, " | "))
+		// Argo CD shows the ExternalSecret Degraded with External Secrets'
+		// condition message (v0.16.2 writes a fixed one; the missing key
+		// is named only in its Events, which Argo CD's UI lists beside it).
+		p.waitArgoShows(t, "ExternalSecret", ns, victim, "Degraded", "could not get secret data from provider")
 		if err := p.aws.PutSecret(t.Context(), remoteKey, p.remote[remoteKey]); err != nil {
 			t.Fatal(err)
 		}
@@ -362,10 +396,57 @@ func roleAccount(arn string) string {
 	return parts[4]
 }
 
-func (p *platform) setRoleAnnotation(t *testing.T, ns, name, arn string) {
+// setFileRoleAnnotation sets the IRSA role annotation of the object in a
+// rendered file.
+func setFileRoleAnnotation(t *testing.T, file, arn string) {
 	t.Helper()
-	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, awstwin.RoleARNAnnotation, arn)
-	if _, err := p.cs.CoreV1().ServiceAccounts(ns).Patch(t.Context(), name, types.MergePatchType, []byte(patch), metav1.PatchOptions{}); err != nil {
+	data, err := os.ReadFile(file)
+	if err != nil {
 		t.Fatal(err)
 	}
+	var obj map[string]any
+	if err := yaml.Unmarshal(data, &obj); err != nil {
+		t.Fatal(err)
+	}
+	u := unstructured.Unstructured{Object: obj}
+	ann := u.GetAnnotations()
+	if ann[awstwin.RoleARNAnnotation] == "" {
+		t.Fatalf("%s has no %s annotation", file, awstwin.RoleARNAnnotation)
+	}
+	ann[awstwin.RoleARNAnnotation] = arn
+	u.SetAnnotations(ann)
+	out, err := yaml.Marshal(u.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(file, out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitArgoShows waits until some Application reports the resource with
+// health status and a message containing msg: what an operator sees in
+// Argo CD.
+func (p *platform) waitArgoShows(t *testing.T, kind, ns, name, status, msg string) {
+	t.Helper()
+	p.eventually(t, 2*time.Minute, fmt.Sprintf("Argo CD showing %s %s/%s %s %q", kind, ns, name, status, msg), func() (bool, string) {
+		apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
+		if err != nil {
+			return false, err.Error()
+		}
+		var seen []string
+		for appName, app := range apps {
+			for _, r := range argocd.ResourceHealths(app) {
+				if r.Kind != kind || r.Namespace != ns || r.Name != name {
+					continue
+				}
+				if r.Status == status && strings.Contains(r.Message, msg) {
+					t.Logf("Argo CD: Application %s shows %s %s/%s %s: %s", appName, kind, ns, name, r.Status, r.Message)
+					return true, ""
+				}
+				seen = append(seen, appName+": "+r.Status+": "+r.Message)
+			}
+		}
+		return false, fmt.Sprintf("seen: %v", seen)
+	})
 }

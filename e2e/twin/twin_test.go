@@ -37,7 +37,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/ecommerce-platform/gitops/e2e/internal/argosync"
+	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
 	"github.com/ecommerce-platform/gitops/e2e/internal/awstwin"
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
 	"github.com/ecommerce-platform/gitops/e2e/internal/crds"
@@ -47,8 +47,7 @@ import (
 )
 
 const (
-	env          = binaries.TwinEnv
-	fieldManager = "argocd-e2e"
+	env = binaries.TwinEnv
 	// portworx is the CSI driver of the rendered StorageClasses, served here
 	// by the volume provisioner stand-in.
 	portworx = "pxd.portworx.com"
@@ -79,13 +78,19 @@ var (
 
 // platform is one running twin with an env's render synced into it.
 type platform struct {
-	env     string
-	tw      *twin.Twin
-	cs      kubernetes.Interface
-	applier *argosync.Applier
-	envDir  string
-	nodes   []*corev1.Node
-	zones   []string
+	env string
+	tw  *twin.Twin
+	cs  kubernetes.Interface
+	// repo is the git repository Argo CD syncs; envDir its render of env
+	// (the committed one but for the stand-in edits of argocd.Repo).
+	repo   *argocd.Repo
+	argo   *argocd.ArgoCD
+	envDir string
+	// standIns ends with the test; standInsDone are the stand-ins' exits.
+	standIns     context.Context
+	standInsDone []<-chan struct{}
+	nodes        []*corev1.Node
+	zones        []string
 	// analysis answers the AnalysisTemplates' web metrics (HTTP_PROXY of the
 	// Rollouts controller).
 	analysis *analysisServer
@@ -141,7 +146,11 @@ func startEnv(t *testing.T, env string) *platform {
 	if err != nil {
 		t.Fatalf("External Secrets' CRDs: %v", err)
 	}
-	p := &platform{env: env, envDir: filepath.Join(root, "rendered", env)}
+	tmp := t.TempDir()
+	// What Argo CD syncs: this checkout's inputs, rendered by the
+	// repository's CLI, committed to a git server on 127.0.0.1.
+	repo := argocd.NewRepo(t, root, filepath.Join(tmp, "repo"), filepath.Join(tmp, "render"), env)
+	p := &platform{env: env, repo: repo, envDir: repo.Rendered()}
 	if p.nodes, err = twin.NodeGroupNodes(p.envDir, instanceTypes); err != nil {
 		t.Fatal(err)
 	}
@@ -154,7 +163,6 @@ func startEnv(t *testing.T, env string) *platform {
 	}
 	sort.Strings(p.zones)
 
-	tmp := t.TempDir()
 	p.analysis = newAnalysisServer(t)
 	start := time.Now()
 	p.tw, err = twin.Start(ctx, twin.Options{
@@ -175,10 +183,10 @@ func startEnv(t *testing.T, env string) *platform {
 		t.Fatalf("start the twin: %v", err)
 	}
 	standIns, stopStandIns := context.WithCancel(context.Background())
-	var standInsDone []<-chan struct{}
+	p.standIns = standIns
 	t.Cleanup(func() {
 		stopStandIns()
-		for _, d := range standInsDone {
+		for _, d := range p.standInsDone {
 			<-d
 		}
 		if t.Failed() {
@@ -209,37 +217,42 @@ func startEnv(t *testing.T, env string) *platform {
 		}
 	}
 	logf := func(format string, args ...any) { t.Logf(format, args...) }
-	standInsDone = append(standInsDone, twin.RunVolumeProvisioner(standIns, p.cs, logf, portworx))
+	p.standInsDone = append(p.standInsDone, twin.RunVolumeProvisioner(standIns, p.cs, logf, portworx))
 	p.waitNodesReady(t, 2*time.Minute)
 	t.Logf("twin up in %s: %d nodes in %v", time.Since(start).Round(time.Second), len(p.nodes), p.zones)
+	start = time.Now()
 
-	if p.applier, err = argosync.NewApplier(p.tw.Config, fieldManager); err != nil {
-		t.Fatal(err)
-	}
-	for _, ns := range []string{"argocd"} {
-		if err := p.applier.EnsureNamespace(ctx, ns); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rep, err := p.applier.SyncEnv(ctx, root, p.envDir, "argocd")
-	if err != nil {
-		t.Fatalf("sync %s: %v", p.envDir, err)
-	}
-	if len(rep.Rejections) > 0 {
-		t.Fatalf("the API server rejected %d objects:\n%s", len(rep.Rejections), rep.RejectionList())
-	}
-	t.Logf("synced %d objects of %s", len(rep.Applied), p.envDir)
-	// External Secrets starts once the env is in: the twin's AWS is read
-	// from the synced IAM objects and seeded for the synced ExternalSecrets.
+	// The twin's AWS and External Secrets first: Argo CD's waves wait for
+	// the ExternalSecrets to be Ready. Its accounts, roles and seeds come
+	// from the render; the IAM objects it checks are read live, as synced.
 	p.startExternalSecrets(t, root, bins.ESO.Controller)
+	p.runAWSStandIns(t, upstream)
+	p.startArgoCD(t, root)
 	// Every process binds loopback only (kwok runs without its kubelet
-	// server, the Rollouts controller is built with a loopback listen
-	// address, the others are given --bind-address / listen URLs).
-	if wide, err := p.tw.NotLoopback(); err != nil {
+	// server, the Rollouts and Argo CD controllers are built with a
+	// loopback listen address, the others are given --bind-address /
+	// listen URLs).
+	wide, err := p.tw.NotLoopback()
+	if err != nil {
 		t.Fatal(err)
-	} else if len(wide) > 0 {
+	}
+	argoWide, err := p.argo.NotLoopback()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, addrs := range argoWide {
+		wide[name] = addrs
+	}
+	if len(wide) > 0 {
 		t.Fatalf("twin processes listen beyond 127.0.0.1: %v", wide)
 	}
+	// The one object an operator applies by hand (README, Bootstrap step 7).
+	rootApp := p.repo.RootApplication(t)
+	if _, err := p.tw.Dyn.Resource(argocd.ApplicationGVR).Namespace(argocd.Namespace).Create(ctx, rootApp, metav1.CreateOptions{}); err != nil {
+		t.Fatalf("apply the root Application: %v", err)
+	}
+	p.waitApplications(t, 10*time.Minute, true)
+	t.Logf("every Application of %s Synced and Healthy at %.8s, %s after the root app", env, p.repo.Head(t), time.Since(start).Round(time.Second))
 	return p
 }
 

@@ -1,7 +1,7 @@
 // Command e2e-binaries builds (or finds) the kube-apiserver and etcd the
 // end-to-end tests run, of every Kubernetes release rendered/ declares, and
-// with -argocd also kube-controller-manager, Argo CD and kustomize, and
-// prints their paths. Run it ahead of the tests to warm the cache, e.g. in CI
+// with -argocd also kube-controller-manager, Argo CD and kustomize (with
+// -twin those and the twin's binaries), and prints their paths. Run it ahead of the tests to warm the cache, e.g. in CI
 // before the test timeout starts counting.
 package main
 
@@ -20,7 +20,7 @@ import (
 
 func main() {
 	argocd := flag.Bool("argocd", false, "also build kube-controller-manager, Argo CD "+binaries.ArgoCDVersion+" and kustomize "+binaries.KustomizeVersion)
-	twin := flag.Bool("twin", false, "also build kube-controller-manager and the twin's kube-scheduler, kwok "+binaries.KwokVersion+", Argo Rollouts "+binaries.RolloutsVersion+" and External Secrets "+binaries.ESOVersion)
+	twin := flag.Bool("twin", false, "also build kube-controller-manager, Argo CD and the twin's kube-scheduler, kwok "+binaries.KwokVersion+", Argo Rollouts "+binaries.RolloutsVersion+" and External Secrets "+binaries.ESOVersion)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -60,7 +60,7 @@ func main() {
 		}
 		fmt.Printf("KUBE_SCHEDULER=%s\nKWOK=%s\nKWOK_STAGES=%s\nROLLOUTS=%s\nEXTERNAL_SECRETS=%s\nEXTERNAL_SECRETS_CRDS=%s\n", tw.KubeScheduler, tw.Kwok, tw.KwokStages, tw.Rollouts, tw.ESO.Controller, tw.ESO.CRDs)
 	}
-	if *argocd {
+	if *argocd || *twin {
 		a, err := binaries.EnsureArgoCD(ctx, binaries.Options{Log: os.Stderr})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)

@@ -25,12 +25,18 @@ var conditionlessKinds = []string{"ProviderConfig", "ProviderConfigUsage", "Stor
 // are managed resources (every kind of the group family except the
 // conditionless configuration kinds).
 func ManagedResourceGVRs(crds []*unstructured.Unstructured) []schema.GroupVersionResource {
+	return storageGVRs(crds, providerGroupSuffix, conditionlessKinds)
+}
+
+// storageGVRs lists the storage version's resource of every CRD whose group
+// ends in suffix, except the kinds named in except.
+func storageGVRs(crds []*unstructured.Unstructured, suffix string, except []string) []schema.GroupVersionResource {
 	var out []schema.GroupVersionResource
 	for _, crd := range crds {
 		group, _, _ := unstructured.NestedString(crd.Object, "spec", "group")
 		kind, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "kind")
 		plural, _, _ := unstructured.NestedString(crd.Object, "spec", "names", "plural")
-		if !strings.HasSuffix(group, providerGroupSuffix) || slices.Contains(conditionlessKinds, kind) {
+		if !strings.HasSuffix(group, suffix) || slices.Contains(except, kind) {
 			continue
 		}
 		versions, _, _ := unstructured.NestedSlice(crd.Object, "spec", "versions")
@@ -57,6 +63,21 @@ func ManagedResourceGVRs(crds []*unstructured.Unstructured) []schema.GroupVersio
 // a test; with it they end as they do against AWS once the provider has
 // created everything. It runs until ctx ends; errors go to logf.
 func RunProviderStandIn(ctx context.Context, dyn dynamic.Interface, gvrs []schema.GroupVersionResource, logf func(string, ...any)) <-chan struct{} {
+	return runConditionStandIn(ctx, dyn, gvrs, "crossplane provider stand-in", crossplaneReady, logf)
+}
+
+// crossplaneReady are the conditions Crossplane's managed reconciler sets
+// once the external resource is up to date.
+func crossplaneReady(now string) []any {
+	return []any{
+		map[string]any{"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": now},
+		map[string]any{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": now},
+	}
+}
+
+// runConditionStandIn sets conds on every object of gvrs that is not Ready
+// yet, every second until ctx ends.
+func runConditionStandIn(ctx context.Context, dyn dynamic.Interface, gvrs []schema.GroupVersionResource, who string, conds func(now string) []any, logf func(string, ...any)) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -67,8 +88,8 @@ func RunProviderStandIn(ctx context.Context, dyn dynamic.Interface, gvrs []schem
 					continue // not established yet, or ctx ended
 				}
 				for i := range list.Items {
-					if err := markReady(ctx, dyn, gvr, &list.Items[i]); err != nil && ctx.Err() == nil {
-						logf("crossplane provider stand-in: %s %s: %v", gvr.Resource, list.Items[i].GetName(), err)
+					if err := markReady(ctx, dyn, gvr, &list.Items[i], conds); err != nil && ctx.Err() == nil {
+						logf("%s: %s %s: %v", who, gvr.Resource, list.Items[i].GetName(), err)
 					}
 				}
 			}
@@ -82,15 +103,11 @@ func RunProviderStandIn(ctx context.Context, dyn dynamic.Interface, gvrs []schem
 	return done
 }
 
-func markReady(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, mr *unstructured.Unstructured) error {
+func markReady(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, mr *unstructured.Unstructured, conds func(now string) []any) error {
 	if ready(mr) || mr.GetDeletionTimestamp() != nil {
 		return nil
 	}
-	now := time.Now().UTC().Format(time.RFC3339)
-	_ = unstructured.SetNestedSlice(mr.Object, []any{
-		map[string]any{"type": "Synced", "status": "True", "reason": "ReconcileSuccess", "lastTransitionTime": now},
-		map[string]any{"type": "Ready", "status": "True", "reason": "Available", "lastTransitionTime": now},
-	}, "status", "conditions")
+	_ = unstructured.SetNestedSlice(mr.Object, conds(time.Now().UTC().Format(time.RFC3339)), "status", "conditions")
 	_, err := dyn.Resource(gvr).Namespace(mr.GetNamespace()).UpdateStatus(ctx, mr, metav1.UpdateOptions{})
 	return err
 }

@@ -1,0 +1,224 @@
+package twin_test
+
+import (
+	"fmt"
+	"io/fs"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
+	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
+	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
+	"github.com/ecommerce-platform/gitops/e2e/internal/twin"
+)
+
+// resync is Argo CD's reconciliation period in the twin (120 s by
+// default): how long a pushed commit may wait before the controller sees it
+// without a webhook. The one setting the twin changes in what the values
+// file configures.
+const resync = 10 * time.Second
+
+// notHealthyAllowed are the Applications whose health the twin does not
+// assert, with the reason: none today. Every in-repository Application
+// must end Synced and Healthy, its objects' controllers real or named
+// stand-ins.
+var notHealthyAllowed = map[string]string{}
+
+// runAWSStandIns starts the stand-ins for the controllers that act on AWS,
+// which no test can run: Crossplane's AWS provider, the ACK QuickSight
+// controller and the AWS Load Balancer Controller (internal/twin; each
+// reports its objects ready and does nothing else). With the Application
+// health check in argocd-cm, the root app's waves wait on those objects.
+func (p *platform) runAWSStandIns(t *testing.T, upstream []*unstructured.Unstructured) {
+	t.Helper()
+	region, err := testrepo.EnvString(p.repo.Dir, p.env, "platform.region")
+	if err != nil {
+		t.Fatal(err)
+	}
+	logf := func(format string, args ...any) { t.Logf(format, args...) }
+	p.standInsDone = append(p.standInsDone,
+		twin.RunProviderStandIn(p.standIns, p.tw.Dyn, twin.ManagedResourceGVRs(upstream), logf),
+		twin.RunACKStandIn(p.standIns, p.tw.Dyn, twin.ACKResourceGVRs(upstream), logf),
+		twin.RunLoadBalancerStandIn(p.standIns, p.cs, region, logf),
+	)
+}
+
+// startArgoCD starts Argo CD's repo-server and application controller on
+// the twin, configured as the repository's values file configures it in
+// the management cluster (argocd-cm with the Application health check,
+// argocd-cmd-params-cm), reconciling every resync.
+func (p *platform) startArgoCD(t *testing.T, root string) {
+	t.Helper()
+	ctx := t.Context()
+	bins, err := binaries.EnsureArgoCD(ctx, binaries.Options{Log: testWriter{t}})
+	if err != nil {
+		t.Fatalf("Argo CD and kustomize: %v", err)
+	}
+	settings, err := argocd.ReadSettings(filepath.Join(root, argocd.ValuesFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := settings.CM["resource.customizations.health.argoproj.io_Application"]; !ok {
+		t.Fatalf("%s enables no Application health check: the root app's waves would order nothing", argocd.ValuesFile)
+	}
+	certs := map[string][]byte{p.repo.Server.Host: p.repo.Server.CertPEM}
+	if err := argocd.Bootstrap(ctx, p.tw.Config, resync, certs, settings.CM); err != nil {
+		t.Fatalf("Argo CD settings: %v", err)
+	}
+	p.argo, err = argocd.Start(ctx, argocd.Options{
+		Binaries: bins, Config: p.tw.Config, Dir: filepath.Join(t.TempDir(), "argocd"),
+		Reconciliation: resync, TLSCerts: certs, Settings: settings,
+	})
+	if err != nil {
+		t.Fatalf("start Argo CD: %v", err)
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(p.argo.Logs(40))
+		}
+		rss := p.argo.MaxRSS()
+		p.argo.Stop()
+		t.Logf("peak memory of Argo CD: %s", twin.FormatRSS(rss))
+	})
+}
+
+// waitApplications waits until every Application of the render syncing a
+// folder of the repository exists, is Synced to the repository's HEAD and,
+// if healthy, Healthy, and no Application exists that git does not have.
+// Chart Applications (upstream Helm charts, unreachable offline) must
+// exist; the twin runs their controllers itself or as stand-ins.
+func (p *platform) waitApplications(t *testing.T, timeout time.Duration, healthy bool) {
+	t.Helper()
+	head := p.repo.Head(t)
+	synced, charts, err := argocd.RenderedApplications(p.envDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last []string
+	deadline := time.Now().Add(timeout)
+	for {
+		if err := p.argo.Exited(); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.tw.Healthy(); err != nil {
+			t.Fatal(err)
+		}
+		apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pending []string
+		for _, name := range synced {
+			app, ok := apps[name]
+			if !ok {
+				pending = append(pending, name+": not created")
+				continue
+			}
+			st := argocd.ReadAppState(app)
+			ok = st.Health == "Healthy" || notHealthyAllowed[name] != "" || !healthy
+			if st.Sync != "Synced" || st.Revision != head || !ok {
+				pending = append(pending, fmt.Sprintf("%s: %s at %.8s, %s%s (operation %s: %s)%s",
+					name, st.Sync, st.Revision, st.Health, suffix(st.HealthMessage), st.OpPhase, st.OpMessage, unhealthyResources(app)))
+			}
+		}
+		for _, name := range charts {
+			if _, ok := apps[name]; !ok {
+				pending = append(pending, name+": not created")
+			}
+		}
+		for name := range apps {
+			if !slices.Contains(synced, name) && !slices.Contains(charts, name) {
+				pending = append(pending, name+": exists, but git does not have it")
+			}
+		}
+		if len(pending) == 0 {
+			return
+		}
+		sort.Strings(pending)
+		last = pending
+		if time.Now().After(deadline) {
+			want := "Synced to " + head[:8]
+			if healthy {
+				want += " and Healthy"
+			}
+			t.Fatalf("after %s, %d Applications are not %s:\n  %s", timeout, len(last), want, strings.Join(last, "\n  "))
+		}
+		time.Sleep(2 * time.Second)
+	}
+}
+
+func suffix(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": " + msg
+}
+
+// unhealthyResources names an Application's resources that are not
+// Healthy, with Argo CD's message for each: what an operator reads.
+func unhealthyResources(app *unstructured.Unstructured) string {
+	var out []string
+	for _, r := range argocd.ResourceHealths(app) {
+		if r.Status != "" && r.Status != "Healthy" {
+			out = append(out, fmt.Sprintf("%s %s/%s %s%s", r.Kind, r.Namespace, r.Name, r.Status, suffix(r.Message)))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; not Healthy: " + strings.Join(out, ", ")
+}
+
+// commit edits the repository Argo CD syncs (edit changes files under its
+// root, as a PR would), renders and commits it, and waits until Argo CD
+// has synced every Application to it (and, if healthy, all are Healthy: a
+// blue-green release is Suspended until it is promoted).
+func (p *platform) commit(t *testing.T, msg string, healthy bool, edit func(dir string)) string {
+	t.Helper()
+	edit(p.repo.Dir)
+	head := p.repo.Commit(t, msg)
+	start := time.Now()
+	p.waitApplications(t, 5*time.Minute, healthy)
+	t.Logf("commit %.8s (%s): every Application Synced %s after it", head, msg, time.Since(start).Round(time.Second))
+	return head
+}
+
+// rendered are the objects of the env's current render in the repository
+// Argo CD syncs.
+func (p *platform) rendered(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	objs, err := twin.ReadObjects(p.envDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return objs
+}
+
+// renderedFile is the file of the env's render holding the object.
+func (p *platform) renderedFile(t *testing.T, kind, ns, name string) string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(p.envDir, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || !strings.HasSuffix(path, ".yaml") || d.Name() == "kustomization.yaml" {
+			return err
+		}
+		o := argocd.ReadYAML(t, path)
+		if o.GetKind() == kind && o.GetNamespace() == ns && o.GetName() == name {
+			found = append(found, path)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) != 1 {
+		t.Fatalf("%d rendered files hold %s %s/%s: %v", len(found), kind, ns, name, found)
+	}
+	return found[0]
+}
