@@ -252,9 +252,25 @@ health_check := {
 	"spec": {"forProvider": {"type": "HTTPS", "fqdn": alb, "port": 443, "resourcePath": "/healthz"}},
 }
 
+# descheduler installs the chart that keeps zone spread after scale-downs
+# (zones.rebalance), as schema/cluster_addons.cue renders it.
+descheduler := {
+	"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+	"metadata": {"name": "prod-addon-descheduler", "namespace": "argocd"},
+	"spec": {
+		"destination": {"name": "shop-prod", "namespace": "kube-system"},
+		"source": {"chart": "descheduler", "repoURL": "https://kubernetes-sigs.github.io/descheduler/", "targetRevision": "0.35.0", "helm": {"valuesObject": {"deschedulerPolicy": {"profiles": [{
+			"name": "zone-spread",
+			"pluginConfig": [{"name": "RemovePodsViolatingTopologySpreadConstraint", "args": {"constraints": ["DoNotSchedule"]}}],
+			"plugins": {"balance": {"enabled": ["RemovePodsViolatingTopologySpreadConstraint"]}},
+		}]}}}},
+		"syncPolicy": {"automated": {"prune": true, "selfHeal": true}, "retry": {"limit": 24, "backoff": {"duration": "30s", "factor": 2, "maxDuration": "5m"}}},
+	},
+}
+
 good := array.concat(
 	[
-		rollout, hpa, pdb, service("web"), service("web-preview"), analysis, external_secret, store,
+		rollout, hpa, pdb, descheduler, service("web"), service("web-preview"), analysis, external_secret, store,
 		statefulset, db_pdb, db_service, pvc, storage_class, placement, config_map, ingress, nlb, redshift,
 		backup_location, backup_schedule, lifecycle, record, health_check,
 	],

@@ -15,6 +15,7 @@ docs := {
 	"zones.lb-cross-zone": "Load balancers balance across zones: ALB Ingress target-group-attributes, NLB aws-load-balancer-attributes, or the classic ELB annotation.",
 	"zones.spread-taints": "Every topologySpreadConstraint sets nodeTaintsPolicy: Honor: with the default Ignore, a lost or cordoned zone's tainted nodes still count as a domain with zero pods and DoNotSchedule keeps replacements Pending.",
 	"zones.pdb-unhealthy-eviction": "Every PodDisruptionBudget sets unhealthyPodEvictionPolicy: AlwaysAllow: with the default IfHealthyBudget, a crash-looping pod counts against the budget and blocks the drain of its node.",
+	"zones.rebalance": "A workload an HPA scales and a DoNotSchedule constraint spreads over zones has the zone spread restored after scale-downs: an Application of the set installs the descheduler chart with a profile whose balance plugins enable RemovePodsViolatingTopologySpreadConstraint for DoNotSchedule constraints (the ReplicaSet controller scales down by node and age, not zone).",
 	"zones.pdb-zone-drain": "A PodDisruptionBudget lets one zone's share of its workload's pods go at once (ceil(replicas / zones) at the replica floor, zones from the node groups' subnets, else the env minimum), so a whole zone can drain.",
 }
 
@@ -40,6 +41,55 @@ deny contains lib.finding("zones.spread-taints", msg, path) if {
 	object.get(c, ["nodeTaintsPolicy"], "Ignore") != "Honor"
 	path := array.concat(lib.pod_spec_path(input), ["topologySpreadConstraints", i, "nodeTaintsPolicy"])
 	msg := sprintf("%s %s spreads on %s with nodeTaintsPolicy %s: a lost zone's tainted nodes still count as a domain, and replacement pods stay Pending; set Honor", [input.kind, input.metadata.name, c.topologyKey, object.get(c, ["nodeTaintsPolicy"], "Ignore")])
+}
+
+# zones.rebalance: the scheduler spreads pods when it places them; nothing
+# keeps the spread when an HPA scales down: the ReplicaSet controller deletes
+# by readiness, node co-location and age (kubernetes
+# pkg/controller/replicaset getPodsToDelete), so one zone may keep most of
+# the pods (the twin's TestAutoscaling measured 1/3/2 after 18 -> 6), and
+# losing it takes more than a zone's share. Kubernetes' documented remedy is
+# the descheduler's RemovePodsViolatingTopologySpreadConstraint.
+deny contains lib.finding("zones.rebalance", msg, ["spec", "scaleTargetRef"]) if {
+	input.kind == "HorizontalPodAutoscaler"
+	lib.has_inventory
+	ref := input.spec.scaleTargetRef
+	target := {"kind": ref.kind, "apiVersion": object.get(ref, ["apiVersion"], "v1")}
+	some obj in object.get(lib.index, [lib.key(target), lib.namespace(input), ref.name], [])
+	some c in object.get(lib.pod_spec(obj), ["topologySpreadConstraints"], [])
+	c.topologyKey == zone_key
+	object.get(c, ["whenUnsatisfiable"], "DoNotSchedule") == "DoNotSchedule"
+	not rebalanced
+	msg := sprintf("HorizontalPodAutoscaler %s scales %s %s, whose pods spread over zones (DoNotSchedule), but no Application installs the descheduler with RemovePodsViolatingTopologySpreadConstraint: after a scale-down one zone may hold most of its pods; add the descheduler chart (schema/cluster_addons.cue)", [input.metadata.name, ref.kind, ref.name])
+}
+
+# rebalanced: some Application installs the descheduler chart with a
+# profile balancing DoNotSchedule topology spread constraints.
+rebalanced if {
+	some app in lib.objects("Application.argoproj.io", "argocd")
+	app.spec.source.chart == "descheduler"
+	some profile in app.spec.source.helm.valuesObject.deschedulerPolicy.profiles
+	"RemovePodsViolatingTopologySpreadConstraint" in profile.plugins.balance.enabled
+	balances_do_not_schedule(profile)
+}
+
+# The plugin's constraints default to DoNotSchedule (descheduler
+# removepodsviolatingtopologyspreadconstraint/defaults.go).
+balances_do_not_schedule(profile) if {
+	not spread_args(profile).constraints
+}
+
+balances_do_not_schedule(profile) if {
+	"DoNotSchedule" in spread_args(profile).constraints
+}
+
+spread_args(profile) := object.get(c, ["args"], {}) if {
+	some c in object.get(profile, ["pluginConfig"], [])
+	c.name == "RemovePodsViolatingTopologySpreadConstraint"
+}
+
+spread_args(profile) := {} if {
+	not "RemovePodsViolatingTopologySpreadConstraint" in {c.name | some c in object.get(profile, ["pluginConfig"], [])}
 }
 
 # zones.pdb-zone-drain: a PDB that lets fewer pods go than one zone holds

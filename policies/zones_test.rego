@@ -200,3 +200,36 @@ test_pdb_unhealthy_eviction if {
 	fixtures.only("zones.pdb-unhealthy-eviction", fixtures.set(fixtures.pdb, "/spec/unhealthyPodEvictionPolicy", "IfHealthyBudget"), fixtures.prod)
 	not "zones.pdb-unhealthy-eviction" in fixtures.denied(fixtures.pdb, fixtures.prod)
 }
+
+test_rebalance_denies_without_descheduler if {
+	fixtures.only("zones.rebalance", fixtures.hpa, prod_without(fixtures.descheduler))
+}
+
+test_rebalance_passes_with_descheduler if {
+	not "zones.rebalance" in fixtures.denied(fixtures.hpa, fixtures.prod)
+}
+
+test_rebalance_denies_plugin_not_enabled if {
+	d := fixtures.set(fixtures.descheduler, "/spec/source/helm/valuesObject/deschedulerPolicy/profiles/0/plugins/balance/enabled", ["RemoveDuplicates"])
+	fixtures.only("zones.rebalance", fixtures.hpa, prod_with(d))
+}
+
+test_rebalance_denies_soft_constraints_only if {
+	d := fixtures.set(fixtures.descheduler, "/spec/source/helm/valuesObject/deschedulerPolicy/profiles/0/pluginConfig/0/args/constraints", ["ScheduleAnyway"])
+	fixtures.only("zones.rebalance", fixtures.hpa, prod_with(d))
+}
+
+test_rebalance_passes_default_constraints if {
+	# The plugin's default constraints are DoNotSchedule: no args, no config.
+	d := fixtures.set(fixtures.descheduler, "/spec/source/helm/valuesObject/deschedulerPolicy/profiles/0/pluginConfig", [])
+	not "zones.rebalance" in fixtures.denied(fixtures.hpa, prod_with(d))
+	d2 := fixtures.set(fixtures.descheduler, "/spec/source/helm/valuesObject/deschedulerPolicy/profiles/0/pluginConfig/0/args", {})
+	not "zones.rebalance" in fixtures.denied(fixtures.hpa, prod_with(d2))
+}
+
+test_rebalance_ignores_soft_spread if {
+	# A workload spread only softly keeps no zone promise to restore.
+	soft := fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable", "ScheduleAnyway")
+	chk := fixtures.check("prod", fixtures.drop(fixtures.swap(fixtures.good, soft), fixtures.descheduler))
+	not "zones.rebalance" in fixtures.denied(fixtures.hpa, chk)
+}

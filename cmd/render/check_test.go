@@ -234,6 +234,15 @@ apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: db, namespace: shop}
 spec: {maxUnavailable: 4, unhealthyPodEvictionPolicy: AlwaysAllow, selector: {matchLabels: {app: db}}}
+---
+# zones.rebalance: the spread is restored after the HPA scales down.
+apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {name: descheduler, namespace: argocd}
+spec:
+  source:
+    chart: descheduler
+    helm: {valuesObject: {deschedulerPolicy: {profiles: [{name: zone-spread, plugins: {balance: {enabled: [RemovePodsViolatingTopologySpreadConstraint]}}}]}}}
 `)
 	for format, want := range map[string]string{
 		"text":   "hpa.yaml:5: warn [replicas.hpa-fight]",
