@@ -222,3 +222,38 @@ func (p *platform) renderedFile(t *testing.T, kind, ns, name string) string {
 	}
 	return found[0]
 }
+
+// deschedulerInterval is the descheduler's loop in the twin (the render's
+// deschedulingInterval is minutes): a scale-down's skew is undone within
+// seconds.
+const deschedulerInterval = 10 * time.Second
+
+// startDescheduler runs the descheduler the render installs (its chart
+// Application's policy and image) on the twin; none if the render has no
+// such Application, so a scenario that needs it fails.
+func (p *platform) startDescheduler(t *testing.T, bin string) {
+	t.Helper()
+	var app *unstructured.Unstructured
+	for _, o := range p.rendered(t) {
+		if chart, _, _ := unstructured.NestedString(o.Object, "spec", "source", "chart"); o.GetKind() == "Application" && chart == "descheduler" {
+			app = o
+		}
+	}
+	if app == nil {
+		t.Logf("the render installs no descheduler: nothing restores the zone spread after a scale-down")
+		return
+	}
+	values, _, _ := unstructured.NestedMap(app.Object, "spec", "source", "helm", "valuesObject")
+	if tag, _, _ := unstructured.NestedString(values, "image", "tag"); tag != binaries.DeschedulerVersion {
+		t.Fatalf("Application %s runs descheduler %q, the twin builds %s: keep #DeschedulerImage and binaries.DeschedulerVersion the same", app.GetName(), tag, binaries.DeschedulerVersion)
+	}
+	policy, _, _ := unstructured.NestedMap(values, "deschedulerPolicy")
+	apiVersion, _, _ := unstructured.NestedString(values, "deschedulerPolicyAPIVersion")
+	if len(policy) == 0 || apiVersion == "" {
+		t.Fatalf("Application %s gives the descheduler no deschedulerPolicy or deschedulerPolicyAPIVersion", app.GetName())
+	}
+	if err := p.tw.StartDescheduler(t.Context(), twin.DeschedulerOptions{Bin: bin, Policy: policy, APIVersion: apiVersion, Interval: deschedulerInterval}); err != nil {
+		t.Fatalf("descheduler: %v", err)
+	}
+	t.Logf("descheduler %s started with the policy of %s, every %s", binaries.DeschedulerVersion, app.GetName(), deschedulerInterval)
+}

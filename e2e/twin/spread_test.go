@@ -58,11 +58,21 @@ func (z zoneCounts) skew() int {
 // per-zone counts of each group for the log.
 func checkZoneSpread(t *testing.T, workload string, template *corev1.PodTemplateSpec, pods []corev1.Pod, nodes []corev1.Node) []zoneCounts {
 	t.Helper()
+	all, broken := zoneSpread(t, workload, template, pods, nodes)
+	for _, b := range broken {
+		t.Error(b)
+	}
+	return all
+}
+
+// zoneSpread is checkZoneSpread's reading: the per-zone counts of each
+// group and what breaks the constraints, for a caller that waits for it.
+func zoneSpread(t *testing.T, workload string, template *corev1.PodTemplateSpec, pods []corev1.Pod, nodes []corev1.Node) (all []zoneCounts, broken []string) {
+	t.Helper()
 	nodeZone := map[string]string{}
 	for _, n := range nodes {
 		nodeZone[n.Name] = n.Labels[twin.ZoneLabel]
 	}
-	var all []zoneCounts
 	hard := 0
 	for _, c := range template.Spec.TopologySpreadConstraints {
 		if c.TopologyKey != twin.ZoneLabel || c.WhenUnsatisfiable != corev1.DoNotSchedule {
@@ -113,17 +123,17 @@ func checkZoneSpread(t *testing.T, workload string, template *corev1.PodTemplate
 			}
 		}
 		if len(groups) == 0 {
-			t.Errorf("%s: no scheduled pod matches its zone constraint's selector %s", workload, sel)
+			broken = append(broken, fmt.Sprintf("%s: no scheduled pod matches its zone constraint's selector %s", workload, sel))
 		}
 		for g, counts := range groups {
 			if counts.skew() > int(c.MaxSkew) {
-				t.Errorf("%s %s: pods per zone %s differ by %d, maxSkew %d", workload, g, counts, counts.skew(), c.MaxSkew)
+				broken = append(broken, fmt.Sprintf("%s %s: pods per zone %s differ by %d, maxSkew %d", workload, g, counts, counts.skew(), c.MaxSkew))
 			}
 			all = append(all, counts)
 		}
 	}
 	if hard == 0 && len(pods) > 1 {
-		t.Errorf("%s: %d pods and no hard (DoNotSchedule) zone spread constraint: one zone's loss could take every pod", workload, len(pods))
+		broken = append(broken, fmt.Sprintf("%s: %d pods and no hard (DoNotSchedule) zone spread constraint: one zone's loss could take every pod", workload, len(pods)))
 	}
-	return all
+	return all, broken
 }

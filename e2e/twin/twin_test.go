@@ -227,6 +227,7 @@ func startEnv(t *testing.T, env string) *platform {
 	// from the render; the IAM objects it checks are read live, as synced.
 	p.startExternalSecrets(t, root, bins.ESO.Controller)
 	p.runAWSStandIns(t, upstream)
+	p.startDescheduler(t, bins.Descheduler)
 	p.startArgoCD(t, root)
 	// Every process binds loopback only (kwok runs without its kubelet
 	// server, the Rollouts and Argo CD controllers are built with a

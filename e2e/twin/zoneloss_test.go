@@ -239,7 +239,9 @@ func (p *platform) writerZone(t *testing.T) (string, []writer) {
 // (cordon, then the Eviction API for every pod on it, retrying while a
 // PodDisruptionBudget refuses). The drain completes, no workload ever has
 // fewer Ready pods than its PodDisruptionBudget promises, and the evicted
-// Rollout pods are replaced in the other zones.
+// Rollout pods are replaced in the other zones. Then the zone is
+// uncordoned, and the descheduler spreads every workload over the zones
+// again (the scheduler alone never moves a running pod).
 func TestZoneDrain(t *testing.T) {
 	p := startPlatform(t)
 	p.waitUp(t, 5*time.Minute)
@@ -302,8 +304,44 @@ func TestZoneDrain(t *testing.T) {
 		}
 		return len(short) == 0, strings.Join(short, "; ")
 	})
+
+	// The zone is back: uncordoned, it holds none of the pods, which the
+	// constraints forbid once its nodes count again. Nothing moves pods by
+	// itself; the rendered descheduler (zones.rebalance) evicts what breaks
+	// a constraint, through the Eviction API, and the scheduler puts the
+	// replacements in the empty zone.
+	for _, n := range nodes.Items {
+		if _, err := p.cs.CoreV1().Nodes().Patch(ctx, n.Name, types.MergePatchType, []byte(`{"spec":{"unschedulable":false}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatalf("uncordon %s: %v", n.Name, err)
+		}
+	}
+	back := time.Now()
+	p.eventually(t, 3*deschedulerInterval+3*time.Minute, "every workload spread over the zones again after zone "+zone+" came back", func() (bool, string) {
+		all, err := p.cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err.Error()
+		}
+		var wrong []string
+		for _, w := range p.workloads(t) {
+			pods := p.podsOf(t, w.namespace, w.selector)
+			ready := 0
+			for i := range pods {
+				if podReady(&pods[i]) {
+					ready++
+				}
+			}
+			_, broken := zoneSpread(t, w.id, w.template, pods, all.Items)
+			if ready != int(w.replicas) || len(pods) != int(w.replicas) {
+				broken = append(broken, fmt.Sprintf("%s %d/%d Ready of %d", w.id, ready, w.replicas, len(pods)))
+			}
+			wrong = append(wrong, broken...)
+		}
+		return len(wrong) == 0, strings.Join(wrong, "; ")
+	})
+	t.Logf("zone %s uncordoned: every workload spread over the zones again %s later", zone, time.Since(back).Round(time.Second))
+	p.checkWorkloads(t)
 	for id, low := range watch.stop() {
-		t.Logf("%s: fewest Ready pods during the drain %d (PodDisruptionBudget floor %d)", id, low, floors[id])
+		t.Logf("%s: fewest Ready pods during the drain and the rebalancing %d (PodDisruptionBudget floor %d)", id, low, floors[id])
 	}
 }
 

@@ -20,7 +20,7 @@ import (
 
 func main() {
 	argocd := flag.Bool("argocd", false, "also build kube-controller-manager, Argo CD "+binaries.ArgoCDVersion+" and kustomize "+binaries.KustomizeVersion)
-	twin := flag.Bool("twin", false, "also build kube-controller-manager, Argo CD and the twin's kube-scheduler, kwok "+binaries.KwokVersion+", Argo Rollouts "+binaries.RolloutsVersion+" and External Secrets "+binaries.ESOVersion)
+	twin := flag.Bool("twin", false, "also build kube-controller-manager, Argo CD and the twin's kube-scheduler, kwok "+binaries.KwokVersion+", Argo Rollouts "+binaries.RolloutsVersion+", the descheduler "+binaries.DeschedulerVersion+" and External Secrets "+binaries.ESOVersion)
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -58,7 +58,7 @@ func main() {
 			fmt.Fprintln(os.Stderr, "e2e-binaries:", err)
 			os.Exit(1)
 		}
-		fmt.Printf("KUBE_SCHEDULER=%s\nKWOK=%s\nKWOK_STAGES=%s\nROLLOUTS=%s\nEXTERNAL_SECRETS=%s\nEXTERNAL_SECRETS_CRDS=%s\n", tw.KubeScheduler, tw.Kwok, tw.KwokStages, tw.Rollouts, tw.ESO.Controller, tw.ESO.CRDs)
+		fmt.Printf("KUBE_SCHEDULER=%s\nKWOK=%s\nKWOK_STAGES=%s\nROLLOUTS=%s\nDESCHEDULER=%s\nEXTERNAL_SECRETS=%s\nEXTERNAL_SECRETS_CRDS=%s\n", tw.KubeScheduler, tw.Kwok, tw.KwokStages, tw.Rollouts, tw.Descheduler, tw.ESO.Controller, tw.ESO.CRDs)
 	}
 	if *argocd || *twin {
 		a, err := binaries.EnsureArgoCD(ctx, binaries.Options{Log: os.Stderr})

@@ -21,6 +21,10 @@ const (
 	// 1.26.10, newer than the repository's Go, so its build runs under
 	// ArgoCDToolchain like Argo CD's.
 	RolloutsVersion = "v1.10.2"
+	// DeschedulerVersion is the descheduler the rendered chart Application
+	// runs (schema #DeschedulerImage; the twin checks they agree): Go 1.25,
+	// one replace directive.
+	DeschedulerVersion = "v0.35.1"
 	// TwinEnv is the rendered env the twin runs; its kube-scheduler is built
 	// at that env's Kubernetes release.
 	TwinEnv = "prod"
@@ -33,6 +37,8 @@ const (
 	// EnvKwokStages is a folder holding kwok's Stage files (kwokStages).
 	EnvKwokStages = "E2E_KWOK_STAGES"
 	EnvRollouts   = "E2E_ROLLOUTS" // path of Argo Rollouts' rollouts-controller
+	// EnvDescheduler is the path of a descheduler binary.
+	EnvDescheduler = "E2E_DESCHEDULER"
 )
 
 // TwinPaths are the binaries the twin runs beside etcd, kube-apiserver and
@@ -44,6 +50,8 @@ type TwinPaths struct {
 	// kwok binary has no built-in stages and is given them with --config.
 	KwokStages string
 	Rollouts   string
+	// Descheduler is sigs.k8s.io/descheduler's command.
+	Descheduler string
 	// ESO is the External Secrets controller and the CRDs of its own
 	// module it needs beyond the repository's lock (EnsureESO).
 	ESO ESOPaths
@@ -84,6 +92,7 @@ func ensureTwinControllers(ctx context.Context, opts Options) (TwinPaths, error)
 	p := TwinPaths{
 		KubeScheduler: os.Getenv(EnvKubeScheduler), Kwok: os.Getenv(EnvKwok),
 		KwokStages: os.Getenv(EnvKwokStages), Rollouts: os.Getenv(EnvRollouts),
+		Descheduler: os.Getenv(EnvDescheduler),
 	}
 	if p.KubeScheduler == "" {
 		if dir := os.Getenv(EnvKubebuilderAssets); dir != "" {
@@ -92,7 +101,7 @@ func ensureTwinControllers(ctx context.Context, opts Options) (TwinPaths, error)
 			}
 		}
 	}
-	for name, path := range map[string]string{"kube-scheduler": p.KubeScheduler, "kwok": p.Kwok, "rollouts-controller": p.Rollouts} {
+	for name, path := range map[string]string{"kube-scheduler": p.KubeScheduler, "kwok": p.Kwok, "rollouts-controller": p.Rollouts, "descheduler": p.Descheduler} {
 		if path == "" {
 			continue
 		}
@@ -100,7 +109,7 @@ func ensureTwinControllers(ctx context.Context, opts Options) (TwinPaths, error)
 			return TwinPaths{}, fmt.Errorf("%s from the environment: %w", name, err)
 		}
 	}
-	if p.KubeScheduler != "" && p.Kwok != "" && p.KwokStages != "" && p.Rollouts != "" {
+	if p.KubeScheduler != "" && p.Kwok != "" && p.KwokStages != "" && p.Rollouts != "" && p.Descheduler != "" {
 		return p, nil
 	}
 	cache, unlock, err := lockedCache(opts.CacheDir)
@@ -128,7 +137,34 @@ func ensureTwinControllers(ctx context.Context, opts Options) (TwinPaths, error)
 			return TwinPaths{}, err
 		}
 	}
+	if p.Descheduler == "" {
+		if p.Descheduler, err = cached(ctx, opts.Log, cache, deschedulerRecipe()); err != nil {
+			return TwinPaths{}, err
+		}
+	}
 	return p, nil
+}
+
+func deschedulerRecipe() recipe {
+	const mod = "sigs.k8s.io/descheduler"
+	return recipe{
+		name:    "descheduler",
+		version: DeschedulerVersion,
+		goMod: func(ctx context.Context, env []string) (string, error) {
+			name, data, err := upstreamGoMod(ctx, env, mod, DeschedulerVersion)
+			if err != nil {
+				return "", err
+			}
+			return goModWithReplaces("platform-e2e/descheduler", mod, DeschedulerVersion, "1.26.0", name, data)
+		},
+		files: map[string]string{
+			"tools.go": "//go:build tools\n\npackage tools\n\nimport _ \"" + mod + "/cmd/descheduler\"\n",
+		},
+		pkg: mod + "/cmd/descheduler",
+		// As its Makefile stamps it (LDFLAG_LOCATION).
+		ldflags: "-X " + mod + "/pkg/version.version=" + DeschedulerVersion,
+		env:     []string{"CGO_ENABLED=0"},
+	}
 }
 
 func kwokRecipe() recipe {

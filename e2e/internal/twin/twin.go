@@ -105,8 +105,10 @@ type Twin struct {
 	scheduler  *proc.Process
 	rollouts   *proc.Process
 	eso        *proc.Process // StartExternalSecrets
-	kwok       map[string]*proc.Process
-	zones      []string
+	// descheduler: StartDescheduler.
+	descheduler *proc.Process
+	kwok        map[string]*proc.Process
+	zones       []string
 	// lost are the zones whose kwok StopZone stopped on purpose.
 	lost map[string]bool
 	// pgids of every process started, to check nothing survives Stop.
@@ -343,7 +345,7 @@ func (t *Twin) Healthy() error {
 
 func (t *Twin) procs() []*proc.Process {
 	ps := []*proc.Process{}
-	for _, p := range []*proc.Process{t.scheduler, t.rollouts, t.eso} {
+	for _, p := range []*proc.Process{t.scheduler, t.rollouts, t.eso, t.descheduler} {
 		if p != nil {
 			ps = append(ps, p)
 		}
