@@ -14,6 +14,7 @@ import (
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
 	"github.com/ecommerce-platform/gitops/e2e/internal/binaries"
+	"github.com/ecommerce-platform/gitops/e2e/internal/proc"
 	"github.com/ecommerce-platform/gitops/e2e/internal/testrepo"
 	"github.com/ecommerce-platform/gitops/e2e/internal/twin"
 )
@@ -83,8 +84,16 @@ func (p *platform) startArgoCD(t *testing.T, root string) {
 			t.Log(p.argo.Logs(40))
 		}
 		rss := p.argo.MaxRSS()
+		pids := p.argo.Pids()
 		p.argo.Stop()
 		t.Logf("peak memory of Argo CD: %s", twin.FormatRSS(rss))
+		// Each component ran in its own process group: nothing of it, nor
+		// anything it spawned (git, kustomize), may survive.
+		for name, pid := range pids {
+			if err := proc.GroupGone(pid); err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
 	})
 }
 
