@@ -150,15 +150,8 @@ func TestAutoscaling(t *testing.T) {
 	t.Logf("%s scaled down: pods per zone %v (skew %d)", w.id, perZone, perZone.skew())
 	rebalance := time.Now()
 	p.eventually(t, 3*deschedulerInterval+2*time.Minute, w.id+" spread over the zones again", func() (bool, string) {
-		pods := p.podsOf(t, h.Namespace, w.selector)
-		ready := 0
-		for i := range pods {
-			if podReady(&pods[i]) {
-				ready++
-			}
-		}
-		_, broken := zoneSpread(t, w.id, w.template, pods, nodes.Items)
-		return len(broken) == 0 && ready == int(lo) && len(pods) == int(lo), fmt.Sprintf("%d/%d Ready; %v", ready, len(pods), broken)
+		broken := p.unbalanced(t, w, int(lo), nodes.Items)
+		return len(broken) == 0, strings.Join(broken, "; ")
 	})
 	perZone = zoneCounts{}
 	for _, pod := range p.podsOf(t, h.Namespace, w.selector) {

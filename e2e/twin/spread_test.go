@@ -137,3 +137,22 @@ func zoneSpread(t *testing.T, workload string, template *corev1.PodTemplateSpec,
 	}
 	return all, broken
 }
+
+// unbalanced says what keeps w from running exactly replicas pods, all
+// Ready and spread over the zones as its constraints say: nothing when it
+// does.
+func (p *platform) unbalanced(t *testing.T, w workload, replicas int, nodes []corev1.Node) []string {
+	t.Helper()
+	pods := p.podsOf(t, w.namespace, w.selector)
+	ready := 0
+	for i := range pods {
+		if podReady(&pods[i]) {
+			ready++
+		}
+	}
+	_, broken := zoneSpread(t, w.id, w.template, pods, nodes)
+	if ready != replicas || len(pods) != replicas {
+		broken = append(broken, fmt.Sprintf("%s %d/%d Ready of %d pods", w.id, ready, replicas, len(pods)))
+	}
+	return broken
+}

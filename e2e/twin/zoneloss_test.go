@@ -323,18 +323,7 @@ func TestZoneDrain(t *testing.T) {
 		}
 		var wrong []string
 		for _, w := range p.workloads(t) {
-			pods := p.podsOf(t, w.namespace, w.selector)
-			ready := 0
-			for i := range pods {
-				if podReady(&pods[i]) {
-					ready++
-				}
-			}
-			_, broken := zoneSpread(t, w.id, w.template, pods, all.Items)
-			if ready != int(w.replicas) || len(pods) != int(w.replicas) {
-				broken = append(broken, fmt.Sprintf("%s %d/%d Ready of %d", w.id, ready, w.replicas, len(pods)))
-			}
-			wrong = append(wrong, broken...)
+			wrong = append(wrong, p.unbalanced(t, w, int(w.replicas), all.Items)...)
 		}
 		return len(wrong) == 0, strings.Join(wrong, "; ")
 	})
