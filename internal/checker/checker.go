@@ -58,7 +58,17 @@ type Checker struct {
 	thresholds map[string]any
 	docs       map[string]string
 	workers    int
+	guards     kindGuards            // per rule set, the kinds it can match (kinds.go)
+	byKind     map[string]*kindQuery // per kind (or nonStringKind), its query
+	bySel      map[string]*kindQuery // per selection of rule sets, its query
 	mu         sync.Mutex
+}
+
+// kindQuery is the query of the rule sets one kind needs: result i of the
+// query is rule set sel[i].
+type kindQuery struct {
+	query rego.PreparedEvalQuery
+	sel   []int
 }
 
 // ruleSet is one package's deny/warn/violation set, as queried.
@@ -118,7 +128,12 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	c := &Checker{query: pq, compiler: compiler, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers}
+	guards, err := findKindGuards(ctx, compiler, rules)
+	if err != nil {
+		return nil, err
+	}
+	c := &Checker{query: pq, compiler: compiler, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers,
+		guards: guards, byKind: map[string]*kindQuery{}, bySel: map[string]*kindQuery{}}
 	if c.indexPkgs = findEnvIndexes(compiler); len(c.indexPkgs) > 0 {
 		terms := make([]string, len(c.indexPkgs))
 		for i, pkg := range c.indexPkgs {
@@ -325,6 +340,9 @@ func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, err
 		if err := c.setEnvIndex(ctx, check); err != nil {
 			return nil, err
 		}
+		if err := c.prepareKinds(ctx, s.Objects); err != nil {
+			return nil, err
+		}
 		fs, err := c.evalSet(ctx, s)
 		if err != nil {
 			return nil, err
@@ -419,7 +437,11 @@ func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env stri
 	if err != nil {
 		return nil, fmt.Errorf("%s:%d: %w", obj.File, obj.Line, err)
 	}
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+	kq := c.byKind[kindOf(obj)]
+	if len(kq.sel) == 0 {
+		return nil, nil
+	}
+	rs, err := kq.query.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, &PolicyError{fmt.Errorf("evaluating %s:%d (%s %s): %w", obj.File, obj.Line, obj.Kind(), obj.Name(), err)}
 	}
@@ -431,7 +453,7 @@ func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env stri
 	for i, set := range sets {
 		members, _ := set.([]any)
 		for _, m := range members {
-			f, err := c.toFinding(c.rules[i], m, obj, env)
+			f, err := c.toFinding(c.rules[kq.sel[i]], m, obj, env)
 			if err != nil {
 				return nil, err
 			}
@@ -439,6 +461,48 @@ func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env stri
 		}
 	}
 	return out, nil
+}
+
+// nonStringKind stands for an object whose kind is absent or not a string:
+// it matches no kind guard. A kind is never "" + NUL.
+const nonStringKind = "\x00"
+
+func kindOf(obj *manifest.Object) string {
+	if k, ok := obj.Object["kind"].(string); ok {
+		return k
+	}
+	return nonStringKind
+}
+
+// prepareKinds prepares the query of every kind among objs not yet seen:
+// kinds that need the same rule sets share one query.
+func (c *Checker) prepareKinds(ctx context.Context, objs []*manifest.Object) error {
+	for _, o := range objs {
+		kind := kindOf(o)
+		if c.byKind[kind] != nil {
+			continue
+		}
+		sel := c.guards.selection(kind)
+		key := fmt.Sprint(sel)
+		kq := c.bySel[key]
+		if kq == nil {
+			kq = &kindQuery{sel: sel}
+			if len(sel) > 0 {
+				terms := make([]string, len(sel))
+				for i, r := range sel {
+					terms[i] = fmt.Sprintf("data[%q][%q]", c.rules[r].pkg, c.rules[r].name)
+				}
+				q, err := prepareList(ctx, c.compiler, c.store, terms)
+				if err != nil {
+					return err
+				}
+				kq.query = q
+			}
+			c.bySel[key] = kq
+		}
+		c.byKind[kind] = kq
+	}
+	return nil
 }
 
 // toFinding reads one member of a deny/warn set: a string (conftest's

@@ -73,6 +73,26 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCo
 			}
 			costs = append(costs, RuleSetCost{s.Env, c.rules[i].pkg + "." + c.rules[i].name, time.Since(start)})
 		}
+		// Each kind's query (as Check runs it, one thread), by object kind.
+		if err := c.prepareKinds(ctx, s.Objects); err != nil {
+			return nil, nil, err
+		}
+		byKind := map[string]time.Duration{}
+		counts := map[string]int{}
+		for i, in := range inputs {
+			start := time.Now()
+			if kq := c.byKind[kindOf(s.Objects[i])]; len(kq.sel) > 0 {
+				if _, err := kq.query.Eval(ctx, rego.EvalParsedInput(in)); err != nil {
+					return nil, nil, err
+				}
+			}
+			k := indexKey(s.Objects[i])
+			byKind[k] += time.Since(start)
+			counts[k]++
+		}
+		for k, d := range byKind {
+			costs = append(costs, RuleSetCost{s.Env, fmt.Sprintf("(its kind's rule sets) %s x%d, %v each", k, counts[k], (d / time.Duration(counts[k])).Round(time.Microsecond)), d})
+		}
 		for _, in := range inputs {
 			if _, err := c.query.Eval(ctx, rego.EvalParsedInput(in), rego.EvalQueryTracer(prof)); err != nil {
 				return nil, nil, err
