@@ -321,15 +321,24 @@ func (c *Checker) peers(env string, indexes map[string]map[string]any) map[strin
 func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	indexes := map[string]map[string]any{}
 	for _, s := range sets {
 		if !c.HasEnv(s.Env) {
 			return nil, fmt.Errorf("unknown env %q (known: %s)", s.Env, strings.Join(c.Envs(), ", "))
 		}
-		indexes[s.Env] = Index(s.Objects)
+	}
+	// Every object converted to an AST value once: the same value is the
+	// object in data.check.index (its env's and, for a peer, the other
+	// env's) and the input of its evaluation.
+	values, err := c.convert(ctx, sets)
+	if err != nil {
+		return nil, err
+	}
+	indexes := map[string]map[string]any{}
+	for i, s := range sets {
+		indexes[s.Env] = index(s.Objects, func(j int) any { return values[i][j] })
 	}
 	var all []finding.Finding
-	for _, s := range sets {
+	for i, s := range sets {
 		check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
 		if peers := c.peers(s.Env, indexes); len(peers) > 0 {
 			check["peers"] = peers
@@ -343,7 +352,7 @@ func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, err
 		if err := c.prepareKinds(ctx, s.Objects); err != nil {
 			return nil, err
 		}
-		fs, err := c.evalSet(ctx, s)
+		fs, err := c.evalSet(ctx, s, values[i])
 		if err != nil {
 			return nil, err
 		}
@@ -403,40 +412,67 @@ func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any) error {
 // goroutine per object would start each evaluation on a small stack, and
 // OPA's evaluator recurses deeply, so growing (copying) the stack again for
 // every object took an eighth of the check's CPU at 100 services.
-func (c *Checker) evalSet(ctx context.Context, s Set) ([]finding.Finding, error) {
+func (c *Checker) evalSet(ctx context.Context, s Set, values []ast.Value) ([]finding.Finding, error) {
 	results := make([][]finding.Finding, len(s.Objects))
+	err := c.parallel(ctx, len(s.Objects), func(ctx context.Context, i int) error {
+		fs, err := c.evalObject(ctx, s.Objects[i], values[i], s.Env)
+		results[i] = fs
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(results...), nil
+}
+
+// parallel runs f(0..n-1) on c.workers goroutines that take the indexes in
+// turn; the first error stops them and is returned.
+func (c *Checker) parallel(ctx context.Context, n int, f func(context.Context, int) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
-	for range min(c.workers, len(s.Objects)) {
+	for range min(c.workers, n) {
 		g.Go(func() error {
 			for {
 				if err := gctx.Err(); err != nil {
 					return err // the first error is the one g.Wait returns
 				}
 				i := int(next.Add(1) - 1)
-				if i >= len(s.Objects) {
+				if i >= n {
 					return nil
 				}
-				fs, err := c.evalObject(gctx, s.Objects[i], s.Env)
-				if err != nil {
+				if err := f(gctx, i); err != nil {
 					return err
 				}
-				results[i] = fs
 			}
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return slices.Concat(results...), nil
+	return g.Wait()
 }
 
-func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env string) ([]finding.Finding, error) {
-	// Converted once per object, shared by every rule of every package.
-	input, err := ast.InterfaceToValue(obj.Object)
-	if err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", obj.File, obj.Line, err)
+// convert converts every object of the sets to an AST value, in parallel.
+func (c *Checker) convert(ctx context.Context, sets []Set) ([][]ast.Value, error) {
+	values := make([][]ast.Value, len(sets))
+	for i, s := range sets {
+		values[i] = make([]ast.Value, len(s.Objects))
+		err := c.parallel(ctx, len(s.Objects), func(_ context.Context, j int) error {
+			obj := s.Objects[j]
+			v, err := ast.InterfaceToValue(obj.Object)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %w", obj.File, obj.Line, err)
+			}
+			values[i][j] = v
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
+	return values, nil
+}
+
+// evalObject evaluates the rule sets of obj's kind; input is obj as an AST
+// value, shared by every rule of every package.
+func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, input ast.Value, env string) ([]finding.Finding, error) {
 	kq := c.byKind[kindOf(obj)]
 	if len(kq.sel) == 0 {
 		return nil, nil
@@ -605,8 +641,13 @@ func indexKey(o *manifest.Object) string {
 // Index builds data.check.index: key (Kind, or Kind.group) -> namespace ->
 // name -> objects. Cluster-scoped objects have namespace "".
 func Index(objs []*manifest.Object) map[string]any {
+	return index(objs, func(i int) any { return objs[i].Object })
+}
+
+// index builds Index with value(i) standing for objs[i].
+func index(objs []*manifest.Object, value func(int) any) map[string]any {
 	idx := map[string]any{}
-	for _, o := range objs {
+	for i, o := range objs {
 		key := indexKey(o)
 		byNS, _ := idx[key].(map[string]any)
 		if byNS == nil {
@@ -619,7 +660,7 @@ func Index(objs []*manifest.Object) map[string]any {
 			byNS[o.Namespace()] = byName
 		}
 		list, _ := byName[o.Name()].([]any)
-		byName[o.Name()] = append(list, o.Object)
+		byName[o.Name()] = append(list, value(i))
 	}
 	return idx
 }
