@@ -384,17 +384,28 @@ func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any) error {
 	if c.envIndex == nil {
 		return nil
 	}
-	rs, err := c.envIndex.Eval(ctx)
+	// The result as AST values, not Go values: the tables hold the env's
+	// objects, which a conversion to Go and back would copy (jsonValue).
+	asAST := rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil })
+	rs, err := c.envIndex.Eval(ctx, asAST)
 	if err != nil {
 		return &PolicyError{fmt.Errorf("evaluating env_index: %w", err)}
 	}
 	if len(rs) != 1 {
 		return &PolicyError{fmt.Errorf("evaluating env_index: query returned %d results", len(rs))}
 	}
-	values, _ := rs[0].Bindings["x"].([]any)
+	list, ok := rs[0].Bindings["x"].(*ast.Array)
+	if !ok || list.Len() != len(c.indexPkgs) {
+		return &PolicyError{fmt.Errorf("evaluating env_index: unexpected result %v", rs[0].Bindings["x"])}
+	}
 	derived := map[string]any{}
+	memo := map[ast.Value]ast.Value{}
 	for i, pkg := range c.indexPkgs {
-		derived[pkg] = values[i]
+		v, err := jsonValue(list.Elem(i).Value, memo)
+		if err != nil {
+			return &PolicyError{fmt.Errorf("evaluating env_index of %s: %w", pkg, err)}
+		}
+		derived[pkg] = v
 	}
 	check["env_index"] = derived
 	// Only the new path: writing check whole would convert the env's

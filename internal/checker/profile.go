@@ -56,6 +56,17 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCo
 			return nil, nil, err
 		}
 		costs = append(costs, RuleSetCost{s.Env, "(env_index)", time.Since(start)})
+		for _, pkg := range c.indexPkgs { // each alone (shared helpers computed again)
+			q, err := prepareList(ctx, c.compiler, c.store, []string{fmt.Sprintf("data[%q].env_index", pkg)})
+			if err != nil {
+				return nil, nil, err
+			}
+			start := time.Now()
+			if _, err := q.Eval(ctx); err != nil {
+				return nil, nil, err
+			}
+			costs = append(costs, RuleSetCost{s.Env, "(env_index alone) " + pkg, time.Since(start)})
+		}
 		inputs := make([]ast.Value, len(s.Objects))
 		for i, o := range s.Objects {
 			v, err := ast.InterfaceToValue(o.Object)
