@@ -58,7 +58,7 @@ type Checker struct {
 	thresholds map[string]any
 	docs       map[string]string
 	workers    int
-	guards     kindGuards            // per rule set, the kinds it can match (kinds.go)
+	guards     kindGuards            // per rule set, the kinds it can match (kinds.go); nil until the first Check
 	byKind     map[string]*kindQuery // per kind (or nonStringKind), its query
 	bySel      map[string]*kindQuery // per selection of rule sets, its query
 	mu         sync.Mutex
@@ -128,12 +128,8 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	guards, err := findKindGuards(ctx, compiler, rules)
-	if err != nil {
-		return nil, err
-	}
 	c := &Checker{query: pq, compiler: compiler, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers,
-		guards: guards, byKind: map[string]*kindQuery{}, bySel: map[string]*kindQuery{}}
+		byKind: map[string]*kindQuery{}, bySel: map[string]*kindQuery{}}
 	if c.indexPkgs = findEnvIndexes(compiler); len(c.indexPkgs) > 0 {
 		terms := make([]string, len(c.indexPkgs))
 		for i, pkg := range c.indexPkgs {
@@ -524,6 +520,9 @@ func kindOf(obj *manifest.Object) string {
 // prepareKinds prepares the query of every kind among objs not yet seen:
 // kinds that need the same rule sets share one query.
 func (c *Checker) prepareKinds(ctx context.Context, objs []*manifest.Object) error {
+	if c.guards == nil { // on the first Check: --schema-only needs none
+		c.guards = findKindGuards(ctx, c.compiler, c.rules)
+	}
 	for _, o := range objs {
 		kind := kindOf(o)
 		if c.byKind[kind] != nil {

@@ -34,7 +34,7 @@ import (
 type kindGuards [][]string
 
 // findKindGuards analyses every rule of every rule set.
-func findKindGuards(ctx context.Context, compiler *ast.Compiler, rules []ruleSet) (kindGuards, error) {
+func findKindGuards(ctx context.Context, compiler *ast.Compiler, rules []ruleSet) kindGuards {
 	consts := &constResolver{ctx: ctx, compiler: compiler, independent: map[*ast.Rule]bool{}, values: map[string]*ast.Term{}}
 	guards := make(kindGuards, len(rules))
 	for i, rs := range rules {
@@ -43,10 +43,7 @@ func findKindGuards(ctx context.Context, compiler *ast.Compiler, rules []ruleSet
 		exact := compiler.GetRulesExact(ref)
 		anyKind := len(exact) == 0 // nothing to analyse: as before, every kind
 		for _, r := range exact {
-			ks, err := ruleKinds(r, consts)
-			if err != nil {
-				return nil, err
-			}
+			ks := ruleKinds(r, consts)
 			if ks == nil {
 				anyKind = true
 				break
@@ -67,7 +64,7 @@ func findKindGuards(ctx context.Context, compiler *ast.Compiler, rules []ruleSet
 		slices.Sort(list)
 		guards[i] = list
 	}
-	return guards, nil
+	return guards
 }
 
 // selection lists the rule sets (indexes into c.rules) a kind needs.
@@ -83,9 +80,9 @@ func (g kindGuards) selection(kind string) []int {
 
 // ruleKinds returns the kinds rule r can match, nil for any. An empty set
 // means none.
-func ruleKinds(r *ast.Rule, consts *constResolver) (map[string]bool, error) {
+func ruleKinds(r *ast.Rule, consts *constResolver) map[string]bool {
 	if r.Else != nil || r.Head.RuleKind() != ast.MultiValue {
-		return nil, nil
+		return nil
 	}
 	// The compiler binds operands to local variables (__local1__ =
 	// input.kind; internal.member_2(__local1__, {...})): x = t in the body
@@ -124,9 +121,6 @@ func ruleKinds(r *ast.Rule, consts *constResolver) (map[string]bool, error) {
 		} else if a, b, ok := guardOperands(expr, ast.Member); ok && isInputKind(resolve(a)) {
 			set = consts.strings(resolve(b), true)
 		}
-		if consts.err != nil {
-			return nil, consts.err
-		}
 		if set == nil {
 			continue
 		}
@@ -140,7 +134,7 @@ func ruleKinds(r *ast.Rule, consts *constResolver) (map[string]bool, error) {
 			}
 		}
 	}
-	return kinds, nil
+	return kinds
 }
 
 // guardOperands returns the two operands of expr when it is a call of op,
@@ -173,7 +167,6 @@ type constResolver struct {
 	compiler    *ast.Compiler
 	independent map[*ast.Rule]bool // memo; false while being visited
 	values      map[string]*ast.Term
-	err         error
 }
 
 // strings returns the strings t denotes: a string when !collection, a set
@@ -245,8 +238,7 @@ func (c *constResolver) value(ref ast.Ref) *ast.Term {
 	}
 	rs, err := rego.New(rego.ParsedQuery(ast.NewBody(ast.Equality.Expr(ast.VarTerm("x"), ast.NewTerm(ref)))), rego.Compiler(c.compiler)).Eval(c.ctx)
 	if err != nil {
-		c.err = &PolicyError{fmt.Errorf("evaluating %v: %w", ref, err)}
-		return nil
+		return nil // not a guard: the rules run, and fail, as without the analysis
 	}
 	if len(rs) != 1 {
 		return nil // undefined

@@ -3,6 +3,7 @@ package checker
 import (
 	"context"
 	"slices"
+	"strings"
 	"testing"
 	"testing/fstest"
 
@@ -42,8 +43,9 @@ violation contains "z" if input.kind in {"A", input.metadata.name}
 	}
 	c := newChecker(t, Options{Policies: fsys})
 	got := map[string][]string{}
+	guards := findKindGuards(context.Background(), c.compiler, c.rules)
 	for i, r := range c.rules {
-		got[r.pkg+"."+r.name] = c.guards[i]
+		got[r.pkg+"."+r.name] = guards[i]
 	}
 	anyKind := []string(nil)
 	want := map[string][]string{
@@ -135,13 +137,31 @@ func TestKindQueriesMatchEveryRuleSet(t *testing.T) {
 		t.Errorf("per-kind queries differ from the combined query (-combined +per kind):\n%s", diff)
 	}
 	c := newChecker(t, Options{})
+	guards := findKindGuards(context.Background(), c.compiler, c.rules)
 	guarded := 0
-	for _, g := range c.guards {
+	for _, g := range guards {
 		if g != nil {
 			guarded++
 		}
 	}
-	if guarded < len(c.guards)/2 {
-		t.Errorf("only %d of %d rule sets bound to kinds: has a kind test stopped being recognised?", guarded, len(c.guards))
+	if guarded < len(guards)/2 {
+		t.Errorf("only %d of %d rule sets bound to kinds: has a kind test stopped being recognised?", guarded, len(guards))
+	}
+}
+
+// A constant that fails to evaluate binds nothing: the rule runs for every
+// kind and fails at Check, as it did before the analysis.
+func TestKindGuardOfABrokenConstant(t *testing.T) {
+	fsys := fstest.MapFS{
+		"thresholds.rego": {Data: []byte("package thresholds\nprod := {}\n")},
+		"p.rego":          {Data: []byte("package p\nkinds := {\"A\"} if true\nkinds := {\"B\"} if true\ndeny contains \"x\" if input.kind in kinds\n")},
+	}
+	c := newChecker(t, Options{Policies: fsys})
+	if g := findKindGuards(context.Background(), c.compiler, c.rules); g[0] != nil {
+		t.Errorf("guard %v from a constant that does not evaluate", g[0])
+	}
+	_, err := c.Check(context.Background(), []Set{{"prod", parse(t, "o.yaml", "apiVersion: v1\nkind: C\nmetadata: {name: n}\n")}})
+	if err == nil || !strings.Contains(err.Error(), "conflict") {
+		t.Errorf("Check: %v, want the conflict", err)
 	}
 }
