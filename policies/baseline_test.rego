@@ -87,7 +87,7 @@ test_every_package_documents_its_rules if {
 # Empty tables from the engine therefore change what the rules see.
 test_rules_read_env_index_from_the_engine if {
 	empty := object.union(fixtures.prod, {"env_index": {
-		"lib": {"hpas": {}, "pod_owners": {}, "pod_owners_in": {}, "apps": {}},
+		"lib": {"hpas": {}, "pod_owners": {}, "pod_owners_in": {}, "dir_apps": {}},
 		"network": {"policies_by_label": {}, "policies_without_labels": {}},
 		"topology": {"installed": {}},
 		"secrets": {"producers": {}},

@@ -97,7 +97,7 @@ env_index := {
 	"hpas": hpas_by_target,
 	"pod_owners": pod_owners_by_label,
 	"pod_owners_in": pod_owners_in,
-	"apps": apps_by_path,
+	"dir_apps": dir_apps,
 }
 
 idx := data.check.env_index.lib
@@ -253,11 +253,38 @@ threshold_note(name) := sprintf(" (threshold %s.%s in policies/thresholds.rego; 
 # A source path dir holds file when file starts with dir/ or contains /dir/
 # (dir without its trailing slash): dir is then one of file's enclosing_dirs,
 # so the Applications are looked up by those, not scanned per object.
+# Those dirs are the same for every file of one folder (enclosing_dirs never
+# reaches the file's own name), so the Applications are found once per
+# folder of the env (dir_apps, in env_index) and looked up per object.
 syncing_apps(obj) := [app |
 	file := data.check.files[key(obj)][namespace(obj)][obj.metadata.name]
-	some dir in enclosing_dirs(file)
-	some app in idx.apps[dir]
+	some app in idx.dir_apps[folder(file)]
 ]
+
+# folder(file): file without its last part, for a file with a slash.
+folder(file) := concat("/", array.slice(parts, 0, count(parts) - 1)) if {
+	contains(file, "/")
+	parts := split(file, "/")
+}
+
+# dir_apps[folder] lists the Applications whose source path holds the files
+# of folder, for every folder of data.check.files.
+dir_apps[dir] := [app |
+	some path in enclosing_dirs(concat("", [dir, "/"]))
+	some app in apps_at[path]
+] if {
+	some dir in folders
+}
+
+folders contains folder(file) if {
+	some by_ns in data.check.files
+	some by_name in by_ns
+	some file in by_name
+}
+
+# apps_at is apps_by_path as one value: a partial rule looked up by key is
+# evaluated again for every lookup.
+apps_at := {path: apps | some path, apps in apps_by_path}
 
 # apps_by_path[dir] holds the Applications with a source path dir (its
 # trailing slash trimmed).

@@ -111,12 +111,16 @@ material_any := concat("|", [m.pattern | some m in material])
 # text_holds_material finds a form in an object's JSON text, where quotes
 # and backslashes inside strings are escaped (hence each form's "loose"
 # variant where it differs). A form's regex runs only when the text holds
-# one of its literals (strings every match contains): substring tests are
-# far cheaper than a regex without a literal prefix over the whole text.
+# one of its literals and every string it requires (strings every match
+# contains): substring tests are far cheaper than a regex without a literal
+# prefix over the whole text.
 text_holds_material(text) if {
 	some m in material
 	some lit in object.get(m, "literals", [""])
 	contains(text, lit)
+	every required in object.get(m, "requires", []) {
+		contains(text, required)
+	}
 	regex.match(object.get(m, "loose", m.pattern), text)
 }
 
@@ -134,6 +138,7 @@ material := [
 		"name": "a password inside a URL",
 		"pattern": `[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:[^\s/@$%{}<>*]+@[^\s/@]`,
 		"literals": ["@"],
+		"requires": ["://"], # image digests hold @, URLs ://: few objects hold both
 	},
 	{"name": "an AWS access key id", "pattern": `(^|[^A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}([^A-Z0-9]|$)`, "literals": ["AKIA", "ASIA"]},
 	{
@@ -142,6 +147,8 @@ material := [
 		"name": "an AWS secret access key",
 		"pattern": `(?i:aws)[A-Za-z0-9_ .'"-]{0,30}[:=]\s*['"]?[A-Za-z0-9/+]{40}([^A-Za-z0-9/+=]|$)`,
 		"token": `[A-Za-z0-9/+]{40}`,
+		# (?i:aws) in every case; Go's regexp folds s to ſ (U+017F) as well.
+		"literals": ["aws", "awS", "aWs", "aWS", "Aws", "AwS", "AWs", "AWS", "awſ", "aWſ", "Awſ", "AWſ"],
 		"loose": `(?i:aws)[A-Za-z0-9_ .'"\\-]{0,32}[:=][\s\\'"]*[A-Za-z0-9/+]{40}`,
 	},
 	{"name": "a PEM private key", "pattern": `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`, "literals": ["PRIVATE KEY"]},

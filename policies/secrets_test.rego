@@ -325,4 +325,10 @@ test_material_prefilter_passes_every_form if {
 		secrets.text_holds_material(json.marshal({"value": samples[m.name]}))
 	}
 	not secrets.text_holds_material(json.marshal(fixtures.rollout))
+
+	# The literals cover every spelling (?i:aws) matches, the long s too.
+	secrets.text_holds_material(json.marshal({"value": concat("", ["aWſ_secret_access_key = ", aws_secret])}))
+
+	# A URL form needs :// as well as @ (an image digest holds only @).
+	not secrets.text_holds_material(json.marshal({"value": "shop/app@sha256:0123456789abcdef", "user": "me:pw@host"}))
 }

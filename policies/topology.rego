@@ -125,9 +125,8 @@ rollouts_kinds := {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "An
 api_group(obj) := split(obj.apiVersion, "/")[0] if contains(obj.apiVersion, "/")
 
 controller_chart(obj) := chart if {
-	g := api_group(obj)
-	some suffix, chart in controller_charts
-	served_by(g, suffix)
+	some suffix in served_by(api_group(obj))
+	chart := controller_charts[suffix]
 }
 
 controller_chart(obj) := "argo-rollouts" if {
@@ -135,9 +134,14 @@ controller_chart(obj) := "argo-rollouts" if {
 	obj.kind in rollouts_kinds
 }
 
-served_by(g, suffix) if g == suffix
-
-served_by(g, suffix) if endswith(g, concat("", [".", suffix]))
+# served_by(g): the groups whose controller serves group g: g itself and
+# every group g ends in after a dot (ec2.aws.upbound.io: ec2.aws.upbound.io,
+# aws.upbound.io, upbound.io, io), looked up in controller_charts per object
+# instead of every chart's group tested.
+served_by(g) := {concat(".", array.slice(parts, i, count(parts))) |
+	parts := split(g, ".")
+	some i in numbers.range(0, count(parts) - 1)
+}
 
 # cluster_id names a destination's cluster the same way whether it is given
 # by server or by name: in-cluster, else the registered name.

@@ -2,7 +2,7 @@
 // each package's rule set over every object of each env, then OPA's
 // expression profile (the costliest lines). A benchmark aid, not a check:
 //
-//	go run ./bench/checkprof -root /tmp/synth-500 [-top 30]
+//	go run ./bench/checkprof -root /tmp/synth-500 [-top 30] [-cpuprofile FILE] [-check-only]
 package main
 
 import (
@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"time"
 
 	"github.com/ecommerce-platform/gitops/internal/checker"
@@ -20,14 +21,16 @@ import (
 func main() {
 	root := flag.String("root", ".", "the repository whose rendered/<env> folders are profiled")
 	top := flag.Int("top", 30, "how many expressions to list")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of Check (as render check runs it) to this file")
+	checkOnly := flag.Bool("check-only", false, "only Check, timed (and profiled with -cpuprofile); no per-rule-set timing")
 	flag.Parse()
-	if err := run(*root, *top); err != nil {
+	if err := run(*root, *top, *cpuprofile, *checkOnly); err != nil {
 		fmt.Fprintln(os.Stderr, "checkprof:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, top int) error {
+func run(root string, top int, cpuprofile string, checkOnly bool) error {
 	ctx := context.Background()
 	c, err := checker.New(ctx, checker.Options{})
 	if err != nil {
@@ -46,11 +49,28 @@ func run(root string, top int) error {
 		sets = append(sets, checker.Set{Env: env, Objects: objs})
 		fmt.Printf("%s: %d objects\n", env, len(objs))
 	}
+	if cpuprofile != "" {
+		f, err := os.Create(cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+	}
 	start := time.Now()
-	if _, err := c.Check(ctx, sets); err != nil {
+	_, err = c.Check(ctx, sets)
+	if cpuprofile != "" {
+		pprof.StopCPUProfile()
+	}
+	if err != nil {
 		return err
 	}
 	fmt.Printf("Check (as render check runs it): %v\n\n", time.Since(start).Round(time.Millisecond))
+	if checkOnly {
+		return nil
+	}
 	costs, exprs, err := c.Profile(ctx, sets, top)
 	if err != nil {
 		return err

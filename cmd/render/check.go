@@ -92,9 +92,29 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	// Compiled even for --schema-only: the thresholds name the known envs.
-	chk, err := checker.New(ctx, checker.Options{Workers: *workers, Policies: policiesFS(*policyDir)})
-	if err != nil {
-		return bad(err)
+	// The policies compile while the manifests load and the schemas
+	// validate, which need no policy (unless PATHs are given: their envs
+	// need the thresholds); the outcomes are then taken in the order of
+	// one step after the other, so the errors and messages are the same.
+	type newChecker struct {
+		chk *checker.Checker
+		err error
+	}
+	compiled := make(chan newChecker, 1)
+	go func() {
+		chk, err := checker.New(ctx, checker.Options{Workers: *workers, Policies: policiesFS(*policyDir)})
+		compiled <- newChecker{chk, err}
+	}()
+	var chk *checker.Checker
+	waitChecker := func() error {
+		if chk == nil {
+			c := <-compiled
+			if c.err != nil {
+				return c.err
+			}
+			chk = c.chk
+		}
+		return nil
 	}
 
 	// Which envs, over which paths.
@@ -103,8 +123,12 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 		paths []string
 	}
 	var plan []envPaths
+	var planErr error
 	switch {
 	case fs.NArg() > 0:
+		if err := waitChecker(); err != nil {
+			return bad(err)
+		}
 		// Without --env, a PATH under rendered/<env>/ takes that env's
 		// thresholds (so `check rendered/prod rendered/dr` checks two envs,
 		// parity included); any other PATH takes prod's, the strictest.
@@ -123,7 +147,8 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	default:
 		entries, err := os.ReadDir("rendered")
 		if err != nil {
-			return bad(fmt.Errorf("no PATH given and no rendered/ folder here: %v", err))
+			planErr = fmt.Errorf("no PATH given and no rendered/ folder here: %v", err)
+			break
 		}
 		for _, e := range entries {
 			if e.IsDir() && !strings.HasPrefix(e.Name(), ".") {
@@ -131,20 +156,70 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		if len(plan) == 0 {
-			return bad(errors.New("rendered/ holds no env folder"))
+			planErr = errors.New("rendered/ holds no env folder")
 		}
+	}
+
+	// Loading, then schema validation, each env in turn, up to the first
+	// error; what is printed and returned is replayed below, in order.
+	type envSchema struct {
+		objs         []*manifest.Object
+		loadErr      error
+		versionErr   error
+		validator    schemaValidator
+		validatorErr error
+		findings     []finding.Finding
+	}
+	prepared := make([]envSchema, len(plan))
+	loaded := 0
+	for i, p := range plan {
+		if planErr != nil {
+			break
+		}
+		e := &prepared[i]
+		if e.objs, e.loadErr = manifest.Load(p.paths...); e.loadErr != nil {
+			break
+		}
+		loaded++
+	}
+	validators := map[string]schemaValidator{}
+	for i := range plan {
+		if loaded < len(plan) {
+			break // a load failed: the schemas are not reached
+		}
+		e := &prepared[i]
+		version := *kubeVersion
+		if version == "" {
+			if version, e.versionErr = schemacheck.TargetVersion(e.objs); e.versionErr != nil {
+				break
+			}
+		}
+		if e.validator = validators[version]; e.validator == nil {
+			if e.validator, e.validatorErr = newSchemaValidator(*crds, version); e.validatorErr != nil {
+				break
+			}
+			validators[version] = e.validator
+		}
+		e.findings = e.validator.Validate(e.objs, plan[i].env)
+	}
+
+	if err := waitChecker(); err != nil {
+		return bad(err)
+	}
+	if planErr != nil {
+		return bad(planErr)
 	}
 	var sets []checker.Set
 	res := report.Result{Rules: chk.RuleDocs()}
 	res.Rules[schemacheck.Rule] = "Objects match the OpenAPI schema of their apiVersion/kind (Kubernetes built-ins and the CRDs in --crds)."
-	for _, p := range plan {
+	for i, p := range plan {
 		if !chk.HasEnv(p.env) {
 			return bad(fmt.Errorf("unknown env %q (known: %s)", p.env, strings.Join(chk.Envs(), ", ")))
 		}
-		objs, err := manifest.Load(p.paths...)
-		if err != nil {
+		if err := prepared[i].loadErr; err != nil {
 			return bad(err)
 		}
+		objs := prepared[i].objs
 		sets = append(sets, checker.Set{Env: p.env, Objects: objs})
 		res.Envs = append(res.Envs, p.env)
 		for _, o := range objs {
@@ -154,26 +229,21 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 
 	// Schema first, each env against the Kubernetes release its cluster
 	// runs (declared by the objects), one validator per release.
-	validators := map[string]schemaValidator{}
 	var v schemaValidator
 	var all []*manifest.Object
-	for _, s := range sets {
-		version := *kubeVersion
-		if version == "" {
-			if version, err = schemacheck.TargetVersion(s.Objects); err != nil {
-				return bad(fmt.Errorf("env %s: %w", s.Env, err))
-			}
+	for i, s := range sets {
+		e := prepared[i]
+		if e.versionErr != nil {
+			return bad(fmt.Errorf("env %s: %w", s.Env, e.versionErr))
 		}
-		if v = validators[version]; v == nil {
-			if v, err = newSchemaValidator(*crds, version); err != nil {
-				return bad(fmt.Errorf("schema validation: %w", err))
-			}
-			validators[version] = v
+		if e.validatorErr != nil {
+			return bad(fmt.Errorf("schema validation: %w", e.validatorErr))
 		}
+		v = e.validator
 		if k, ok := v.(interface{ KubernetesVersion() string }); ok {
 			fmt.Fprintf(stderr, "%s: built-in kinds validated against Kubernetes %s\n", s.Env, k.KubernetesVersion())
 		}
-		res.Findings = append(res.Findings, v.Validate(s.Objects, s.Env)...)
+		res.Findings = append(res.Findings, e.findings...)
 		all = append(all, s.Objects...)
 	}
 	// Say which kinds only CUE validates (schemaless upstream), on stderr so

@@ -58,7 +58,17 @@ type Checker struct {
 	thresholds map[string]any
 	docs       map[string]string
 	workers    int
+	guards     kindGuards            // per rule set, the kinds it can match (kinds.go); nil until the first Check
+	byKind     map[string]*kindQuery // per kind (or nonStringKind), its query
+	bySel      map[string]*kindQuery // per selection of rule sets, its query
 	mu         sync.Mutex
+}
+
+// kindQuery is the query of the rule sets one kind needs: result i of the
+// query is rule set sel[i].
+type kindQuery struct {
+	query rego.PreparedEvalQuery
+	sel   []int
 }
 
 // ruleSet is one package's deny/warn/violation set, as queried.
@@ -118,7 +128,8 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	c := &Checker{query: pq, compiler: compiler, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers}
+	c := &Checker{query: pq, compiler: compiler, store: store, rules: rules, thresholds: thresholds, docs: docs, workers: workers,
+		byKind: map[string]*kindQuery{}, bySel: map[string]*kindQuery{}}
 	if c.indexPkgs = findEnvIndexes(compiler); len(c.indexPkgs) > 0 {
 		terms := make([]string, len(c.indexPkgs))
 		for i, pkg := range c.indexPkgs {
@@ -306,15 +317,24 @@ func (c *Checker) peers(env string, indexes map[string]map[string]any) map[strin
 func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	indexes := map[string]map[string]any{}
 	for _, s := range sets {
 		if !c.HasEnv(s.Env) {
 			return nil, fmt.Errorf("unknown env %q (known: %s)", s.Env, strings.Join(c.Envs(), ", "))
 		}
-		indexes[s.Env] = Index(s.Objects)
+	}
+	// Every object converted to an AST value once: the same value is the
+	// object in data.check.index (its env's and, for a peer, the other
+	// env's) and the input of its evaluation.
+	values, err := c.convert(ctx, sets)
+	if err != nil {
+		return nil, err
+	}
+	indexes := map[string]map[string]any{}
+	for i, s := range sets {
+		indexes[s.Env] = index(s.Objects, func(j int) any { return values[i][j] })
 	}
 	var all []finding.Finding
-	for _, s := range sets {
+	for i, s := range sets {
 		check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
 		if peers := c.peers(s.Env, indexes); len(peers) > 0 {
 			check["peers"] = peers
@@ -325,7 +345,10 @@ func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, err
 		if err := c.setEnvIndex(ctx, check); err != nil {
 			return nil, err
 		}
-		fs, err := c.evalSet(ctx, s)
+		if err := c.prepareKinds(ctx, s.Objects); err != nil {
+			return nil, err
+		}
+		fs, err := c.evalSet(ctx, s, values[i])
 		if err != nil {
 			return nil, err
 		}
@@ -357,17 +380,28 @@ func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any) error {
 	if c.envIndex == nil {
 		return nil
 	}
-	rs, err := c.envIndex.Eval(ctx)
+	// The result as AST values, not Go values: the tables hold the env's
+	// objects, which a conversion to Go and back would copy (jsonValue).
+	asAST := rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil })
+	rs, err := c.envIndex.Eval(ctx, asAST)
 	if err != nil {
 		return &PolicyError{fmt.Errorf("evaluating env_index: %w", err)}
 	}
 	if len(rs) != 1 {
 		return &PolicyError{fmt.Errorf("evaluating env_index: query returned %d results", len(rs))}
 	}
-	values, _ := rs[0].Bindings["x"].([]any)
+	list, ok := rs[0].Bindings["x"].(*ast.Array)
+	if !ok || list.Len() != len(c.indexPkgs) {
+		return &PolicyError{fmt.Errorf("evaluating env_index: unexpected result %v", rs[0].Bindings["x"])}
+	}
 	derived := map[string]any{}
+	memo := map[ast.Value]ast.Value{}
 	for i, pkg := range c.indexPkgs {
-		derived[pkg] = values[i]
+		v, err := jsonValue(list.Elem(i).Value, memo)
+		if err != nil {
+			return &PolicyError{fmt.Errorf("evaluating env_index of %s: %w", pkg, err)}
+		}
+		derived[pkg] = v
 	}
 	check["env_index"] = derived
 	// Only the new path: writing check whole would convert the env's
@@ -385,41 +419,72 @@ func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any) error {
 // goroutine per object would start each evaluation on a small stack, and
 // OPA's evaluator recurses deeply, so growing (copying) the stack again for
 // every object took an eighth of the check's CPU at 100 services.
-func (c *Checker) evalSet(ctx context.Context, s Set) ([]finding.Finding, error) {
+func (c *Checker) evalSet(ctx context.Context, s Set, values []ast.Value) ([]finding.Finding, error) {
 	results := make([][]finding.Finding, len(s.Objects))
+	err := c.parallel(ctx, len(s.Objects), func(ctx context.Context, i int) error {
+		fs, err := c.evalObject(ctx, s.Objects[i], values[i], s.Env)
+		results[i] = fs
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(results...), nil
+}
+
+// parallel runs f(0..n-1) on c.workers goroutines that take the indexes in
+// turn; the first error stops them and is returned.
+func (c *Checker) parallel(ctx context.Context, n int, f func(context.Context, int) error) error {
 	g, gctx := errgroup.WithContext(ctx)
 	var next atomic.Int64
-	for range min(c.workers, len(s.Objects)) {
+	for range min(c.workers, n) {
 		g.Go(func() error {
 			for {
 				if err := gctx.Err(); err != nil {
 					return err // the first error is the one g.Wait returns
 				}
 				i := int(next.Add(1) - 1)
-				if i >= len(s.Objects) {
+				if i >= n {
 					return nil
 				}
-				fs, err := c.evalObject(gctx, s.Objects[i], s.Env)
-				if err != nil {
+				if err := f(gctx, i); err != nil {
 					return err
 				}
-				results[i] = fs
 			}
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
-	}
-	return slices.Concat(results...), nil
+	return g.Wait()
 }
 
-func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env string) ([]finding.Finding, error) {
-	// Converted once per object, shared by every rule of every package.
-	input, err := ast.InterfaceToValue(obj.Object)
-	if err != nil {
-		return nil, fmt.Errorf("%s:%d: %w", obj.File, obj.Line, err)
+// convert converts every object of the sets to an AST value, in parallel.
+func (c *Checker) convert(ctx context.Context, sets []Set) ([][]ast.Value, error) {
+	values := make([][]ast.Value, len(sets))
+	for i, s := range sets {
+		values[i] = make([]ast.Value, len(s.Objects))
+		err := c.parallel(ctx, len(s.Objects), func(_ context.Context, j int) error {
+			obj := s.Objects[j]
+			v, err := ast.InterfaceToValue(obj.Object)
+			if err != nil {
+				return fmt.Errorf("%s:%d: %w", obj.File, obj.Line, err)
+			}
+			values[i][j] = v
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
-	rs, err := c.query.Eval(ctx, rego.EvalParsedInput(input))
+	return values, nil
+}
+
+// evalObject evaluates the rule sets of obj's kind; input is obj as an AST
+// value, shared by every rule of every package.
+func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, input ast.Value, env string) ([]finding.Finding, error) {
+	kq := c.byKind[kindOf(obj)]
+	if len(kq.sel) == 0 {
+		return nil, nil
+	}
+	rs, err := kq.query.Eval(ctx, rego.EvalParsedInput(input))
 	if err != nil {
 		return nil, &PolicyError{fmt.Errorf("evaluating %s:%d (%s %s): %w", obj.File, obj.Line, obj.Kind(), obj.Name(), err)}
 	}
@@ -431,7 +496,7 @@ func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env stri
 	for i, set := range sets {
 		members, _ := set.([]any)
 		for _, m := range members {
-			f, err := c.toFinding(c.rules[i], m, obj, env)
+			f, err := c.toFinding(c.rules[kq.sel[i]], m, obj, env)
 			if err != nil {
 				return nil, err
 			}
@@ -439,6 +504,51 @@ func (c *Checker) evalObject(ctx context.Context, obj *manifest.Object, env stri
 		}
 	}
 	return out, nil
+}
+
+// nonStringKind stands for an object whose kind is absent or not a string:
+// it matches no kind guard. A kind is never "" + NUL.
+const nonStringKind = "\x00"
+
+func kindOf(obj *manifest.Object) string {
+	if k, ok := obj.Object["kind"].(string); ok {
+		return k
+	}
+	return nonStringKind
+}
+
+// prepareKinds prepares the query of every kind among objs not yet seen:
+// kinds that need the same rule sets share one query.
+func (c *Checker) prepareKinds(ctx context.Context, objs []*manifest.Object) error {
+	if c.guards == nil { // on the first Check: --schema-only needs none
+		c.guards = findKindGuards(ctx, c.compiler, c.rules)
+	}
+	for _, o := range objs {
+		kind := kindOf(o)
+		if c.byKind[kind] != nil {
+			continue
+		}
+		sel := c.guards.selection(kind)
+		key := fmt.Sprint(sel)
+		kq := c.bySel[key]
+		if kq == nil {
+			kq = &kindQuery{sel: sel}
+			if len(sel) > 0 {
+				terms := make([]string, len(sel))
+				for i, r := range sel {
+					terms[i] = fmt.Sprintf("data[%q][%q]", c.rules[r].pkg, c.rules[r].name)
+				}
+				q, err := prepareList(ctx, c.compiler, c.store, terms)
+				if err != nil {
+					return err
+				}
+				kq.query = q
+			}
+			c.bySel[key] = kq
+		}
+		c.byKind[kind] = kq
+	}
+	return nil
 }
 
 // toFinding reads one member of a deny/warn set: a string (conftest's
@@ -541,8 +651,13 @@ func indexKey(o *manifest.Object) string {
 // Index builds data.check.index: key (Kind, or Kind.group) -> namespace ->
 // name -> objects. Cluster-scoped objects have namespace "".
 func Index(objs []*manifest.Object) map[string]any {
+	return index(objs, func(i int) any { return objs[i].Object })
+}
+
+// index builds Index with value(i) standing for objs[i].
+func index(objs []*manifest.Object, value func(int) any) map[string]any {
 	idx := map[string]any{}
-	for _, o := range objs {
+	for i, o := range objs {
 		key := indexKey(o)
 		byNS, _ := idx[key].(map[string]any)
 		if byNS == nil {
@@ -555,7 +670,7 @@ func Index(objs []*manifest.Object) map[string]any {
 			byNS[o.Namespace()] = byName
 		}
 		list, _ := byName[o.Name()].([]any)
-		byName[o.Name()] = append(list, o.Object)
+		byName[o.Name()] = append(list, value(i))
 	}
 	return idx
 }

@@ -56,6 +56,17 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCo
 			return nil, nil, err
 		}
 		costs = append(costs, RuleSetCost{s.Env, "(env_index)", time.Since(start)})
+		for _, pkg := range c.indexPkgs { // each alone (shared helpers computed again)
+			q, err := prepareList(ctx, c.compiler, c.store, []string{fmt.Sprintf("data[%q].env_index", pkg)})
+			if err != nil {
+				return nil, nil, err
+			}
+			start := time.Now()
+			if _, err := q.Eval(ctx); err != nil {
+				return nil, nil, err
+			}
+			costs = append(costs, RuleSetCost{s.Env, "(env_index alone) " + pkg, time.Since(start)})
+		}
 		inputs := make([]ast.Value, len(s.Objects))
 		for i, o := range s.Objects {
 			v, err := ast.InterfaceToValue(o.Object)
@@ -72,6 +83,26 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCo
 				}
 			}
 			costs = append(costs, RuleSetCost{s.Env, c.rules[i].pkg + "." + c.rules[i].name, time.Since(start)})
+		}
+		// Each kind's query (as Check runs it, one thread), by object kind.
+		if err := c.prepareKinds(ctx, s.Objects); err != nil {
+			return nil, nil, err
+		}
+		byKind := map[string]time.Duration{}
+		counts := map[string]int{}
+		for i, in := range inputs {
+			start := time.Now()
+			if kq := c.byKind[kindOf(s.Objects[i])]; len(kq.sel) > 0 {
+				if _, err := kq.query.Eval(ctx, rego.EvalParsedInput(in)); err != nil {
+					return nil, nil, err
+				}
+			}
+			k := indexKey(s.Objects[i])
+			byKind[k] += time.Since(start)
+			counts[k]++
+		}
+		for k, d := range byKind {
+			costs = append(costs, RuleSetCost{s.Env, fmt.Sprintf("(its kind's rule sets) %s x%d, %v each", k, counts[k], (d / time.Duration(counts[k])).Round(time.Microsecond)), d})
 		}
 		for _, in := range inputs {
 			if _, err := c.query.Eval(ctx, rego.EvalParsedInput(in), rego.EvalQueryTracer(prof)); err != nil {
