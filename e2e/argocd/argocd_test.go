@@ -407,19 +407,15 @@ func (s *stack) logCharts(t *testing.T) {
 
 func (s *stack) apps(t *testing.T) map[string]*unstructured.Unstructured {
 	t.Helper()
-	list, err := s.dyn.Resource(argocd.ApplicationGVR).Namespace(argocd.Namespace).List(t.Context(), metav1.ListOptions{})
+	apps, err := argocd.Apps(t.Context(), s.dyn)
 	if err != nil {
-		t.Fatalf("list Applications: %v", err)
+		t.Fatal(err)
 	}
-	m := map[string]*unstructured.Unstructured{}
-	for i := range list.Items {
-		m[list.Items[i].GetName()] = &list.Items[i]
-	}
-	return m
+	return apps
 }
 
-// waitSynced waits until exactly the Applications in want exist and each is
-// Synced to revision.
+// waitSynced waits until exactly the Applications in want and the chart
+// Applications exist and each of want is Synced to revision.
 func (s *stack) waitSynced(t *testing.T, want []string, revision string, timeout time.Duration) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -427,25 +423,8 @@ func (s *stack) waitSynced(t *testing.T, want []string, revision string, timeout
 		if err := s.argo.Exited(); err != nil {
 			t.Fatal(err)
 		}
-		apps := s.apps(t)
-		var pending []string
-		for _, name := range want {
-			app, ok := apps[name]
-			if !ok {
-				pending = append(pending, name+": not created")
-				continue
-			}
-			st := argocd.ReadAppState(app)
-			if st.Sync != "Synced" || st.Revision != revision {
-				pending = append(pending, fmt.Sprintf("%s: %s at %.8s (operation %s: %s)", name, st.Sync, st.Revision, st.OpPhase, st.OpMessage))
-			}
-		}
 		_, charts := renderedApplicationsBySource(t, s.repo.Dir)
-		for name := range apps {
-			if !slices.Contains(want, name) && !slices.Contains(charts, name) {
-				pending = append(pending, name+": exists, but git no longer has it")
-			}
-		}
+		pending := argocd.Pending(s.apps(t), want, charts, revision, false)
 		if len(pending) == 0 {
 			return
 		}

@@ -1,11 +1,8 @@
 package twin_test
 
 import (
-	"fmt"
 	"io/fs"
 	"path/filepath"
-	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -122,34 +119,10 @@ func (p *platform) waitApplications(t *testing.T, timeout time.Duration, healthy
 		if err != nil {
 			t.Fatal(err)
 		}
-		var pending []string
-		for _, name := range synced {
-			app, ok := apps[name]
-			if !ok {
-				pending = append(pending, name+": not created")
-				continue
-			}
-			st := argocd.ReadAppState(app)
-			ok = st.Health == "Healthy" || notHealthyAllowed[name] != "" || !healthy
-			if st.Sync != "Synced" || st.Revision != head || !ok {
-				pending = append(pending, fmt.Sprintf("%s: %s at %.8s, %s%s (operation %s: %s)%s",
-					name, st.Sync, st.Revision, st.Health, suffix(st.HealthMessage), st.OpPhase, st.OpMessage, unhealthyResources(app)))
-			}
-		}
-		for _, name := range charts {
-			if _, ok := apps[name]; !ok {
-				pending = append(pending, name+": not created")
-			}
-		}
-		for name := range apps {
-			if !slices.Contains(synced, name) && !slices.Contains(charts, name) {
-				pending = append(pending, name+": exists, but git does not have it")
-			}
-		}
+		pending := argocd.Pending(apps, synced, charts, head, healthy)
 		if len(pending) == 0 {
 			return
 		}
-		sort.Strings(pending)
 		last = pending
 		if time.Now().After(deadline) {
 			want := "Synced to " + head[:8]
@@ -160,28 +133,6 @@ func (p *platform) waitApplications(t *testing.T, timeout time.Duration, healthy
 		}
 		time.Sleep(2 * time.Second)
 	}
-}
-
-func suffix(msg string) string {
-	if msg == "" {
-		return ""
-	}
-	return ": " + msg
-}
-
-// unhealthyResources names an Application's resources that are not
-// Healthy, with Argo CD's message for each: what an operator reads.
-func unhealthyResources(app *unstructured.Unstructured) string {
-	var out []string
-	for _, r := range argocd.ResourceHealths(app) {
-		if r.Status != "" && r.Status != "Healthy" {
-			out = append(out, fmt.Sprintf("%s %s/%s %s%s", r.Kind, r.Namespace, r.Name, r.Status, suffix(r.Message)))
-		}
-	}
-	if len(out) == 0 {
-		return ""
-	}
-	return "; not Healthy: " + strings.Join(out, ", ")
 }
 
 // commit edits the repository Argo CD syncs (edit changes files under its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -99,4 +100,59 @@ func RenderedApplications(renderedEnv string) (synced, charts []string, err erro
 	sort.Strings(synced)
 	sort.Strings(charts)
 	return synced, charts, nil
+}
+
+// Pending says, one line per Application, what keeps apps from being
+// exactly the render's: each of synced exists, is Synced to revision and,
+// if healthy, Healthy (with the resources that are not, and Argo CD's
+// word on each); each of charts exists; no other Application exists.
+// Empty when all hold.
+func Pending(apps map[string]*unstructured.Unstructured, synced, charts []string, revision string, healthy bool) []string {
+	var pending []string
+	for _, name := range synced {
+		app, ok := apps[name]
+		if !ok {
+			pending = append(pending, name+": not created")
+			continue
+		}
+		st := ReadAppState(app)
+		if st.Sync != "Synced" || st.Revision != revision || (healthy && st.Health != "Healthy") {
+			pending = append(pending, fmt.Sprintf("%s: %s at %.8s, %s%s (operation %s: %s)%s",
+				name, st.Sync, st.Revision, st.Health, colon(st.HealthMessage), st.OpPhase, st.OpMessage, unhealthy(app)))
+		}
+	}
+	for _, name := range charts {
+		if _, ok := apps[name]; !ok {
+			pending = append(pending, name+": not created")
+		}
+	}
+	for name := range apps {
+		if !slices.Contains(synced, name) && !slices.Contains(charts, name) {
+			pending = append(pending, name+": exists, but git does not have it")
+		}
+	}
+	sort.Strings(pending)
+	return pending
+}
+
+func colon(msg string) string {
+	if msg == "" {
+		return ""
+	}
+	return ": " + msg
+}
+
+// unhealthy names an Application's resources that are not Healthy, with
+// Argo CD's message for each: what an operator reads.
+func unhealthy(app *unstructured.Unstructured) string {
+	var out []string
+	for _, r := range ResourceHealths(app) {
+		if r.Status != "" && r.Status != "Healthy" {
+			out = append(out, fmt.Sprintf("%s %s/%s %s%s", r.Kind, r.Namespace, r.Name, r.Status, colon(r.Message)))
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; not Healthy: " + strings.Join(out, ", ")
 }
