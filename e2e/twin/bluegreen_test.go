@@ -94,6 +94,9 @@ func TestBlueGreenRelease(t *testing.T) {
 		t.Logf("old ReplicaSet %s scaled to zero %s after promotion (scaleDownDelaySeconds %d)", old.Name, waited.Round(time.Second), delay)
 	}
 	p.waitUp(t, 2*time.Minute)
+	// Promoted, every Application is Synced and Healthy again, the root
+	// app of apps included.
+	p.waitApplications(t, 3*time.Minute, true)
 
 	// Release 3 is broken: its analysis fails, the Rollout aborts, and the
 	// active Service stays on v2 all along.
