@@ -22,12 +22,6 @@ import (
 // file configures.
 const resync = 10 * time.Second
 
-// notHealthyAllowed are the Applications whose health the twin does not
-// assert, with the reason: none today. Every in-repository Application
-// must end Synced and Healthy, its objects' controllers real or named
-// stand-ins.
-var notHealthyAllowed = map[string]string{}
-
 // runAWSStandIns starts the stand-ins for the controllers that act on AWS,
 // which no test can run: Crossplane's AWS provider, the ACK QuickSight
 // controller and the AWS Load Balancer Controller (internal/twin; each

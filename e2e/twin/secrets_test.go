@@ -5,7 +5,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -16,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
-	"sigs.k8s.io/yaml"
 
 	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
 	"github.com/ecommerce-platform/gitops/e2e/internal/awstwin"
@@ -400,28 +398,14 @@ func roleAccount(arn string) string {
 // rendered file.
 func setFileRoleAnnotation(t *testing.T, file, arn string) {
 	t.Helper()
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var obj map[string]any
-	if err := yaml.Unmarshal(data, &obj); err != nil {
-		t.Fatal(err)
-	}
-	u := unstructured.Unstructured{Object: obj}
+	u := argocd.ReadYAML(t, file)
 	ann := u.GetAnnotations()
 	if ann[awstwin.RoleARNAnnotation] == "" {
 		t.Fatalf("%s has no %s annotation", file, awstwin.RoleARNAnnotation)
 	}
 	ann[awstwin.RoleARNAnnotation] = arn
 	u.SetAnnotations(ann)
-	out, err := yaml.Marshal(u.Object)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(file, out, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	argocd.WriteYAML(t, file, u)
 }
 
 // waitArgoShows waits until some Application reports the resource with

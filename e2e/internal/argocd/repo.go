@@ -103,13 +103,7 @@ func (r *Repo) standInWorkloadCluster(t testing.TB) {
 		if err := unstructured.SetNestedField(sec.Object, `{"tlsClientConfig":{"insecure":false}}`, "stringData", "config"); err != nil {
 			t.Fatal(err)
 		}
-		data, err := yaml.Marshal(sec.Object)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(f, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		WriteYAML(t, f, sec)
 		n++
 	}
 	if n != 1 {
@@ -142,6 +136,18 @@ func ReadYAML(t testing.TB, path string) *unstructured.Unstructured {
 		t.Fatal(err)
 	}
 	return obj
+}
+
+// WriteYAML writes one object to a YAML file (a test's edit of a render).
+func WriteYAML(t testing.TB, path string, obj *unstructured.Unstructured) {
+	t.Helper()
+	data, err := yaml.Marshal(obj.Object)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func readObject(path string) (*unstructured.Unstructured, error) {
