@@ -6,6 +6,7 @@ require (
 	cuelang.org/go v0.17.1
 	github.com/aws/aws-sdk-go-v2 v1.43.4
 	github.com/sivchari/kumo v0.33.1
+	github.com/yuin/gopher-lua v1.1.2
 	golang.org/x/mod v0.43.0
 	k8s.io/api v0.37.2
 	k8s.io/apimachinery v0.37.2
