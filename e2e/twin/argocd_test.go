@@ -1,6 +1,7 @@
 package twin_test
 
 import (
+	"fmt"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -114,8 +115,8 @@ func (p *platform) waitApplications(t *testing.T, timeout time.Duration, healthy
 			t.Fatal(err)
 		}
 		pending := argocd.Pending(apps, synced, charts, head, healthy)
-		if !healthy {
-			pending = p.exceptRootWaitingOnHealth(t, apps, pending)
+		if why := p.rootOperationDone(t, apps, ""); why != "" {
+			pending = append(pending, why)
 		}
 		if len(pending) == 0 {
 			return
@@ -132,34 +133,25 @@ func (p *platform) waitApplications(t *testing.T, timeout time.Duration, healthy
 	}
 }
 
-// exceptRootWaitingOnHealth drops the root app of apps from pending when
-// its sync operation is running and waiting for health: the root app
-// manages its own Application, whose health is its children's, so while a
-// blue-green release waits Suspended for its promotion a sync of the root
-// that started meanwhile waits too (seen in the twin: the root is OutOfSync
-// on a new revision when its Argo CD Secrets differ from git, and its
-// operation waits for its own health until the promotion). It is logged,
-// not hidden; waitApplications with healthy asks it Synced again.
-func (p *platform) exceptRootWaitingOnHealth(t *testing.T, apps map[string]*unstructured.Unstructured, pending []string) []string {
+// rootOperationDone says why the root app of apps' last operation is not
+// done: running (a sync waiting for health holds every later commit to the
+// root's folder) or failed. want, if not empty, is the revision it must have
+// synced. Empty when done.
+func (p *platform) rootOperationDone(t *testing.T, apps map[string]*unstructured.Unstructured, want string) string {
 	t.Helper()
 	root := p.repo.RootApplication(t).GetName()
 	app, ok := apps[root]
 	if !ok {
-		return pending
+		return root + ": missing"
 	}
 	st := argocd.ReadAppState(app)
-	if st.OpPhase != "Running" || !strings.Contains(st.OpMessage, "waiting for healthy state") {
-		return pending
+	switch {
+	case st.OpPhase != "" && st.OpPhase != "Succeeded":
+		return fmt.Sprintf("%s: operation %s: %s", root, st.OpPhase, st.OpMessage)
+	case want != "" && st.OpRevision != want:
+		return fmt.Sprintf("%s: last operation synced %.8s, want %.8s", root, st.OpRevision, want)
 	}
-	var out []string
-	for _, line := range pending {
-		if strings.HasPrefix(line, root+": ") {
-			t.Logf("not waited for: %s", line)
-			continue
-		}
-		out = append(out, line)
-	}
-	return out
+	return ""
 }
 
 // commit edits the repository Argo CD syncs (edit changes files under its

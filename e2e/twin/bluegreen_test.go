@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 
+	"github.com/ecommerce-platform/gitops/e2e/internal/argocd"
 	envedit "github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
@@ -73,6 +74,8 @@ func TestBlueGreenRelease(t *testing.T) {
 		}
 		time.Sleep(time.Second)
 	}
+
+	p.changeRootDuringRelease(t, ns, name, active, v1)
 
 	promoted := p.promote(t, ns, name)
 	p.eventually(t, 2*time.Minute, "the active Service on the new version", func() (bool, string) {
@@ -162,6 +165,61 @@ func (p *platform) releaseCandidate(t *testing.T) (string, *unstructured.Unstruc
 	}
 	t.Fatal("no rendered blue-green Rollout with a prePromotionAnalysis")
 	return "", nil
+}
+
+// changeRootDuringRelease commits a change to the root app of apps' own
+// folder (an annotation on one child Application, as a PR changing an
+// Application's spec would be) while the release waits paused for its
+// promotion: the root's sync must complete at once, not wait for the
+// promotion (the Application health check of bootstrap/argocd-values.yaml
+// counts the Suspended child as Healthy; Argo CD's documented one holds the
+// root's sync, and with it every later root change, until someone
+// promotes). The release stays paused, on the old version.
+func (p *platform) changeRootDuringRelease(t *testing.T, ns, name, active, stable string) {
+	t.Helper()
+	root := p.repo.RootApplication(t).GetName()
+	files, err := filepath.Glob(filepath.Join(p.repo.Rendered(), "argocd", "application-*.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sort.Strings(files)
+	var child string
+	for _, f := range files {
+		if n := argocd.ReadYAML(t, f).GetName(); n != root {
+			child = f
+			break
+		}
+	}
+	if child == "" {
+		t.Fatalf("the root app %s has no child Application to change", root)
+	}
+	start := time.Now()
+	head := p.repo.CommitEdited(t, "a child Application changed during the release", func() {
+		app := argocd.ReadYAML(t, child)
+		ann := app.GetAnnotations()
+		if ann == nil {
+			ann = map[string]string{}
+		}
+		ann["platform.shop/twin-change"] = "during the release"
+		app.SetAnnotations(ann)
+		argocd.WriteYAML(t, child, app)
+	})
+	p.eventually(t, 2*time.Minute, "the root app synced the change during the paused release", func() (bool, string) {
+		apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		why := p.rootOperationDone(t, apps, head)
+		return why == "", why
+	})
+	t.Logf("root app synced %.8s (a changed child Application) %s after the commit, the release still paused", head, time.Since(start).Round(time.Second))
+	r := p.get(t, rolloutGVR, ns, name)
+	if phase, _, _ := unstructured.NestedString(r.Object, "status", "phase"); phase != "Paused" {
+		t.Errorf("Rollout %s is %s after the root's sync, want still Paused", name, phase)
+	}
+	if got := p.serviceHash(t, ns, active); got != stable {
+		t.Errorf("active Service %s switched to %q without promotion", active, got)
+	}
 }
 
 // releaseImage commits release n of service name: a new image digest in

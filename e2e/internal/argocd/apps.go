@@ -16,6 +16,8 @@ import (
 // AppState is what tests read from an Application's status.
 type AppState struct {
 	Sync, Revision, Health, HealthMessage, OpPhase, OpMessage string
+	// OpRevision: the revision the last operation synced.
+	OpRevision string
 	// Automated: the last operation was started by auto-sync.
 	Automated bool
 }
@@ -29,6 +31,7 @@ func ReadAppState(app *unstructured.Unstructured) AppState {
 	st.HealthMessage, _, _ = unstructured.NestedString(app.Object, "status", "health", "message")
 	st.OpPhase, _, _ = unstructured.NestedString(app.Object, "status", "operationState", "phase")
 	st.OpMessage, _, _ = unstructured.NestedString(app.Object, "status", "operationState", "message")
+	st.OpRevision, _, _ = unstructured.NestedString(app.Object, "status", "operationState", "syncResult", "revision")
 	st.Automated, _, _ = unstructured.NestedBool(app.Object, "status", "operationState", "operation", "initiatedBy", "automated")
 	return st
 }
@@ -118,7 +121,7 @@ func Pending(apps map[string]*unstructured.Unstructured, synced, charts []string
 		st := ReadAppState(app)
 		if st.Sync != "Synced" || st.Revision != revision || (healthy && st.Health != "Healthy") {
 			pending = append(pending, fmt.Sprintf("%s: %s at %.8s, %s%s (operation %s: %s)%s",
-				name, st.Sync, st.Revision, st.Health, colon(st.HealthMessage), st.OpPhase, st.OpMessage, unhealthy(app)))
+				name, st.Sync, st.Revision, st.Health, colon(st.HealthMessage), st.OpPhase, st.OpMessage, unhealthy(app)+outOfSync(app)))
 		}
 	}
 	for _, name := range charts {
@@ -140,6 +143,24 @@ func colon(msg string) string {
 		return ""
 	}
 	return ": " + msg
+}
+
+// outOfSync names an Application's resources that differ from git: which
+// one keeps it OutOfSync.
+func outOfSync(app *unstructured.Unstructured) string {
+	resources, _, _ := unstructured.NestedSlice(app.Object, "status", "resources")
+	var out []string
+	for _, r := range resources {
+		m, ok := r.(map[string]any)
+		if !ok || m["status"] != "OutOfSync" {
+			continue
+		}
+		out = append(out, fmt.Sprintf("%v %v/%v", m["kind"], m["namespace"], m["name"]))
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; OutOfSync: " + strings.Join(out, ", ")
 }
 
 // unhealthy names an Application's resources that are not Healthy, with

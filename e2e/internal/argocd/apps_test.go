@@ -28,14 +28,18 @@ func TestPending(t *testing.T) {
 		"sick":     app("sick", "Synced", "abc", "Degraded", degraded),
 		"chart":    app("chart", "Unknown", "", "Healthy"),
 		"leftover": app("leftover", "Synced", "abc", "Healthy"),
+		"drifted": app("drifted", "OutOfSync", "abc", "Healthy",
+			map[string]any{"kind": "Secret", "namespace": "argocd", "name": "repo", "status": "OutOfSync"},
+			map[string]any{"kind": "Service", "namespace": "shop", "name": "cart", "status": "Synced"}),
 	}
-	synced := []string{"good", "old", "sick", "missing"}
-	if got := Pending(apps, synced, []string{"chart"}, "abc", false); len(got) != 3 ||
-		!strings.HasPrefix(got[0], "leftover: exists, but git") || got[1] != "missing: not created" || !strings.HasPrefix(got[2], "old: Synced at 000") {
+	synced := []string{"drifted", "good", "old", "sick", "missing"}
+	if got := Pending(apps, synced, []string{"chart"}, "abc", false); len(got) != 4 ||
+		!strings.HasSuffix(got[0], "; OutOfSync: Secret argocd/repo") ||
+		!strings.HasPrefix(got[1], "leftover: exists, but git") || got[2] != "missing: not created" || !strings.HasPrefix(got[3], "old: Synced at 000") {
 		t.Errorf("without health: %q", got)
 	}
 	got := Pending(apps, synced, []string{"chart", "other-chart"}, "abc", true)
-	want := []string{"leftover: exists", "missing: not created", "old: Synced at 000", "other-chart: not created", "sick: Synced at abc, Degraded"}
+	want := []string{"drifted: OutOfSync at abc", "leftover: exists", "missing: not created", "old: Synced at 000", "other-chart: not created", "sick: Synced at abc, Degraded"}
 	if len(got) != len(want) {
 		t.Fatalf("with health: %q", got)
 	}
@@ -44,8 +48,8 @@ func TestPending(t *testing.T) {
 			t.Errorf("with health, line %d: %q, want it to start %q", i, got[i], want[i])
 		}
 	}
-	if !strings.Contains(got[4], "not Healthy: ExternalSecret shop/cart Degraded: could not get secret data") {
-		t.Errorf("the unhealthy resource is not named with Argo CD's message: %q", got[4])
+	if !strings.Contains(got[5], "not Healthy: ExternalSecret shop/cart Degraded: could not get secret data") {
+		t.Errorf("the unhealthy resource is not named with Argo CD's message: %q", got[5])
 	}
 	if got := Pending(map[string]*unstructured.Unstructured{"good": apps["good"], "chart": apps["chart"]}, []string{"good"}, []string{"chart"}, "abc", true); len(got) != 0 {
 		t.Errorf("all in place: %q", got)
