@@ -121,11 +121,13 @@ func (p *platform) waitApplications(t *testing.T, timeout time.Duration, healthy
 			pending = append(pending, why)
 		}
 		// The root app's folder does not change with a release, yet in one
-		// run of four it was OutOfSync at the new revision: say on what.
+		// run of four it was OutOfSync at the new revision: say on what
+		// (not while it creates its children at bring-up: Missing).
 		for _, line := range pending {
-			if strings.HasPrefix(line, root+": OutOfSync") && !logged[line] {
-				logged[line] = true
-				t.Logf("root app OutOfSync at %.8s: %s", head, line)
+			_, diff, found := strings.Cut(line, "; OutOfSync: ")
+			if strings.HasPrefix(line, root+": OutOfSync") && found && !strings.Contains(line, " Missing") && !logged[diff] {
+				logged[diff] = true
+				t.Logf("root app OutOfSync at %.8s on %s", head, diff)
 			}
 		}
 		if len(pending) == 0 {
