@@ -12,6 +12,7 @@ docs := {
 	"topology.project-wave": "Every Application's AppProject (other than default) is in the set and syncs in an earlier wave.",
 	"topology.destination": "Every Application's destination is the in-cluster API server or a cluster an Argo CD cluster Secret of the set registers, in an earlier wave.",
 	"topology.project-destination": "Every Application's destination (server or name, and namespace) is one its AppProject permits.",
+	"topology.child-operation": "Every Argo CD Application that syncs an Application (an app of apps) ignores the fields Argo CD writes on its children: /operation and the argocd.argoproj.io/refresh annotation (ignoreDifferences, group argoproj.io, kind Application). Compared, the parent is OutOfSync whenever a child syncs, and its automated sync waits on the child's health: during a paused blue-green release, until the promotion.",
 	"topology.controller-missing": "Every object of a kind a controller serves (External Secrets, ACK QuickSight, Crossplane's providers, Argo Rollouts, the Load Balancer Controller, Portworx and Stork) is synced to a cluster where an Application of the set installs that controller's chart (label platform.shop/upstream-chart): elsewhere its kind is not served, or nothing reconciles it.",
 }
 
@@ -205,4 +206,34 @@ cluster_ids[json.marshal(app.spec.destination)] := cluster_id(app.spec.destinati
 installed_charts[chart] contains cluster_id(app.spec.destination) if {
 	some app in lib.objects("Application.argoproj.io", "argocd")
 	chart := app.metadata.labels["platform.shop/upstream-chart"]
+}
+
+# topology.child-operation: Argo CD starts a child's sync by writing
+# /operation on it, and a refresh by annotating it; neither is rendered. A
+# parent that compares them is OutOfSync on every child sync and syncs again,
+# which gitops-engine holds until each child is Healthy or Degraded
+# (pkg/sync/sync_context.go): a release paused for its promotion held the
+# root app until the promotion (found by the twin). argo-cd
+# docs/operator-manual/cluster-bootstrapping.md ignores both.
+deny contains lib.finding("topology.child-operation", msg, ["kind"]) if {
+	input.kind == "Application"
+	application
+	some parent in lib.syncing_apps(input)
+	some field in child_live_fields
+	not ignores_child_field(parent, field)
+	msg := sprintf("Argo CD Application %s syncs Application %s but does not ignore %s of kind Application, group argoproj.io (spec.ignoreDifferences; schema/argocd_app.cue #ChildAppLiveFields): Argo CD writes it on every child sync, so the parent turns OutOfSync and its sync waits on the child's health (a paused release: until the promotion)", [parent.metadata.name, input.metadata.name, field.pointer])
+}
+
+child_live_fields := [
+	{"pointer": "/operation", "jq": ".operation"},
+	{"pointer": "/metadata/annotations/argocd.argoproj.io~1refresh", "jq": `.metadata.annotations["argocd.argoproj.io/refresh"]`},
+]
+
+ignores_child_field(parent, field) if {
+	some d in object.get(parent, ["spec", "ignoreDifferences"], [])
+	d.kind == "Application"
+	object.get(d, ["group"], "") in {"argoproj.io", "*"}
+	object.get(d, ["name"], "") == ""
+	some p in array.concat(object.get(d, ["jsonPointers"], []), object.get(d, ["jqPathExpressions"], []))
+	p in {field.pointer, field.jq}
 }

@@ -167,3 +167,49 @@ test_controller_lookup_reads_the_engine_env_index if {
 	none := object.union(chk, {"env_index": {"topology": nothing_installed}})
 	{f.rule | some f in topology.deny} == {"topology.controller-missing"} with input as rollout with data.check as none
 }
+
+# An app of apps ignores what Argo CD writes on its children.
+child_fields := [{"group": "argoproj.io", "kind": "Application", "jsonPointers": ["/operation", "/metadata/annotations/argocd.argoproj.io~1refresh"]}]
+
+app_of_apps(ignore) := json.patch(root, [
+	{"op": "add", "path": "/spec/source", "value": {"path": "rendered/prod/argocd"}},
+	{"op": "add", "path": "/spec/ignoreDifferences", "value": ignore},
+])
+
+child_files := {"files": {"Application.argoproj.io": {"argocd": {
+	"platform-prod": "rendered/prod/argocd/application-platform-prod.yaml",
+	"prod-platform": "rendered/prod/argocd/application-prod-platform.yaml",
+}}}}
+
+children_denied(obj, parent) := r if {
+	chk := object.union(fixtures.check("prod", [project, cluster, workload, parent]), child_files)
+	r := {f.rule | some f in topology.deny} with input as obj with data.check as chk
+}
+
+test_child_operation_ignored if {
+	children_denied(workload, app_of_apps(child_fields)) == set()
+	children_denied(app_of_apps(child_fields), app_of_apps(child_fields)) == set()
+
+	# jq paths and the wildcard group say the same
+	jq := [{"group": "*", "kind": "Application", "jqPathExpressions": [".operation", `.metadata.annotations["argocd.argoproj.io/refresh"]`]}]
+	children_denied(workload, app_of_apps(jq)) == set()
+}
+
+test_child_operation_compared if {
+	children_denied(workload, app_of_apps([])) == {"topology.child-operation"}
+
+	# the root's own Application is one of its children
+	children_denied(app_of_apps([]), app_of_apps([])) == {"topology.child-operation"}
+
+	# one of the two fields is not enough
+	only_operation := [{"group": "argoproj.io", "kind": "Application", "jsonPointers": ["/operation"]}]
+	children_denied(workload, app_of_apps(only_operation)) == {"topology.child-operation"}
+
+	# for another kind, another group or one named child only, it is not ignored
+	other_kind := [object.union(child_fields[0], {"kind": "Service"})]
+	children_denied(workload, app_of_apps(other_kind)) == {"topology.child-operation"}
+	other_group := [object.union(child_fields[0], {"group": ""})]
+	children_denied(workload, app_of_apps(other_group)) == {"topology.child-operation"}
+	one_child := [object.union(child_fields[0], {"name": "prod-storage"})]
+	children_denied(workload, app_of_apps(one_child)) == {"topology.child-operation"}
+}
