@@ -120,9 +120,10 @@ func (p *platform) waitApplications(t *testing.T, timeout time.Duration, healthy
 		if why := p.rootOperationDone(t, apps, ""); why != "" {
 			pending = append(pending, why)
 		}
-		// The root app's folder does not change with a release, yet in one
-		// run of four it was OutOfSync at the new revision: say on what
-		// (not while it creates its children at bring-up: Missing).
+		// The root app's folder does not change with a release; when it
+		// compared what Argo CD writes on its children (/operation) it was
+		// OutOfSync on every child sync (topology.child-operation). Say on
+		// what it is OutOfSync (not at bring-up, its children Missing).
 		for _, line := range pending {
 			_, diff, found := strings.Cut(line, "; OutOfSync: ")
 			if strings.HasPrefix(line, root+": OutOfSync") && found && !strings.Contains(line, " Missing") && !logged[diff] {
