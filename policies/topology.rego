@@ -13,6 +13,7 @@ docs := {
 	"topology.destination": "Every Application's destination is the in-cluster API server or a cluster an Argo CD cluster Secret of the set registers, in an earlier wave.",
 	"topology.project-destination": "Every Application's destination (server or name, and namespace) is one its AppProject permits.",
 	"topology.child-operation": "Every Argo CD Application that syncs an Application (an app of apps) ignores the fields Argo CD writes on its children: /operation and the argocd.argoproj.io/refresh annotation (ignoreDifferences, group argoproj.io, kind Application). Compared, the parent is OutOfSync whenever a child syncs, and its automated sync waits on the child's health: during a paused blue-green release, until the promotion.",
+	"topology.child-canonical": "Every Argo CD Application synced by another one is rendered as Argo CD writes it back: no empty string and no empty list in its spec outside Helm values. Argo CD's types omit them (pkg/apis/application/v1alpha1/types.go, omitempty), so its controller's first update of the Application drops them, and the parent differs from it on every child sync, applies them again and waits on the child's health.",
 	"topology.controller-missing": "Every object of a kind a controller serves (External Secrets, ACK QuickSight, Crossplane's providers, Argo Rollouts, the Load Balancer Controller, Portworx and Stork) is synced to a cluster where an Application of the set installs that controller's chart (label platform.shop/upstream-chart): elsewhere its kind is not served, or nothing reconciles it.",
 }
 
@@ -236,4 +237,26 @@ ignores_child_field(parent, field) if {
 	object.get(d, ["name"], "") == ""
 	some p in array.concat(object.get(d, ["jsonPointers"], []), object.get(d, ["jqPathExpressions"], []))
 	p in {field.pointer, field.jq}
+}
+
+# topology.child-canonical: Argo CD starts a sync by updating the whole
+# Application through its Go types (util/argo SetAppOperation), which omit
+# empty strings and lists: a rendered `group: ""` was dropped on every child
+# sync and applied again by the root app, which stayed OutOfSync and held its
+# sync on the child's health (found by the twin's aborted release). Helm
+# values are raw JSON to Argo CD and kept as written.
+deny contains lib.finding("topology.child-canonical", msg, array.concat(["spec"], path)) if {
+	input.kind == "Application"
+	application
+	count(lib.syncing_apps(input)) > 0
+	walk(input.spec, [path, value])
+	value in {"", []}
+	not helm_values(path)
+	msg := sprintf("Application %s sets spec.%s to %s, which Argo CD's Application type omits when its controller writes the Application back: the Application syncing it then differs on every sync of it; leave the field out", [input.metadata.name, concat(".", [sprintf("%v", [p]) | some p in path]), json.marshal(value)])
+}
+
+helm_values(path) if {
+	some i
+	path[i] == "helm"
+	path[i + 1] in {"valuesObject", "values"}
 }

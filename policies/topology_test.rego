@@ -174,7 +174,10 @@ child_fields := [{"group": "argoproj.io", "kind": "Application", "jsonPointers":
 app_of_apps(ignore) := json.patch(root, [
 	{"op": "add", "path": "/spec/source", "value": {"path": "rendered/prod/argocd"}},
 	{"op": "add", "path": "/spec/ignoreDifferences", "value": ignore},
-])
+]) if count(ignore) > 0
+
+# No list at all: an empty one is what topology.child-canonical denies.
+app_of_apps([]) := json.patch(root, [{"op": "add", "path": "/spec/source", "value": {"path": "rendered/prod/argocd"}}])
 
 child_files := {"files": {"Application.argoproj.io": {"argocd": {
 	"platform-prod": "rendered/prod/argocd/application-platform-prod.yaml",
@@ -212,4 +215,22 @@ test_child_operation_compared if {
 	children_denied(workload, app_of_apps(other_group)) == {"topology.child-operation"}
 	one_child := [object.union(child_fields[0], {"name": "prod-storage"})]
 	children_denied(workload, app_of_apps(one_child)) == {"topology.child-operation"}
+}
+
+# A child Application is rendered as Argo CD writes it back.
+test_child_canonical if {
+	parent := app_of_apps(child_fields)
+	core := fixtures.set(workload, "/spec/ignoreDifferences", [{"group": "", "kind": "Service", "jsonPointers": ["/spec/selector/x"]}])
+	children_denied(core, parent) == {"topology.child-canonical"}
+	no_options := json.patch(workload, [{"op": "add", "path": "/spec/syncPolicy", "value": {"syncOptions": []}}])
+	children_denied(no_options, parent) == {"topology.child-canonical"}
+
+	# without the empty fields, and in Helm values (raw to Argo CD), it passes
+	children_denied(fixtures.set(workload, "/spec/ignoreDifferences", [{"kind": "Service", "jsonPointers": ["/spec/selector/x"]}]), parent) == set()
+	helm := fixtures.set(workload, "/spec/source", {"chart": "c", "helm": {"values": "", "valuesObject": {"a": "", "b": []}}})
+	children_denied(helm, parent) == set()
+
+	# an Application no other syncs is not written back by a parent
+	chk := fixtures.check("prod", [project, cluster, core])
+	{f.rule | some f in topology.deny} == set() with input as core with data.check as chk
 }
