@@ -2,7 +2,9 @@ package twin_test
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,7 +48,7 @@ func TestBlueGreenRelease(t *testing.T) {
 	v1 := p.stableHash(t, ns, name)
 
 	// Release 2: a new digest, as a commit to the env would render it.
-	p.releaseImage(t, name, 2)
+	release2 := p.releaseImage(t, name, 2)
 	v2 := p.waitNewHash(t, ns, name, v1)
 	p.waitPreviewUp(t, ns, name, v2)
 	if got := p.serviceHash(t, ns, preview); got != v2 {
@@ -83,9 +85,13 @@ func TestBlueGreenRelease(t *testing.T) {
 		return got == v2, "active selects " + got
 	})
 	t.Logf("promoted: active Service %s on %s %s after the promotion", active, v2, time.Since(promoted).Round(time.Second))
-	if got := p.stableHash(t, ns, name); got != v2 {
-		t.Errorf("stable ReplicaSet %q after promotion, want %q", got, v2)
-	}
+	// The controller switches the Service before it writes the status
+	// (rollout/bluegreen.go, then persistRolloutStatus): the stable
+	// ReplicaSet follows within the reconcile.
+	p.eventually(t, 30*time.Second, "the new ReplicaSet stable after promotion", func() (bool, string) {
+		got := p.stableHash(t, ns, name)
+		return got == v2, "stable " + got
+	})
 	old := p.replicaSet(t, ns, name, v1)
 	p.eventually(t, time.Duration(delay)*time.Second+2*time.Minute, "the old ReplicaSet scaled to zero", func() (bool, string) {
 		old = p.replicaSet(t, ns, name, v1)
@@ -104,7 +110,7 @@ func TestBlueGreenRelease(t *testing.T) {
 	// Release 3 is broken: its analysis fails, the Rollout aborts, and the
 	// active Service stays on v2 all along.
 	p.analysis.failing.Store(true)
-	p.releaseImage(t, name, 3)
+	release3 := p.releaseImage(t, name, 3)
 	v3 := p.waitNewHash(t, ns, name, v2)
 	watchDone := make(chan string)
 	stop := make(chan struct{})
@@ -145,6 +151,43 @@ func TestBlueGreenRelease(t *testing.T) {
 	r := p.get(t, rolloutGVR, ns, name)
 	msg, _, _ := unstructured.NestedString(r.Object, "status", "message")
 	t.Logf("release 3 (%s): AnalysisRun %s Failed; Rollout aborted (%s); active Service stayed on %s", v3, failed.GetName(), msg, v2)
+	p.rootNotSyncedAt(t, release2, release3)
+}
+
+// rootNotSyncedAt fails if the root app of apps ran a sync at any of the
+// given commits, which leave its folder unchanged: it did when it compared
+// what Argo CD writes back on its children (the /operation that starts a
+// child's sync, an empty field Argo CD's types drop), and that sync waited
+// on the released child's health (topology.child-operation and
+// topology.child-canonical).
+func (p *platform) rootNotSyncedAt(t *testing.T, commits ...string) {
+	t.Helper()
+	root := p.repo.RootApplication(t)
+	apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	app, ok := apps[root.GetName()]
+	if !ok {
+		t.Fatalf("the root app %s is missing", root.GetName())
+	}
+	var synced []string
+	history, _, _ := unstructured.NestedSlice(app.Object, "status", "history")
+	for _, h := range history {
+		if rev, ok := h.(map[string]any)["revision"].(string); ok {
+			synced = append(synced, rev)
+		}
+	}
+	for _, path := range [][]string{{"status", "operationState", "syncResult", "revision"}, {"status", "operationState", "operation", "sync", "revision"}, {"operation", "sync", "revision"}} {
+		if rev, _, _ := unstructured.NestedString(app.Object, path...); rev != "" {
+			synced = append(synced, rev)
+		}
+	}
+	for _, c := range commits {
+		if slices.Contains(synced, c) {
+			t.Errorf("the root app %s ran a sync at %.8s, a commit that leaves its folder unchanged (it synced at %v): it differs from what Argo CD wrote back on a child Application", root.GetName(), c, synced)
+		}
+	}
 }
 
 // releaseCandidate is the first Rollout (by folder) with a blue-green
@@ -193,6 +236,10 @@ func (p *platform) changeRootDuringRelease(t *testing.T, ns, name, active, stabl
 	if child == "" {
 		t.Fatalf("the root app %s has no child Application to change", root)
 	}
+	original, err := os.ReadFile(child)
+	if err != nil {
+		t.Fatal(err)
+	}
 	start := time.Now()
 	head := p.repo.CommitEdited(t, "a child Application changed during the release", func() {
 		app := argocd.ReadYAML(t, child)
@@ -213,6 +260,22 @@ func (p *platform) changeRootDuringRelease(t *testing.T, ns, name, active, stabl
 		return why == "", why
 	})
 	t.Logf("root app synced %.8s (a changed child Application) %s after the commit, the release still paused", head, time.Since(start).Round(time.Second))
+	// Back to the render: a later commit renders again and would revert
+	// the change itself, a root sync in the middle of the next release.
+	head = p.repo.CommitEdited(t, "the child Application's change reverted", func() {
+		if err := os.WriteFile(child, original, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	})
+	p.eventually(t, 2*time.Minute, "the root app synced the revert during the paused release", func() (bool, string) {
+		apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		why := p.rootOperationDone(t, apps, head)
+		return why == "", why
+	})
+	t.Logf("root app synced %.8s (the change reverted) %s after the first commit", head, time.Since(start).Round(time.Second))
 	r := p.get(t, rolloutGVR, ns, name)
 	if phase, _, _ := unstructured.NestedString(r.Object, "status", "phase"); phase != "Paused" {
 		t.Errorf("Rollout %s is %s after the root's sync, want still Paused", name, phase)
@@ -226,9 +289,9 @@ func (p *platform) changeRootDuringRelease(t *testing.T, ns, name, active, stabl
 // the shared catalogue (envs/shared/catalog.cue), as a release PR does, and
 // waits until Argo CD has synced it. Not Healthy: the Rollout is Suspended
 // until it is promoted.
-func (p *platform) releaseImage(t *testing.T, name string, release int) {
+func (p *platform) releaseImage(t *testing.T, name string, release int) string {
 	t.Helper()
-	p.commit(t, fmt.Sprintf("release %d of %s", release, name), false, func(dir string) {
+	return p.commit(t, fmt.Sprintf("release %d of %s", release, name), false, func(dir string) {
 		catalog := filepath.Join(dir, "envs", "shared", "catalog.cue")
 		envedit.Set(t, envedit.Find(t, catalog, "services", name, "image", "digest"), strconv.Quote(fmt.Sprintf("sha256:%064x", 0xfeed0000+release)))
 	})
