@@ -2,6 +2,8 @@ package schemacheck
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -32,6 +34,9 @@ type builtinBundle struct {
 	Kinds             map[string]string         `json:"kinds"` // gvkKey -> definition name
 	OpenAPI           map[string]map[string]any `json:"openAPI"`
 	Defs              map[string]any            `json:"-"`
+	// Sum is the sha256 of the cached file's bytes, what Defs come from
+	// (with the code): the verdict keys name the schemas by it.
+	Sum string `json:"-"`
 }
 
 // convert fills Defs from OpenAPI.
@@ -58,6 +63,7 @@ func loadBuiltin(version, cacheDir string) (*builtinBundle, error) {
 	if data, err := os.ReadFile(cached); err == nil {
 		var b builtinBundle
 		if json.Unmarshal(data, &b) == nil && b.Format == bundleFormat && b.KubernetesVersion == version && len(b.Kinds) > 0 {
+			b.Sum = sha256Hex(data)
 			return b.convert(), nil
 		}
 		// A corrupt or foreign cache file is rebuilt below.
@@ -70,9 +76,14 @@ func loadBuiltin(version, cacheDir string) (*builtinBundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(cached, b); err != nil {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeBytesAtomic(cached, data); err != nil {
 		return nil, fmt.Errorf("caching built-in schemas: %w", err)
 	}
+	b.Sum = sha256Hex(data) // the bytes the next run reads
 	return b.convert(), nil
 }
 
@@ -182,11 +193,22 @@ func withoutDescriptions(s any) any {
 	return s
 }
 
+func sha256Hex(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
 func writeFileAtomic(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	return writeBytesAtomic(path, data)
+}
+
+// writeBytesAtomic writes a temporary file and renames it, so a reader sees
+// the old file or the new one, never part of one.
+func writeBytesAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -61,6 +61,7 @@ func (k *crdKind) servedList() string {
 // crdFile is one file of the CRD directory and its cache entries.
 type crdFile struct {
 	path      string
+	sum       string // sha256 of the file: what its schemas come from (with the code)
 	cachePath string // JSON of every schema in the file, by "group Kind" and version
 	schemas   func() (map[string]map[string]map[string]any, error)
 }
@@ -130,7 +131,7 @@ func indexCRDFile(path, cacheDir string) ([]*crdKind, error) {
 	}
 	sum := sha256.Sum256(data)
 	base := filepath.Join(cacheDir, fmt.Sprintf("v%d-%s", crdCacheFormat, hex.EncodeToString(sum[:16])))
-	f := &crdFile{path: path, cachePath: base + ".schemas.json"}
+	f := &crdFile{path: path, sum: hex.EncodeToString(sum[:]), cachePath: base + ".schemas.json"}
 	var index []crdIndexEntry
 	if raw, err := os.ReadFile(base + ".index.json"); err == nil && json.Unmarshal(raw, &index) == nil {
 		if _, err := os.Stat(f.cachePath); err == nil {
