@@ -120,12 +120,30 @@ func New(opts Options) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := withValidation(v.builtin.Defs, table.Validation); err != nil {
+	// The table is checked now against the definitions it names; all of
+	// them are converted, with its constraints, when a schema is compiled.
+	named := map[string]any{}
+	for def := range table.Validation {
+		if data, ok := v.builtin.OpenAPI[def]; ok {
+			if named[def], err = convertDef(def, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := withValidation(named, table.Validation); err != nil {
 		return nil, err
 	}
+	b := v.builtin
+	b.defs = sync.OnceValues(func() (map[string]any, error) {
+		defs, err := b.convertDefs()
+		if err == nil {
+			err = withValidation(defs, table.Validation)
+		}
+		return defs, err
+	})
 	v.embedded = map[string][]embeddedField{}
 	for _, f := range table.Embedded {
-		if _, ok := v.builtin.Defs[f.Type]; !ok {
+		if _, ok := v.builtin.OpenAPI[f.Type]; !ok {
 			return nil, fmt.Errorf("embedded.yaml: %s %s embeds %s, which Kubernetes %s does not define", f.Group, f.Kind, f.Type, opts.KubernetesVersion)
 		}
 		v.embedded[f.Group+" "+f.Kind] = append(v.embedded[f.Group+" "+f.Kind], f)

@@ -385,7 +385,14 @@ spec:
 		if err := json.Unmarshal(data, &b); err != nil {
 			t.Fatal(err)
 		}
-		b.OpenAPI["io.k8s.api.core.v1.ConfigMap"]["properties"].(map[string]any)["data"].(map[string]any)["additionalProperties"] = map[string]any{"type": "string", "maxLength": 3}
+		var cmDef map[string]any
+		if err := json.Unmarshal(b.OpenAPI["io.k8s.api.core.v1.ConfigMap"], &cmDef); err != nil {
+			t.Fatal(err)
+		}
+		cmDef["properties"].(map[string]any)["data"].(map[string]any)["additionalProperties"] = map[string]any{"type": "string", "maxLength": 3}
+		if b.OpenAPI["io.k8s.api.core.v1.ConfigMap"], err = json.Marshal(cmDef); err != nil {
+			t.Fatal(err)
+		}
 		if data, err = json.Marshal(b); err != nil {
 			t.Fatal(err)
 		}
