@@ -48,6 +48,10 @@ type Options struct {
 	// Default: $GITOPS_CRD_DIR verified against crds.lock.yaml, else the
 	// lock's verified cache (internal/crdlock).
 	CRDDir string
+	// CRDSums is the sha256 of CRDDir's files (slash-separated paths
+	// relative to it) when the caller has verified them (crdlock.Result):
+	// a file listed whose index is cached is not read to be hashed.
+	CRDSums map[string]string
 	// KubernetesVersion is the k8s.io/kubernetes module version.
 	// Default: $GITOPS_KUBERNETES_VERSION, else DefaultKubernetesVersion.
 	KubernetesVersion string
@@ -106,7 +110,7 @@ func New(opts Options) (*Validator, error) {
 	wg.Add(1)
 	go func() { // CRD parsing and the built-in bundle are independent
 		defer wg.Done()
-		v.crds, crdErr = loadCRDs(opts.CRDDir, opts.CacheDir)
+		v.crds, crdErr = loadCRDs(opts.CRDDir, opts.CacheDir, opts.CRDSums)
 	}()
 	v.builtin, err = loadBuiltin(opts.KubernetesVersion, opts.CacheDir)
 	wg.Wait()

@@ -629,3 +629,67 @@ func TestCodeIdentityIsTheBuildID(t *testing.T) {
 		t.Error("a text file has a build ID")
 	}
 }
+
+// CRD files whose sha256 the caller vouches for (crdlock verified them) are
+// not read while their index is cached: the cache of that content answers.
+// Without the sums, or with a sum the cache does not know, the file is read.
+func TestVouchedCRDSumsSkipReading(t *testing.T) {
+	crds, cache := t.TempDir(), t.TempDir()
+	file := filepath.Join(crds, "widget.yaml")
+	crd := func(max string) []byte {
+		return []byte(`apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+            properties:
+              size: {type: integer, maximum: ` + max + `}
+`)
+	}
+	obj := parse(t, "w.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: {size: 8}\n")
+	if err := os.WriteFile(file, crd("10"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vouched := map[string]string{"widget.yaml": sha256Hex(crd("10"))}
+	validate := func(sums map[string]string) []finding.Finding {
+		t.Helper()
+		validatorIn(t, crds, cache) // the built-in bundle in the cache
+		v, err := New(Options{CRDDir: crds, CRDSums: sums, CacheDir: cache, KubernetesVersion: validator(t).KubernetesVersion(), Verdicts: "off"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v.Validate(obj, "prod")
+	}
+	if fs := validate(vouched); len(fs) != 0 {
+		t.Fatalf("maximum 10: %s", dump(fs))
+	}
+	// The file changes behind the caller's back: with its vouched sum the
+	// file is not read, so the cached schema of that content answers.
+	if err := os.WriteFile(file, crd("5"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if fs := validate(vouched); len(fs) != 0 {
+		t.Errorf("vouched sum: the file was read: %s", dump(fs))
+	}
+	for name, sums := range map[string]map[string]string{
+		"no sums":         nil,
+		"an unknown sum":  {"widget.yaml": strings.Repeat("0", 64)},
+		"a malformed sum": {"widget.yaml": "abc"},
+	} {
+		if fs := validate(sums); len(fs) != 1 || fs[0].Message != "spec.size: maximum: got 8, want 5" {
+			t.Errorf("%s: the file was not read: %s", name, dump(fs))
+		}
+	}
+}
