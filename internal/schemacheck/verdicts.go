@@ -41,9 +41,10 @@ import (
 // for real every time, so messages never come from the cache.
 //
 // Storage: one file per env (verdictFile), the set of keys found valid by
-// the env's recent checks. One file per object was measured first: at 500
-// services (11,000 objects) reading them cost 0.1 s of wall time on two
-// cores and writing them 1-1.5 s; one file reads in about a millisecond.
+// the env's recent checks. One file per object was measured first: 11,000
+// of them (500 services have 10,164 objects) took 0.07-0.1 s of wall time
+// to read on two cores and 1-1.5 s to write; one file reads in about a
+// millisecond.
 
 // verdictFormat is bumped when what a verdict key covers, or the file
 // layout, changes.
