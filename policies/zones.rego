@@ -59,12 +59,15 @@ deny contains lib.finding("zones.rebalance", msg, ["spec", "scaleTargetRef"]) if
 	some c in object.get(lib.pod_spec(obj), ["topologySpreadConstraints"], [])
 	c.topologyKey == zone_key
 	object.get(c, ["whenUnsatisfiable"], "DoNotSchedule") == "DoNotSchedule"
-	not rebalanced
+	not idx.rebalanced
 	msg := sprintf("HorizontalPodAutoscaler %s scales %s %s, whose pods spread over zones (DoNotSchedule), but no Application installs the descheduler with RemovePodsViolatingTopologySpreadConstraint: after a scale-down one zone may hold most of its pods; add the descheduler chart (schema/cluster_addons.cue)", [input.metadata.name, ref.kind, ref.name])
 }
 
 # rebalanced: some Application installs the descheduler chart with a
-# profile balancing DoNotSchedule topology spread constraints.
+# profile balancing DoNotSchedule topology spread constraints. Once per env
+# (env_index): per HPA it read every Application of the set.
+default rebalanced := false
+
 rebalanced if {
 	some app in lib.objects("Application.argoproj.io", "argocd")
 	app.spec.source.chart == "descheduler"
@@ -189,7 +192,7 @@ covered_by_pdb(obj, labels) if {
 
 # env_index: lookup tables derived once per env by the engine
 # (data.check.env_index); computed inline without it.
-env_index := {"pdbs": pdbs_by_label}
+env_index := {"pdbs": pdbs_by_label, "rebalanced": rebalanced}
 
 idx := data.check.env_index.zones
 

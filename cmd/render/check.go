@@ -46,7 +46,7 @@ var newSchemaValidator = func(crdDir, kubernetesVersion string) (schemaValidator
 	if err != nil {
 		return nil, err
 	}
-	return schemacheck.New(schemacheck.Options{CRDDir: crds.Dir, KubernetesVersion: kubernetesVersion})
+	return schemacheck.New(schemacheck.Options{CRDDir: crds.Dir, CRDSums: crds.SHA256, KubernetesVersion: kubernetesVersion})
 }
 
 // today is the date waivers expire against; tests pin it.

@@ -166,6 +166,22 @@ func TestGivenFolderIsVerifiedAndUsed(t *testing.T) {
 	if !slices.Equal(res.Unlocked, []string{"tools/unlocked.yaml"}) {
 		t.Errorf("unlocked = %v, want [tools/unlocked.yaml]", res.Unlocked)
 	}
+	sumsOfTree(t, res)
+}
+
+// sumsOfTree checks Result.SHA256: every file of the folder, its content's
+// sha256, and nothing else.
+func sumsOfTree(t *testing.T, res Result) {
+	t.Helper()
+	files := treeFiles(t, res.Dir)
+	if len(res.SHA256) != len(files) {
+		t.Errorf("SHA256 has %d files, the folder %d", len(res.SHA256), len(files))
+	}
+	for name, content := range files {
+		if got, want := res.SHA256[name], hashBytes([]byte(content)); got != want {
+			t.Errorf("SHA256[%s] = %q, the file's is %s", name, got, want)
+		}
+	}
 }
 
 func TestGivenFolderMissingFile(t *testing.T) {
@@ -287,6 +303,7 @@ func TestFetchFillsTheCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	sameFiles(t, treeFiles(t, res.Dir), f.files)
+	sumsOfTree(t, res)
 	slices.Sort(res.Fetched)
 	if want := []string{"mods/things.yaml", "tools/gadgets.yaml", "tools/widgets.yaml"}; !slices.Equal(res.Fetched, want) {
 		t.Errorf("fetched %v, want %v", res.Fetched, want)

@@ -65,6 +65,10 @@ type Result struct {
 	// Unlocked lists .yaml files in a locked source's folder of Options.Dir
 	// (or Fallback) that the lock does not name: not used.
 	Unlocked []string
+	// SHA256 is each file of Dir (slash-separated, relative to Dir) with
+	// its sha256, the lock's: Dir is built from files verified against it,
+	// so a reader need not hash them again (internal/schemacheck).
+	SHA256 map[string]string
 }
 
 func (o Options) withDefaults() Options {
@@ -117,7 +121,12 @@ func SharedDir(lockFile string) string {
 func (l *Lock) Resolve(ctx context.Context, o Options) (Result, error) {
 	o = o.withDefaults()
 	tree := filepath.Join(o.CacheDir, "trees", l.Digest()[:24])
-	var res Result
+	res := Result{SHA256: map[string]string{}}
+	for _, s := range l.Sources {
+		for _, f := range s.Files {
+			res.SHA256[s.Local(f)] = f.SHA256
+		}
+	}
 	if o.Dir != "" {
 		if err := l.verifyDir(o); err != nil {
 			return res, err

@@ -11,9 +11,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 )
@@ -224,17 +227,38 @@ func Load(paths ...string) ([]*Object, error) {
 	}
 	slices.Sort(files)
 	files = slices.Compact(files)
+	// Files are parsed in parallel (at 500 services, 11,000 files: parsing
+	// one after the other took a second); the objects and the error (that
+	// of the first failing file) are those of reading them in order.
+	type parsed struct {
+		objs []*Object
+		err  error
+	}
+	results := make([]parsed, len(files))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(files)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(files); i = int(next.Add(1) - 1) {
+				f := files[i]
+				data, err := os.ReadFile(f)
+				if err != nil {
+					results[i].err = &Error{File: f, Msg: "cannot read: " + err.Error()}
+					continue
+				}
+				results[i].objs, results[i].err = Parse(f, data)
+			}
+		}()
+	}
+	wg.Wait()
 	var objs []*Object
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return nil, &Error{File: f, Msg: "cannot read: " + err.Error()}
+	for _, r := range results {
+		if r.err != nil {
+			return nil, r.err
 		}
-		got, err := Parse(f, data)
-		if err != nil {
-			return nil, err
-		}
-		objs = append(objs, got...)
+		objs = append(objs, r.objs...)
 	}
 	return objs, nil
 }

@@ -79,3 +79,33 @@ func BenchmarkNewWarm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkValidateCached measures a warm verdict cache: every object's key
+// computed and found, nothing compiled (the kinds were compiled for the
+// first, cold, Validate only).
+// Run: go test ./internal/schemacheck -run '^$' -bench ValidateCached
+func BenchmarkValidateCached(b *testing.B) {
+	saved := libraryVersion
+	b.Cleanup(func() { libraryVersion = saved })
+	libraryVersion = func() string { return "github.com/santhosh-tekuri/jsonschema/v6@bench" }
+	v := validator(b)
+	opts := v.opts
+	opts.CacheDir, opts.Verdicts = b.TempDir(), "on"
+	fresh := func() *Validator {
+		return &Validator{opts: opts, builtin: v.builtin, crds: v.crds, builtGVs: v.builtGVs, embedded: v.embedded}
+	}
+	objs := syntheticSet(b, 40)
+	if fs := fresh().Validate(objs, "bench"); len(fs) > 0 {
+		b.Fatalf("synthetic set has %d findings, first: %s", len(fs), fs[0].Message)
+	}
+	b.ResetTimer()
+	for b.Loop() {
+		w := fresh()
+		w.Validate(objs, "bench")
+		if w.compiles.Load() != 0 {
+			b.Fatal("a warm Validate compiled a schema")
+		}
+	}
+	b.ReportMetric(float64(b.N*len(objs))/b.Elapsed().Seconds(), "objects/s")
+	b.ReportMetric(float64(len(objs)), "objects")
+}

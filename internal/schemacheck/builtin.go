@@ -2,6 +2,8 @@ package schemacheck
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,27 +26,45 @@ const bundleFormat = 1
 
 // builtinBundle is what the validator derives from the Kubernetes OpenAPI
 // documents: every component schema, and which definition is the root of
-// each served built-in apiVersion/kind. Defs (converted) is rebuilt from
-// OpenAPI on every load; only the rest is cached.
+// each served built-in apiVersion/kind. The definitions are kept as their
+// JSON and converted on first use (defs): a check whose objects all have
+// cached verdicts compiles nothing and needs none of them.
 type builtinBundle struct {
-	Format            int                       `json:"format"`
-	KubernetesVersion string                    `json:"kubernetesVersion"`
-	Kinds             map[string]string         `json:"kinds"` // gvkKey -> definition name
-	OpenAPI           map[string]map[string]any `json:"openAPI"`
-	Defs              map[string]any            `json:"-"`
+	Format            int                        `json:"format"`
+	KubernetesVersion string                     `json:"kubernetesVersion"`
+	Kinds             map[string]string          `json:"kinds"`   // gvkKey -> definition name
+	OpenAPI           map[string]json.RawMessage `json:"openAPI"` // as published, less descriptions
+	// Sum is the sha256 of the cached file's bytes, what the definitions
+	// come from (with the code): the verdict keys name the schemas by it.
+	Sum string `json:"-"`
+	// defs converts every definition once, with embedded.yaml's
+	// constraints (set by New).
+	defs func() (map[string]any, error)
 }
 
-// convert fills Defs from OpenAPI.
-func (b *builtinBundle) convert() *builtinBundle {
-	b.Defs = make(map[string]any, len(b.OpenAPI))
-	for name, s := range b.OpenAPI {
-		if o, ok := builtinOverrides[name]; ok {
-			b.Defs[name] = o
-		} else {
-			b.Defs[name] = convertOpenAPI(s, builtinDialect)
-		}
+// convertDef converts one definition from its OpenAPI JSON.
+func convertDef(name string, data json.RawMessage) (any, error) {
+	if o, ok := builtinOverrides[name]; ok {
+		return o, nil
 	}
-	return b
+	var s map[string]any
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("built-in definition %s: %w", name, err)
+	}
+	return convertOpenAPI(s, builtinDialect), nil
+}
+
+// convertDefs converts every definition.
+func (b *builtinBundle) convertDefs() (map[string]any, error) {
+	defs := make(map[string]any, len(b.OpenAPI))
+	for name, data := range b.OpenAPI {
+		d, err := convertDef(name, data)
+		if err != nil {
+			return nil, err
+		}
+		defs[name] = d
+	}
+	return defs, nil
 }
 
 // gvkKey is how kinds are indexed: "apps/v1 Deployment", "v1 Service".
@@ -58,7 +78,8 @@ func loadBuiltin(version, cacheDir string) (*builtinBundle, error) {
 	if data, err := os.ReadFile(cached); err == nil {
 		var b builtinBundle
 		if json.Unmarshal(data, &b) == nil && b.Format == bundleFormat && b.KubernetesVersion == version && len(b.Kinds) > 0 {
-			return b.convert(), nil
+			b.Sum = sha256Hex(data)
+			return &b, nil
 		}
 		// A corrupt or foreign cache file is rebuilt below.
 	}
@@ -70,10 +91,15 @@ func loadBuiltin(version, cacheDir string) (*builtinBundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeFileAtomic(cached, b); err != nil {
+	data, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeBytesAtomic(cached, data); err != nil {
 		return nil, fmt.Errorf("caching built-in schemas: %w", err)
 	}
-	return b.convert(), nil
+	b.Sum = sha256Hex(data) // the bytes the next run reads
+	return b, nil
 }
 
 // kubernetesModuleDir asks the go command where k8s.io/kubernetes@version is
@@ -106,7 +132,7 @@ func buildBundle(dir, version string) (*builtinBundle, error) {
 	if err != nil || len(files) == 0 {
 		return nil, fmt.Errorf("no OpenAPI v3 documents in %s", dir)
 	}
-	b := &builtinBundle{Format: bundleFormat, KubernetesVersion: version, Kinds: map[string]string{}, OpenAPI: map[string]map[string]any{}}
+	b := &builtinBundle{Format: bundleFormat, KubernetesVersion: version, Kinds: map[string]string{}, OpenAPI: map[string]json.RawMessage{}}
 	for _, f := range files {
 		data, err := os.ReadFile(f)
 		if err != nil {
@@ -124,7 +150,9 @@ func buildBundle(dir, version string) (*builtinBundle, error) {
 			if _, seen := b.OpenAPI[name]; seen {
 				continue // every document carries the same shared definitions
 			}
-			b.OpenAPI[name] = withoutDescriptions(s).(map[string]any)
+			if b.OpenAPI[name], err = json.Marshal(withoutDescriptions(s)); err != nil {
+				return nil, err
+			}
 			// A definition naming exactly one GVK is that kind's root; the
 			// ones naming many (DeleteOptions, WatchEvent) are not objects.
 			gvks, _ := s["x-kubernetes-group-version-kind"].([]any)
@@ -182,11 +210,22 @@ func withoutDescriptions(s any) any {
 	return s
 }
 
+func sha256Hex(data []byte) string {
+	s := sha256.Sum256(data)
+	return hex.EncodeToString(s[:])
+}
+
 func writeFileAtomic(path string, v any) error {
 	data, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	return writeBytesAtomic(path, data)
+}
+
+// writeBytesAtomic writes a temporary file and renames it, so a reader sees
+// the old file or the new one, never part of one.
+func writeBytesAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}

@@ -61,6 +61,7 @@ func (k *crdKind) servedList() string {
 // crdFile is one file of the CRD directory and its cache entries.
 type crdFile struct {
 	path      string
+	sum       string // sha256 of the file: what its schemas come from (with the code)
 	cachePath string // JSON of every schema in the file, by "group Kind" and version
 	schemas   func() (map[string]map[string]map[string]any, error)
 }
@@ -75,7 +76,7 @@ type crdIndexEntry struct {
 // loadCRDs indexes every CustomResourceDefinition (apiextensions.k8s.io/v1)
 // in the YAML/JSON files under dir. Other documents are ignored: a CRD
 // directory may hold kustomizations or READMEs.
-func loadCRDs(dir, cacheDir string) (map[string]*crdKind, error) {
+func loadCRDs(dir, cacheDir string, sums map[string]string) (map[string]*crdKind, error) {
 	var paths []string
 	err := filepath.WalkDir(dir, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -96,7 +97,11 @@ func loadCRDs(dir, cacheDir string) (map[string]*crdKind, error) {
 	g.SetLimit(runtime.GOMAXPROCS(0))
 	for i, p := range paths {
 		g.Go(func() error {
-			kinds, err := indexCRDFile(p, filepath.Join(cacheDir, "crds"))
+			var sum string
+			if rel, err := filepath.Rel(dir, p); err == nil {
+				sum = sums[filepath.ToSlash(rel)]
+			}
+			kinds, err := indexCRDFile(p, filepath.Join(cacheDir, "crds"), sum)
 			perFile[i] = kinds
 			return err
 		})
@@ -119,7 +124,15 @@ func loadCRDs(dir, cacheDir string) (map[string]*crdKind, error) {
 
 // indexCRDFile returns the kinds a file defines, from the cache when the
 // file's content was seen before, else by parsing it (and caching the result).
-func indexCRDFile(path, cacheDir string) ([]*crdKind, error) {
+// known is the file's sha256 when the caller verified it ("" if not): then a
+// cached file is not read at all (10 MB for the platform's CRDs, hashed on
+// every run before).
+func indexCRDFile(path, cacheDir, known string) ([]*crdKind, error) {
+	if len(known) == 2*sha256.Size {
+		if kinds, ok := cachedIndex(path, cacheDir, known); ok {
+			return kinds, nil
+		}
+	}
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, err
@@ -128,16 +141,13 @@ func indexCRDFile(path, cacheDir string) ([]*crdKind, error) {
 	if !bytes.Contains(data, []byte("CustomResourceDefinition")) {
 		return nil, nil
 	}
-	sum := sha256.Sum256(data)
-	base := filepath.Join(cacheDir, fmt.Sprintf("v%d-%s", crdCacheFormat, hex.EncodeToString(sum[:16])))
-	f := &crdFile{path: path, cachePath: base + ".schemas.json"}
-	var index []crdIndexEntry
-	if raw, err := os.ReadFile(base + ".index.json"); err == nil && json.Unmarshal(raw, &index) == nil {
-		if _, err := os.Stat(f.cachePath); err == nil {
-			f.schemas = sync.OnceValues(f.loadCached)
-			return kindsOf(f, index), nil
-		}
+	s := sha256.Sum256(data)
+	sum := hex.EncodeToString(s[:])
+	if kinds, ok := cachedIndex(path, cacheDir, sum); ok {
+		return kinds, nil
 	}
+	base := crdCacheBase(cacheDir, sum)
+	f := &crdFile{path: path, sum: sum, cachePath: base + ".schemas.json"}
 	schemas, index, err := parseCRDFile(path, data)
 	if err != nil {
 		return nil, err
@@ -148,6 +158,29 @@ func indexCRDFile(path, cacheDir string) ([]*crdKind, error) {
 		_ = writeFileAtomic(base+".index.json", index)
 	}
 	return kindsOf(f, index), nil
+}
+
+// crdCacheBase is where the cache entries of a file's content begin: the
+// first 128 bits of its sha256 (hex) name it.
+func crdCacheBase(cacheDir, sum string) string {
+	return filepath.Join(cacheDir, fmt.Sprintf("v%d-%s", crdCacheFormat, sum[:32]))
+}
+
+// cachedIndex is the kinds of the file whose content has sha256 sum, from
+// the cache; false when the cache does not hold both its entries.
+func cachedIndex(path, cacheDir, sum string) ([]*crdKind, bool) {
+	base := crdCacheBase(cacheDir, sum)
+	f := &crdFile{path: path, sum: sum, cachePath: base + ".schemas.json"}
+	var index []crdIndexEntry
+	raw, err := os.ReadFile(base + ".index.json")
+	if err != nil || json.Unmarshal(raw, &index) != nil {
+		return nil, false
+	}
+	if _, err := os.Stat(f.cachePath); err != nil {
+		return nil, false
+	}
+	f.schemas = sync.OnceValues(f.loadCached)
+	return kindsOf(f, index), true
 }
 
 func kindsOf(f *crdFile, index []crdIndexEntry) []*crdKind {

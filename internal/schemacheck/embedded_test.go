@@ -109,7 +109,7 @@ func TestEmbeddedTable(t *testing.T) {
 	for _, fields := range v.embedded {
 		for _, f := range fields {
 			n++
-			if _, ok := v.builtin.Defs[f.Type]; !ok {
+			if _, ok := v.builtin.OpenAPI[f.Type]; !ok {
 				t.Errorf("%s %s embeds unknown %s", f.Group, f.Kind, f.Type)
 			}
 		}

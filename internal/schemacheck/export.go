@@ -51,10 +51,16 @@ func (v *Validator) standalone(src source) (doc, raw map[string]any, err error) 
 		return "#/$defs/" + name
 	}
 	doc = relinked(root, rewrite).(map[string]any)
+	var builtinDefs map[string]any
+	if len(queue) > 0 {
+		if builtinDefs, err = v.builtin.defs(); err != nil {
+			return nil, nil, err
+		}
+	}
 	for len(queue) > 0 {
 		name := queue[0]
 		queue = queue[1:]
-		def, ok := v.builtin.Defs[name]
+		def, ok := builtinDefs[name]
 		if !ok {
 			return nil, nil, fmt.Errorf("schema refers to %s, which Kubernetes %s does not define", name, v.opts.KubernetesVersion)
 		}

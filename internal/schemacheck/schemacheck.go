@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
@@ -47,6 +48,10 @@ type Options struct {
 	// Default: $GITOPS_CRD_DIR verified against crds.lock.yaml, else the
 	// lock's verified cache (internal/crdlock).
 	CRDDir string
+	// CRDSums is the sha256 of CRDDir's files (slash-separated paths
+	// relative to it) when the caller has verified them (crdlock.Result):
+	// a file listed whose index is cached is not read to be hashed.
+	CRDSums map[string]string
 	// KubernetesVersion is the k8s.io/kubernetes module version.
 	// Default: $GITOPS_KUBERNETES_VERSION, else DefaultKubernetesVersion.
 	KubernetesVersion string
@@ -54,6 +59,10 @@ type Options struct {
 	// Default: $GITOPS_SCHEMA_CACHE, else os.UserCacheDir()/gitops-schemacheck
 	// (os.TempDir() when there is no user cache directory).
 	CacheDir string
+	// Verdicts is "off" to validate every object for real, "on" to cache
+	// the objects found valid (verdicts.go). Default: $GITOPS_SCHEMA_VERDICTS,
+	// else "on".
+	Verdicts string
 }
 
 // Validator checks objects against their schemas. It is safe for concurrent
@@ -68,6 +77,8 @@ type Validator struct {
 
 	mu      sync.Mutex        // guards entries
 	entries map[string]*entry // by schema URL
+
+	compiles atomic.Int64 // schemas compiled, for the tests of the verdict cache
 }
 
 // entry is the compiled schema of one apiVersion/kind.
@@ -77,6 +88,9 @@ type entry struct {
 	rules  *celRules      // CRD kinds only
 	raw    map[string]any // CRD kinds only: the openAPIV3Schema, for defaults
 	err    error
+
+	digestOnce sync.Once
+	digest     []byte // kindDigest, nil when not cacheable
 }
 
 // New loads every schema source once: the Kubernetes OpenAPI documents
@@ -96,7 +110,7 @@ func New(opts Options) (*Validator, error) {
 	wg.Add(1)
 	go func() { // CRD parsing and the built-in bundle are independent
 		defer wg.Done()
-		v.crds, crdErr = loadCRDs(opts.CRDDir, opts.CacheDir)
+		v.crds, crdErr = loadCRDs(opts.CRDDir, opts.CacheDir, opts.CRDSums)
 	}()
 	v.builtin, err = loadBuiltin(opts.KubernetesVersion, opts.CacheDir)
 	wg.Wait()
@@ -110,12 +124,30 @@ func New(opts Options) (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := withValidation(v.builtin.Defs, table.Validation); err != nil {
+	// The table is checked now against the definitions it names; all of
+	// them are converted, with its constraints, when a schema is compiled.
+	named := map[string]any{}
+	for def := range table.Validation {
+		if data, ok := v.builtin.OpenAPI[def]; ok {
+			if named[def], err = convertDef(def, data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if err := withValidation(named, table.Validation); err != nil {
 		return nil, err
 	}
+	b := v.builtin
+	b.defs = sync.OnceValues(func() (map[string]any, error) {
+		defs, err := b.convertDefs()
+		if err == nil {
+			err = withValidation(defs, table.Validation)
+		}
+		return defs, err
+	})
 	v.embedded = map[string][]embeddedField{}
 	for _, f := range table.Embedded {
-		if _, ok := v.builtin.Defs[f.Type]; !ok {
+		if _, ok := v.builtin.OpenAPI[f.Type]; !ok {
 			return nil, fmt.Errorf("embedded.yaml: %s %s embeds %s, which Kubernetes %s does not define", f.Group, f.Kind, f.Type, opts.KubernetesVersion)
 		}
 		v.embedded[f.Group+" "+f.Kind] = append(v.embedded[f.Group+" "+f.Kind], f)
@@ -140,6 +172,16 @@ func withDefaults(o Options) (Options, error) {
 	}
 	if o.CacheDir == "" {
 		o.CacheDir = usercache.Dir(EnvCacheDir, "gitops-schemacheck")
+	}
+	if o.Verdicts == "" {
+		o.Verdicts = os.Getenv(EnvVerdicts)
+	}
+	switch o.Verdicts {
+	case "":
+		o.Verdicts = "on"
+	case "on", "off":
+	default:
+		return o, fmt.Errorf("schema verdict cache %q: want on or off ($%s)", o.Verdicts, EnvVerdicts)
 	}
 	if o.CRDDir == "" {
 		// $GITOPS_CRD_DIR verified against crds.lock.yaml, else the lock's
@@ -207,16 +249,26 @@ func splitAPIVersion(apiVersion string) (group, version string) {
 	return "", apiVersion
 }
 
-// compiled returns the compiled schema for src, compiling it on first use.
-func (v *Validator) compiled(src source) (*entry, error) {
+// entry is the entry of one schema URL, made on first use.
+func (v *Validator) entry(url string) *entry {
 	v.mu.Lock()
-	e, ok := v.entries[src.url]
+	defer v.mu.Unlock()
+	if v.entries == nil {
+		v.entries = map[string]*entry{}
+	}
+	e, ok := v.entries[url]
 	if !ok {
 		e = &entry{}
-		v.entries[src.url] = e
+		v.entries[url] = e
 	}
-	v.mu.Unlock()
+	return e
+}
+
+// compiled returns the compiled schema for src, compiling it on first use.
+func (v *Validator) compiled(src source) (*entry, error) {
+	e := v.entry(src.url)
 	e.once.Do(func() {
+		v.compiles.Add(1)
 		doc, raw, err := v.standalone(src)
 		if err != nil {
 			e.err = err
@@ -247,8 +299,13 @@ func newCompiler() *jsonschema.Compiler {
 // Validate reports every schema violation of every object as a deny finding
 // with rule "schema", in object order. Objects of a schemaless kind are
 // skipped (see Coverage); an apiVersion/kind known nowhere is a finding.
+// An object found valid before, under the same schema and code, is not
+// validated again (verdicts.go): the findings are the same either way.
 func (v *Validator) Validate(objs []*manifest.Object, env string) []finding.Finding {
+	verdicts := v.loadVerdicts(env)
 	perObj := make([][]finding.Finding, len(objs))
+	valid := make([]bool, len(objs))
+	keys := make([]verdictKey, len(objs))
 	workers := min(runtime.GOMAXPROCS(0), len(objs))
 	var wg sync.WaitGroup
 	for w := range workers {
@@ -256,20 +313,41 @@ func (v *Validator) Validate(objs []*manifest.Object, env string) []finding.Find
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(objs); i += workers {
-				perObj[i] = v.validateObject(objs[i], env)
+				perObj[i], keys[i], valid[i] = v.validateCached(objs[i], env, verdicts)
 			}
 		}()
 	}
 	wg.Wait()
 	var out []finding.Finding
-	for _, fs := range perObj {
+	var validKeys []verdictKey
+	for i, fs := range perObj {
 		out = append(out, fs...)
+		if valid[i] {
+			validKeys = append(validKeys, keys[i])
+		}
 	}
+	verdicts.record(validKeys)
 	return out
 }
 
-func (v *Validator) validateObject(o *manifest.Object, env string) []finding.Finding {
+// validateCached validates o unless verdicts holds its key; valid says
+// that key may be recorded: o has no finding and could be keyed.
+func (v *Validator) validateCached(o *manifest.Object, env string, verdicts *verdictFile) (fs []finding.Finding, key verdictKey, valid bool) {
 	src := v.lookup(o.APIVersion(), o.Kind())
+	keyed := false
+	if verdicts != nil && src.url != "" {
+		if digest := v.kindDigest(src); digest != nil {
+			key, keyed = objectKey(digest, o.Object)
+		}
+	}
+	if keyed && verdicts.has(key) {
+		return nil, key, true
+	}
+	fs = v.validateObject(o, env, src)
+	return fs, key, keyed && len(fs) == 0
+}
+
+func (v *Validator) validateObject(o *manifest.Object, env string, src source) []finding.Finding {
 	switch {
 	case src.schemaless != "":
 		return nil
