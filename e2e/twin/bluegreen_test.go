@@ -251,14 +251,7 @@ func (p *platform) changeRootDuringRelease(t *testing.T, ns, name, active, stabl
 		app.SetAnnotations(ann)
 		argocd.WriteYAML(t, child, app)
 	})
-	p.eventually(t, 2*time.Minute, "the root app synced the change during the paused release", func() (bool, string) {
-		apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		why := p.rootOperationDone(t, apps, head)
-		return why == "", why
-	})
+	p.waitRootSynced(t, head, "the root app synced the change during the paused release")
 	t.Logf("root app synced %.8s (a changed child Application) %s after the commit, the release still paused", head, time.Since(start).Round(time.Second))
 	// Back to the render: a later commit renders again and would revert
 	// the change itself, a root sync in the middle of the next release.
@@ -267,14 +260,7 @@ func (p *platform) changeRootDuringRelease(t *testing.T, ns, name, active, stabl
 			t.Fatal(err)
 		}
 	})
-	p.eventually(t, 2*time.Minute, "the root app synced the revert during the paused release", func() (bool, string) {
-		apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
-		if err != nil {
-			t.Fatal(err)
-		}
-		why := p.rootOperationDone(t, apps, head)
-		return why == "", why
-	})
+	p.waitRootSynced(t, head, "the root app synced the revert during the paused release")
 	t.Logf("root app synced %.8s (the change reverted) %s after the first commit", head, time.Since(start).Round(time.Second))
 	r := p.get(t, rolloutGVR, ns, name)
 	if phase, _, _ := unstructured.NestedString(r.Object, "status", "phase"); phase != "Paused" {
@@ -283,6 +269,20 @@ func (p *platform) changeRootDuringRelease(t *testing.T, ns, name, active, stabl
 	if got := p.serviceHash(t, ns, active); got != stable {
 		t.Errorf("active Service %s switched to %q without promotion", active, got)
 	}
+}
+
+// waitRootSynced waits until the root app's last operation has synced head
+// and is done.
+func (p *platform) waitRootSynced(t *testing.T, head, what string) {
+	t.Helper()
+	p.eventually(t, 2*time.Minute, what, func() (bool, string) {
+		apps, err := argocd.Apps(t.Context(), p.tw.Dyn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		why := p.rootOperationDone(t, apps, head)
+		return why == "", why
+	})
 }
 
 // releaseImage commits release n of service name: a new image digest in

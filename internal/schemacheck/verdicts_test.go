@@ -315,33 +315,8 @@ func TestVerdictKeyCoversObjectSchemaLibraryAndCode(t *testing.T) {
 			t.Error("the key follows map order, or ignores the kind digest")
 		}
 	})
-	widget := `apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            x-kubernetes-validations:
-            - rule: "%RULE%"
-              message: too big for the rule
-            properties:
-              size: {type: integer, maximum: %MAX%}
-`
 	obj := "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: {size: 8}\n"
-	crd := func(max, rule string) string {
-		return strings.NewReplacer("%MAX%", max, "%RULE%", rule).Replace(widget)
-	}
+	crd := widgetCRD
 	for _, tc := range []struct {
 		name, before, after, objAfter, want string
 	}{
@@ -636,28 +611,7 @@ func TestCodeIdentityIsTheBuildID(t *testing.T) {
 func TestVouchedCRDSumsSkipReading(t *testing.T) {
 	crds, cache := t.TempDir(), t.TempDir()
 	file := filepath.Join(crds, "widget.yaml")
-	crd := func(max string) []byte {
-		return []byte(`apiVersion: apiextensions.k8s.io/v1
-kind: CustomResourceDefinition
-metadata: {name: widgets.example.com}
-spec:
-  group: example.com
-  names: {kind: Widget, plural: widgets}
-  scope: Namespaced
-  versions:
-  - name: v1
-    served: true
-    storage: true
-    schema:
-      openAPIV3Schema:
-        type: object
-        properties:
-          spec:
-            type: object
-            properties:
-              size: {type: integer, maximum: ` + max + `}
-`)
-	}
+	crd := func(max string) []byte { return []byte(widgetCRD(max, "")) }
 	obj := parse(t, "w.yaml", "apiVersion: example.com/v1\nkind: Widget\nmetadata: {name: w, namespace: shop}\nspec: {size: 8}\n")
 	if err := os.WriteFile(file, crd("10"), 0o644); err != nil {
 		t.Fatal(err)
@@ -692,4 +646,33 @@ spec:
 			t.Errorf("%s: the file was not read: %s", name, dump(fs))
 		}
 	}
+}
+
+// widgetCRD is a one-kind CRD whose spec.size has a maximum and, unless rule
+// is empty, a CEL rule on spec.
+func widgetCRD(max, rule string) string {
+	validations := ""
+	if rule != "" {
+		validations = "            x-kubernetes-validations:\n            - rule: \"" + rule + "\"\n              message: too big for the rule\n"
+	}
+	return `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  names: {kind: Widget, plural: widgets}
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        properties:
+          spec:
+            type: object
+` + validations + `            properties:
+              size: {type: integer, maximum: ` + max + `}
+`
 }
