@@ -9,28 +9,19 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/ecommerce-platform/gitops/internal/finding"
+	"github.com/ecommerce-platform/gitops/internal/manifest"
 )
 
 // mixedSet has valid objects of a built-in kind, of a CRD kind with CEL rules
 // and of a CRD kind with an embedded core type, an invalid object of each
 // (schema, CEL rule, embedded template), a schemaless object and one of a
 // kind known nowhere.
-const mixedSet = `apiVersion: policy/v1
-kind: PodDisruptionBudget
-metadata: {name: web, namespace: shop}
-spec:
-  minAvailable: 50%
-  selector: {matchLabels: {app: web}}
----
-apiVersion: v1
-kind: ConfigMap
-metadata: {name: ok, namespace: shop}
-data: {k: "1"}
----
+const mixedSet = validSet + `---
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: bad, namespace: shop}
@@ -38,30 +29,9 @@ data: {k: 1}
 ---
 apiVersion: eks.aws.upbound.io/v1beta2
 kind: NodeGroup
-metadata: {name: init}
-spec:
-  forProvider: {region: us-east-1}
-  initProvider:
-    scalingConfig: {desiredSize: 1, maxSize: 2, minSize: 1}
----
-apiVersion: eks.aws.upbound.io/v1beta2
-kind: NodeGroup
 metadata: {name: missing}
 spec:
   forProvider: {region: us-east-1}
----
-apiVersion: argoproj.io/v1alpha1
-kind: Rollout
-metadata: {name: cart, namespace: shop}
-spec:
-  selector: {matchLabels: {app: cart}}
-  strategy:
-    blueGreen: {activeService: cart, previewService: cart-preview}
-  template:
-    metadata: {labels: {app: cart}}
-    spec:
-      containers:
-      - {name: cart, image: "cart:1", ports: [{containerPort: 8080}]}
 ---
 apiVersion: argoproj.io/v1alpha1
 kind: Rollout
@@ -86,7 +56,7 @@ kind: Deploymnt
 metadata: {name: web}
 `
 
-// validSet is every valid object of mixedSet.
+// validSet is every valid object of mixedSet, which begins with them.
 const validSet = `apiVersion: policy/v1
 kind: PodDisruptionBudget
 metadata: {name: web, namespace: shop}
@@ -451,7 +421,7 @@ func TestBadVerdictFileIsIgnored(t *testing.T) {
 	pinLibrary(t)
 	objs := parse(t, "mixed.yaml", mixedSet)
 	want := cachedValidator(t, t.TempDir(), "off").Validate(objs, "prod")
-	bad := objs[2] // ConfigMap "bad"
+	bad := objs[slices.IndexFunc(objs, func(o *manifest.Object) bool { return o.Name() == "bad" })]
 	v := cachedValidator(t, t.TempDir(), "on")
 	badKey, ok := objectKey(v.kindDigest(v.lookup("v1", "ConfigMap")), bad.Object)
 	if !ok {
