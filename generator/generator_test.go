@@ -210,3 +210,30 @@ func TestRenderReleasesEvaluations(t *testing.T) {
 		}
 	}
 }
+
+// TestDefaultJobsBoundedByMemory: small envs evaluate in parallel; envs whose
+// estimated evaluation does not fit twice in evalBudget, one at a time.
+func TestDefaultJobsBoundedByMemory(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel string, size int) {
+		p := filepath.Join(root, "envs", rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat("x", size)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("prod/prod.cue", 5000)
+	write("dr/dr.cue", 5000)
+	write("shared/catalog.cue", 4000)
+	opts := Options{Root: root, EnvsDir: "envs"}
+	names := []string{"dr", "prod"}
+	if got, want := defaultJobs(opts, names), runtime.GOMAXPROCS(0); got != want {
+		t.Errorf("small envs: %d jobs, want GOMAXPROCS (%d)", got, want)
+	}
+	write("shared/synthetic.cue", 150000) // about 500 services
+	if got := defaultJobs(opts, names); got != 1 {
+		t.Errorf("large envs: %d jobs, want 1", got)
+	}
+}

@@ -22,7 +22,7 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 	check := fs.Bool("check", false, "render in memory and exit 1 with a diff if rendered/ differs")
 	root := fs.String("root", ".", "the repository root (holds cue.mod/, envs/, schema/)")
 	out := fs.String("out", "", "output folder (default <root>/rendered)")
-	jobs := fs.Int("jobs", 0, "envs evaluated at once (default GOMAXPROCS; 1 bounds memory to one env's evaluation)")
+	jobs := fs.Int("jobs", 0, "envs evaluated at once (default GOMAXPROCS, fewer when their estimated evaluations exceed 1 GiB; 1 bounds memory to one env's evaluation)")
 	fs.Usage = func() {
 		usage(stderr)
 		fs.PrintDefaults()
