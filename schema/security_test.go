@@ -3,12 +3,18 @@
 package schema_test
 
 import (
+	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"cuelang.org/go/cue"
 	"cuelang.org/go/cue/cuecontext"
 	"cuelang.org/go/cue/load"
+
+	"github.com/ecommerce-platform/gitops/generator"
+	"github.com/ecommerce-platform/gitops/internal/testrepo"
 )
 
 // schemaValue loads package schema itself, so tests can use its definitions.
@@ -24,27 +30,34 @@ func schemaValue(t *testing.T) (*cue.Context, cue.Value) {
 }
 
 // TestServiceURLsNameDependencies: http(s)://<service> and its cluster-local
-// forms are dependencies; external hosts are not; a cluster-local name no
-// service has is an error (the dependency would be unreachable).
+// forms name a host; external hosts do not.
 func TestServiceURLsNameDependencies(t *testing.T) {
 	ctx, schema := schemaValue(t)
-	eval := func(env string) (string, error) {
-		v := ctx.CompileString(`(#ServiceURLs & {known: {catalog: "catalog", cart: "cart"}, namespace: "shop", env: `+env+`}).out`, cue.Scope(schema))
-		b, err := v.MarshalJSON()
-		return string(b), err
-	}
 	for env, want := range map[string]string{
-		`{A: "http://catalog"}`: `["catalog"]`,
-		`{A: "http://cart.shop.svc.cluster.local:80/v1", B: "https://catalog.shop"}`: `["cart","catalog"]`,
-		`{A: "https://api.stripe.com", B: "info", C: "http://cart.other"}`:           `[]`,
+		`{A: "http://catalog"}`: `{"A":"catalog"}`,
+		`{A: "http://cart.shop.svc.cluster.local:80/v1", B: "https://catalog.shop"}`: `{"A":"cart","B":"catalog"}`,
+		`{A: "https://api.stripe.com", B: "info", C: "http://cart.other"}`:           `{}`,
 	} {
-		got, err := eval(env)
-		if err != nil || got != want {
+		v := ctx.CompileString(`(#ServiceURLs & {namespace: "shop", env: `+env+`}).hosts`, cue.Scope(schema))
+		got, err := v.MarshalJSON()
+		if err != nil || string(got) != want {
 			t.Errorf("env %s: got %s (%v), want %s", env, got, err, want)
 		}
 	}
-	_, err := eval(`{ORDERS_URL: "http://orders"}`)
-	if err == nil || !strings.Contains(err.Error(), "env ORDERS_URL=http://orders names no service orders") {
-		t.Errorf("an undeclared service must fail with its name, got %v", err)
+}
+
+// TestUnknownServiceURLFails: an env URL naming a cluster-local host that no
+// service has fails the render with the variable and the host (the
+// dependency would be unreachable, and no NetworkPolicy would allow it).
+func TestUnknownServiceURLFails(t *testing.T) {
+	root := testrepo.Fixture(t)
+	bad := "package env\n\nplatform: services: worker: env: ORDERS_URL: \"http://orders\"\n"
+	if err := os.WriteFile(filepath.Join(root, "envs", "small", "orders.cue"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
 	}
+	_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"small"}})
+	if err == nil || !strings.Contains(err.Error(), "env ORDERS_URL=http://orders names no service orders") {
+		t.Fatalf("an undeclared service must fail with its name, got %v", err)
+	}
+	t.Logf("caught: %v", err)
 }
