@@ -4,8 +4,10 @@ package schema_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -60,4 +62,42 @@ func TestUnknownServiceURLFails(t *testing.T) {
 		t.Fatalf("an undeclared service must fail with its name, got %v", err)
 	}
 	t.Logf("caught: %v", err)
+}
+
+// TestNetworkEdgesGrowLinearly: the network edges cost the same per service
+// at 400 services as at 100 (bytes allocated by CUE, not time). Each
+// service's #ServiceURLs instance once copied the map of every service name,
+// and the edges grew with the square of the services: at 400 services each
+// service then cost about twice what it cost at 100.
+func TestNetworkEdgesGrowLinearly(t *testing.T) {
+	ctx, schema := schemaValue(t)
+	alloc := func(n int) uint64 {
+		var b strings.Builder
+		b.WriteString(`(#NetworkEdges & {platform: {
+	namespace: "shop"
+	release: analysis: true
+	zones: ["z-a", "z-b", "z-c"]
+	aws: network: subnets: {for z in zones {(z): public: "10.0.0.0/24"}}
+	databases: db: {engine: "postgres", port: 5432}
+	services: {
+`)
+		for i := range n {
+			fmt.Fprintf(&b, "\t\t\"s%d\": {port: 8080, database: \"db\", ingress: {}, env: {NEXT: \"http://s%d\", API: \"https://api.example.com\"}}\n", i, (i+1)%n)
+		}
+		b.WriteString("\t}\n}}).edges")
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		v := ctx.CompileString(b.String(), cue.Scope(schema))
+		if _, err := v.MarshalJSON(); err != nil {
+			t.Fatalf("%d services: %v", n, err)
+		}
+		runtime.ReadMemStats(&after)
+		return after.TotalAlloc - before.TotalAlloc
+	}
+	small, large := alloc(100), alloc(400)
+	perSmall, perLarge := float64(small)/100, float64(large)/400
+	t.Logf("per service: %.0f bytes at 100 services, %.0f at 400 (%.2fx)", perSmall, perLarge, perLarge/perSmall)
+	if perLarge > 1.3*perSmall {
+		t.Errorf("each service's network edges cost %.2fx more at 400 services than at 100: something per service grows with the number of services", perLarge/perSmall)
+	}
 }
