@@ -36,7 +36,7 @@ type Options struct {
 	// Envs selects environments by name; empty means every one.
 	Envs []string
 	// Jobs bounds how many envs evaluate at once. Each holds its whole CUE
-	// evaluation in memory (about 1.5 GB at 500 services), so Jobs 1 bounds
+	// evaluation in memory (about 1.2 GB at its peak at 500 services), so Jobs 1 bounds
 	// peak memory to one env. Zero means GOMAXPROCS, lowered by memory:
 	// only as many envs at once as fit in evalBudget (see defaultJobs).
 	Jobs int
@@ -142,10 +142,13 @@ func renderAll(ctx context.Context, opts Options, keepValues bool) ([]rendered, 
 // hold, and liveBytesPerInputByte the estimate: an env's CUE evaluation
 // holds about that many bytes per byte of its own CUE files and the shared
 // ones (the platform's data; the schema is the same for every size). At 500
-// synthetic services (160 kB of env CUE) one env holds about 1.5 GB live,
-// and evaluating both envs at once peaked at 5.2 GiB for no gain in wall
-// time on 2 cores (the collector and page faults ate the second core); the
-// real platform (9 kB, about 80 MB) gains 20% wall from the parallelism.
+// synthetic services (160 kB of env CUE) one env peaks at about 1.2 GB live
+// (7,500 bytes per byte, measured with GOGC=10 in issue 18's sixth round;
+// 1.5 GB before it): 9,000 keeps a margin, and envs of about 200 services
+// still evaluate one at a time, as measured. Evaluating both envs at once
+// peaked at 5.2 GiB for no gain in wall time on 2 cores (the collector and
+// page faults ate the second core); the real platform (9 kB, about 80 MB)
+// gains 20% wall from the parallelism.
 const (
 	evalBudget            = 1 << 30
 	liveBytesPerInputByte = 9000
