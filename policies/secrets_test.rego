@@ -332,3 +332,21 @@ test_material_prefilter_passes_every_form if {
 	# A URL form needs :// as well as @ (an image digest holds only @).
 	not secrets.text_holds_material(json.marshal({"value": "shop/app@sha256:0123456789abcdef", "user": "me:pw@host"}))
 }
+
+# The AWS secret key form's literal is sought in the lower-cased text: every
+# spelling (?i:aws) matches gets through, the upper-case one and the long s
+# included, and a text with none of them does not.
+test_material_prefilter_lower_cases_the_text if {
+	every prefix in ["AWS_SECRET_ACCESS_KEY = ", "Aws_secret = ", "AWſ_secret = ", "aws.secret: "] {
+		secrets.text_holds_material(json.marshal({"value": concat("", [prefix, aws_secret])}))
+	}
+	not secrets.text_holds_material(json.marshal({"value": concat("", ["az_secret_access_key = ", aws_secret])}))
+	count(secrets.prefilter_lower) > 0
+}
+
+# A form without literals has its regex tried on every text (the literal "").
+test_material_prefilter_form_without_literals if {
+	forms := [{"name": "a test form", "pattern": `s3cr3t-[0-9]{4}`}]
+	secrets.text_holds_material(json.marshal({"value": "x s3cr3t-1234"})) with secrets.material as forms
+	not secrets.text_holds_material(json.marshal({"value": "x s3cr3t-12"})) with secrets.material as forms
+}
