@@ -123,6 +123,16 @@ test_crossplane_nested_init_provider_password if {
 	fixtures.only("secrets.crossplane-literal", db, fixtures.prod)
 }
 
+# spec.forProvider is looked at first, but only a Crossplane group counts.
+test_crossplane_literal_only_in_crossplane_groups if {
+	other := {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": {"forProvider": {"password": "x"}}}
+	not "secrets.crossplane-literal" in fixtures.denied(other, fixtures.prod)
+	crossplane := json.patch(other, [{"op": "replace", "path": "/apiVersion", "value": "example.upbound.io/v1"}])
+	"secrets.crossplane-literal" in fixtures.denied(crossplane, fixtures.prod)
+	no_params := json.patch(crossplane, [{"op": "replace", "path": "/spec", "value": {"password": "x"}}])
+	not "secrets.crossplane-literal" in fixtures.denied(no_params, fixtures.prod)
+}
+
 test_crossplane_secret_ref_passes if {
 	count(fixtures.denied(fixtures.redshift, fixtures.prod)) == 0
 	p := {"apiVersion": "pkg.crossplane.io/v1", "kind": "Provider", "metadata": {"name": "p"}, "spec": {"forProvider": {"passwordSecretRef": {"name": "x"}}}}
