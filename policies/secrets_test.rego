@@ -131,6 +131,13 @@ test_crossplane_literal_only_in_crossplane_groups if {
 	"secrets.crossplane-literal" in fixtures.denied(crossplane, fixtures.prod)
 	no_params := json.patch(crossplane, [{"op": "replace", "path": "/spec", "value": {"password": "x"}}])
 	not "secrets.crossplane-literal" in fixtures.denied(no_params, fixtures.prod)
+
+	# The JSON text of the provider is read first: a key in any case gets
+	# through, a password-like value under another key is no finding.
+	upper := json.patch(crossplane, [{"op": "replace", "path": "/spec/forProvider", "value": {"auth": [{"MasterPASSWORD": "x"}]}}])
+	"secrets.crossplane-literal" in fixtures.denied(upper, fixtures.prod)
+	value_only := json.patch(crossplane, [{"op": "replace", "path": "/spec/forProvider", "value": {"note": "password", "passwordSecretRef": {"name": "p"}}}])
+	not "secrets.crossplane-literal" in fixtures.denied(value_only, fixtures.prod)
 }
 
 test_crossplane_secret_ref_passes if {
