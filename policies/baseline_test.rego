@@ -114,3 +114,26 @@ test_inline_env_index_matches_the_engine_shape if {
 		fixtures.results(obj, chk) == {"deny": set(), "warn": set()}
 	}
 }
+
+# enclosing_dirs cuts the dirs out of the path by the slashes' positions:
+# the same set as every run of whole parts that ends before a slash (the
+# empty one where two slashes meet or the path starts with one), code
+# points counted as such; folder drops the last part.
+test_enclosing_dirs_and_folder if {
+	every file in ["rendered/prod/web/", "/repo/rendered/a.yaml", "a//b/c", "x/", "/", "//", "é/ü/c.yaml", "noslash"] {
+		lib.enclosing_dirs(file) == dirs_by_parts(file)
+	}
+	lib.enclosing_dirs("/repo/a.yaml") == {"", "/repo", "repo"}
+	lib.folder("é/ü/c.yaml") == "é/ü"
+	lib.folder("/a.yaml") == ""
+	lib.folder("a//b.yaml") == "a/"
+	not lib.folder("a.yaml")
+}
+
+dirs_by_parts(file) := {concat("/", array.slice(parts, i, j)) |
+	parts := split(file, "/")
+	count(parts) > 1
+	some i in numbers.range(0, count(parts) - 2)
+	some j in numbers.range(i + 1, count(parts) - 1)
+	j > i
+}

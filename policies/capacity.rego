@@ -160,8 +160,22 @@ deny contains lib.finding("capacity.zone-loss", msg, ["spec", "forProvider", "sc
 	input.kind == "NodeGroup" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
 	zones.is_nodegroup(input)
+	some msg in object.get(idx.zone_loss, [input.metadata.name], [])
+}
+
+# env_index: the findings depend on the env's workloads and node groups
+# alone, so the engine derives them once per env (data.check.env_index), not
+# once per node group; computed inline without it.
+env_index := {"zone_loss": zone_loss}
+
+idx := data.check.env_index.capacity
+
+idx := env_index if not data.check.env_index.capacity
+
+# zone_loss[name] holds the messages of the pools whose first node group is
+# name.
+zone_loss[min(pool)] contains msg if {
 	some pool in pools
-	input.metadata.name == min(pool)
 	some r in ["cpu", "memory"]
 	need := requested(pool, r)
 	[zone, zone_share] := largest_zone(pool, r)

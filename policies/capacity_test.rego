@@ -87,3 +87,14 @@ test_unresolved_zones_count_as_one if {
 	ng := fixtures.nodegroup("lost", {"clusterName": "other", "subnetIds": ["subnet-unknown"]})
 	capacity.group_zones(ng) == {"(unknown zone)"} with data.check as prod_with(ng)
 }
+
+# With the engine, the findings come from data.check.env_index (derived
+# once per env), not from the demands worked out again per node group.
+test_zone_loss_reads_the_engine_env_index if {
+	chk := prod_with(fixtures.set(fixtures.hpa, "/spec/maxReplicas", 40))
+	derived := object.union(chk, {"env_index": {"capacity": capacity.env_index}}) with data.check as chk
+	zone_loss(fixtures.nodegroups[0], derived) == zone_loss(fixtures.nodegroups[0], chk)
+	count(zone_loss(fixtures.nodegroups[0], derived)) == 1
+	empty := object.union(chk, {"env_index": {"capacity": {"zone_loss": {}}}})
+	count(zone_loss(fixtures.nodegroups[0], empty)) == 0
+}

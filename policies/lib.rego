@@ -262,10 +262,7 @@ syncing_apps(obj) := [app |
 ]
 
 # folder(file): file without its last part, for a file with a slash.
-folder(file) := concat("/", array.slice(parts, 0, count(parts) - 1)) if {
-	contains(file, "/")
-	parts := split(file, "/")
-}
+folder(file) := substring(file, 0, max(indexof_n(file, "/"))) if contains(file, "/")
 
 # dir_apps[folder] lists the Applications whose source path holds the files
 # of folder, for every folder of data.check.files.
@@ -298,18 +295,11 @@ apps_by_path[trim_suffix(src.path, "/")] contains app if {
 
 # enclosing_dirs(file): every substring of file that starts at its start or
 # after a slash and ends just before a slash (the empty one too, where two
-# slashes meet or file starts with one).
-enclosing_dirs(file) := {concat("/", array.slice(parts, i, j)) |
-	parts := split(file, "/")
-	count(parts) > 1
-	some i in numbers.range(0, count(parts) - 2)
-	some j in numbers.range(i, count(parts) - 1)
-	ends_before_slash(parts, i, j)
-}
-
-ends_before_slash(_, i, j) if j > i
-
-ends_before_slash(parts, i, j) if {
-	j == i
-	parts[i] == ""
+# slashes meet or file starts with one): what lies between a slash (or the
+# start, -1) and a later slash, cut out of file by their positions.
+enclosing_dirs(file) := {substring(file, a + 1, (b - a) - 1) |
+	slashes := indexof_n(file, "/")
+	some a in array.concat([-1], slashes)
+	some b in slashes
+	a < b
 }

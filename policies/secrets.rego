@@ -115,13 +115,51 @@ material_any := concat("|", [m.pattern | some m in material])
 # contains): substring tests are far cheaper than a regex without a literal
 # prefix over the whole text.
 text_holds_material(text) if {
-	some m in material
-	some lit in object.get(m, "literals", [""])
+	some [lit, requires, loose] in idx.prefilter
 	contains(text, lit)
-	every required in object.get(m, "requires", []) {
+	every required in requires {
 		contains(text, required)
 	}
-	regex.match(object.get(m, "loose", m.pattern), text)
+	regex.match(loose, text)
+}
+
+# A form's literals_lower are sought in the text lower-cased, and its
+# loose_lower pattern runs there: one literal instead of every spelling a
+# case-insensitive pattern matches, and a regex with a literal prefix
+# (Go's regexp skips to it) instead of (?i:...), which it cannot. Each
+# character of a match, lower-cased, is matched by loose_lower, so a text
+# the form matches still gets through; a form without loose_lower has its
+# literal only tested (the empty pattern matches every text).
+text_holds_material(text) if {
+	lowered := lower(text)
+	some [lit, requires, loose] in idx.prefilter_lower
+	contains(lowered, lit)
+	every required in requires {
+		contains(text, required)
+	}
+	regex.match(loose, lowered)
+}
+
+# prefilter is material's literals in one flat list, each with its form's
+# required strings and loose pattern: one step per literal instead of a
+# lookup per form and per field in every object's evaluation (derived once
+# per env by the engine, in env_index); prefilter_lower the same of
+# literals_lower.
+prefilter := [entry(m, lit) | some m in material; some lit in literals(m)]
+
+prefilter_lower := [[lit, object.get(m, "requires", []), object.get(m, "loose_lower", "")] |
+	some m in material
+	some lit in object.get(m, "literals_lower", [])
+]
+
+entry(m, lit) := [lit, object.get(m, "requires", []), object.get(m, "loose", m.pattern)]
+
+literals(m) := m.literals
+
+# A form with no literal at all has its regex tried on every text.
+literals(m) := [""] if {
+	not m.literals
+	not m.literals_lower
 }
 
 # material lists the forms. Sources: AWS IAM user guide ("Managing access
@@ -139,6 +177,10 @@ material := [
 		"pattern": `[a-zA-Z][a-zA-Z0-9+.-]*://[^\s/:@]*:[^\s/@$%{}<>*]+@[^\s/@]`,
 		"literals": ["@"],
 		"requires": ["://"], # image digests hold @, URLs ://: few objects hold both
+		# The prefilter's regex starts at ://, a literal Go's regexp skips to
+		# (every match of the pattern holds one of this one): the scheme
+		# before it made the regex try every position of the text.
+		"loose": `://[^\s/:@]*:[^\s/@$%{}<>*]+@[^\s/@]`,
 	},
 	{"name": "an AWS access key id", "pattern": `(^|[^A-Z0-9])(AKIA|ASIA)[A-Z0-9]{16}([^A-Z0-9]|$)`, "literals": ["AKIA", "ASIA"]},
 	{
@@ -147,9 +189,11 @@ material := [
 		"name": "an AWS secret access key",
 		"pattern": `(?i:aws)[A-Za-z0-9_ .'"-]{0,30}[:=]\s*['"]?[A-Za-z0-9/+]{40}([^A-Za-z0-9/+=]|$)`,
 		"token": `[A-Za-z0-9/+]{40}`,
-		# (?i:aws) in every case; Go's regexp folds s to ſ (U+017F) as well.
-		"literals": ["aws", "awS", "aWs", "aWS", "Aws", "AwS", "AWs", "AWS", "awſ", "aWſ", "Awſ", "AWſ"],
-		"loose": `(?i:aws)[A-Za-z0-9_ .'"\\-]{0,32}[:=][\s\\'"]*[A-Za-z0-9/+]{40}`,
+		# (?i:aws) in every case, Go's regexp folds s to ſ (U+017F) as well:
+		# aws or awſ in the text lower-cased (lower maps only A, W and S to
+		# a, w and s, and nothing else to ſ).
+		"literals_lower": ["aws", "awſ"],
+		"loose_lower": `aw[sſ][a-z0-9_ .'"\\-]{0,32}[:=][\s\\'"]*[a-z0-9/+]{40}`,
 	},
 	{"name": "a PEM private key", "pattern": `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`, "literals": ["PRIVATE KEY"]},
 	{
@@ -221,7 +265,7 @@ produced(ns, name) if count(object.get(idx.producers, [ns, name], [])) > 0
 
 # env_index: the Secrets each namespace's ExternalSecrets and SealedSecrets
 # produce, derived once per env by the engine (data.check.env_index).
-env_index := {"producers": producers}
+env_index := {"producers": producers, "prefilter": prefilter, "prefilter_lower": prefilter_lower}
 
 idx := data.check.env_index.secrets
 
@@ -260,15 +304,19 @@ store_exists("SecretStore", name, ns) if lib.exists("SecretStore.external-secret
 # secrets.crossplane-literal: a Crossplane managed resource carries a
 # password as a literal field instead of a *SecretRef. The value is never printed.
 deny contains lib.finding("secrets.crossplane-literal", msg, path) if {
-	is_crossplane(input)
 	some params in ["forProvider", "initProvider"]
-	walk(object.get(input, ["spec", params], {}), [rel, value])
-	count(rel) > 0
+	provider := input.spec[params] # most objects have neither: they stop here
+	is_crossplane(input)
+
+	# A password-like key is in the JSON text as it is (letters are never
+	# escaped): a provider without one is not walked node by node.
+	regex.match(`(?i)(password|passwd|passphrase|secretstring|authtoken)`, json.marshal(provider))
+	walk(provider, [rel, value])
+	is_string(value) # the strings first: most nodes are objects, lists and numbers, or have no password-like key
+	value != ""
 	field := rel[count(rel) - 1]
 	is_string(field)
 	literal_password_field(field)
-	is_string(value)
-	value != ""
 	path := array.concat(["spec", params], rel)
 	msg := sprintf("%s %s sets %s to a literal value: use the matching *SecretRef field", [input.kind, input.metadata.name, concat(".", [sprintf("%v", [x]) | some x in path])])
 }

@@ -123,6 +123,23 @@ test_crossplane_nested_init_provider_password if {
 	fixtures.only("secrets.crossplane-literal", db, fixtures.prod)
 }
 
+# spec.forProvider is looked at first, but only a Crossplane group counts.
+test_crossplane_literal_only_in_crossplane_groups if {
+	other := {"apiVersion": "example.com/v1", "kind": "Thing", "metadata": {"name": "t"}, "spec": {"forProvider": {"password": "x"}}}
+	not "secrets.crossplane-literal" in fixtures.denied(other, fixtures.prod)
+	crossplane := json.patch(other, [{"op": "replace", "path": "/apiVersion", "value": "example.upbound.io/v1"}])
+	"secrets.crossplane-literal" in fixtures.denied(crossplane, fixtures.prod)
+	no_params := json.patch(crossplane, [{"op": "replace", "path": "/spec", "value": {"password": "x"}}])
+	not "secrets.crossplane-literal" in fixtures.denied(no_params, fixtures.prod)
+
+	# The JSON text of the provider is read first: a key in any case gets
+	# through, a password-like value under another key is no finding.
+	upper := json.patch(crossplane, [{"op": "replace", "path": "/spec/forProvider", "value": {"auth": [{"MasterPASSWORD": "x"}]}}])
+	"secrets.crossplane-literal" in fixtures.denied(upper, fixtures.prod)
+	value_only := json.patch(crossplane, [{"op": "replace", "path": "/spec/forProvider", "value": {"note": "password", "passwordSecretRef": {"name": "p"}}}])
+	not "secrets.crossplane-literal" in fixtures.denied(value_only, fixtures.prod)
+}
+
 test_crossplane_secret_ref_passes if {
 	count(fixtures.denied(fixtures.redshift, fixtures.prod)) == 0
 	p := {"apiVersion": "pkg.crossplane.io/v1", "kind": "Provider", "metadata": {"name": "p"}, "spec": {"forProvider": {"passwordSecretRef": {"name": "x"}}}}
@@ -331,4 +348,22 @@ test_material_prefilter_passes_every_form if {
 
 	# A URL form needs :// as well as @ (an image digest holds only @).
 	not secrets.text_holds_material(json.marshal({"value": "shop/app@sha256:0123456789abcdef", "user": "me:pw@host"}))
+}
+
+# The AWS secret key form's literal is sought in the lower-cased text: every
+# spelling (?i:aws) matches gets through, the upper-case one and the long s
+# included, and a text with none of them does not.
+test_material_prefilter_lower_cases_the_text if {
+	every prefix in ["AWS_SECRET_ACCESS_KEY = ", "Aws_secret = ", "AWſ_secret = ", "aws.secret: "] {
+		secrets.text_holds_material(json.marshal({"value": concat("", [prefix, aws_secret])}))
+	}
+	not secrets.text_holds_material(json.marshal({"value": concat("", ["az_secret_access_key = ", aws_secret])}))
+	count(secrets.prefilter_lower) > 0
+}
+
+# A form without literals has its regex tried on every text (the literal "").
+test_material_prefilter_form_without_literals if {
+	forms := [{"name": "a test form", "pattern": `s3cr3t-[0-9]{4}`}]
+	secrets.text_holds_material(json.marshal({"value": "x s3cr3t-1234"})) with secrets.material as forms
+	not secrets.text_holds_material(json.marshal({"value": "x s3cr3t-12"})) with secrets.material as forms
 }

@@ -126,15 +126,31 @@ rollouts_kinds := {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "An
 
 api_group(obj) := split(obj.apiVersion, "/")[0] if contains(obj.apiVersion, "/")
 
-controller_chart(obj) := chart if {
-	some suffix in served_by(api_group(obj))
+controller_chart(obj) := group_chart(obj.kind, api_group(obj))
+
+group_chart(_, group) := chart if {
+	some suffix in served_by(group)
 	chart := controller_charts[suffix]
 }
 
-controller_chart(obj) := "argo-rollouts" if {
-	api_group(obj) == "argoproj.io"
-	obj.kind in rollouts_kinds
+group_chart(kind, "argoproj.io") := "argo-rollouts" if kind in rollouts_kinds
+
+# key_charts[k] lists the chart (none or one) serving the objects of index
+# key k (Kind, or Kind.group): the chart depends on the kind and the API
+# group alone, so it is worked out once per key of the env (env_index), not
+# for every object.
+key_charts[k] := [chart | chart := group_chart(kind, group)] if {
+	some k, _ in lib.index
+	parts := split(k, ".")
+	kind := parts[0]
+	group := concat(".", array.slice(parts, 1, count(parts)))
 }
+
+# input_charts: the input's chart looked up by its key, else (an input
+# outside data.check.index) worked out.
+input_charts := idx.charts[lib.key(input)]
+
+input_charts := [chart | chart := controller_chart(input)] if not idx.charts[lib.key(input)]
 
 # served_by(g): the groups whose controller serves group g: g itself and
 # every group g ends in after a dot (ec2.aws.upbound.io: ec2.aws.upbound.io,
@@ -177,7 +193,7 @@ registered_names(server) := {s.stringData.name |
 # topology.controller-missing: an object synced where its controller is not.
 deny contains lib.finding("topology.controller-missing", msg, ["kind"]) if {
 	lib.has_inventory
-	chart := controller_chart(input)
+	some chart in input_charts
 	some app in lib.syncing_apps(input)
 	target := idx.clusters[json.marshal(app.spec.destination)]
 	not installed(chart, target)
@@ -188,7 +204,7 @@ installed(chart, target) if target in idx.installed[chart]
 
 # env_index: derived once per env by the engine (data.check.env_index);
 # computed inline without it.
-env_index := {"installed": installed_charts, "clusters": cluster_ids}
+env_index := {"installed": installed_charts, "clusters": cluster_ids, "charts": key_charts}
 
 idx := data.check.env_index.topology
 

@@ -156,6 +156,17 @@ test_controller_missing_where_the_object_syncs if {
 	controllers_denied(folder_app("prod-web", "rendered/prod/web", {"name": "shop-prod", "namespace": "shop"}), objs) == set()
 }
 
+# The chart is looked up by the input's index key (key_charts); an input
+# outside data.check.index has it worked out.
+test_controller_chart_of_an_input_outside_the_index if {
+	objs := controller_set({"server": "https://kubernetes.default.svc", "namespace": "shop"})
+	without := [o | some o in objs; o != rollout]
+	controllers_denied(rollout, without) == {"topology.controller-missing"}
+	topology.key_charts["Rollout.argoproj.io"] == ["argo-rollouts"] with data.check as fixtures.check("prod", objs)
+	topology.key_charts["Bucket.s3.aws.upbound.io"] == ["crossplane"] with data.check as fixtures.check("prod", objs)
+	topology.key_charts["Application.argoproj.io"] == [] with data.check as fixtures.check("prod", objs)
+}
+
 # With the engine, the installed charts come from data.check.env_index
 # (derived once per env), not from a scan of the Applications per object.
 test_controller_lookup_reads_the_engine_env_index if {

@@ -22,15 +22,16 @@ func main() {
 	root := flag.String("root", ".", "the repository whose rendered/<env> folders are profiled")
 	top := flag.Int("top", 30, "how many expressions to list")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of Check (as render check runs it) to this file")
+	kind := flag.String("kind", "", "restrict the expression profile to the objects of this index key (Kind, or Kind.group)")
 	checkOnly := flag.Bool("check-only", false, "only Check, timed (and profiled with -cpuprofile); no per-rule-set timing")
 	flag.Parse()
-	if err := run(*root, *top, *cpuprofile, *checkOnly); err != nil {
+	if err := run(*root, *top, *cpuprofile, *checkOnly, *kind); err != nil {
 		fmt.Fprintln(os.Stderr, "checkprof:", err)
 		os.Exit(1)
 	}
 }
 
-func run(root string, top int, cpuprofile string, checkOnly bool) error {
+func run(root string, top int, cpuprofile string, checkOnly bool, kind string) error {
 	ctx := context.Background()
 	c, err := checker.New(ctx, checker.Options{})
 	if err != nil {
@@ -71,7 +72,7 @@ func run(root string, top int, cpuprofile string, checkOnly bool) error {
 	if checkOnly {
 		return nil
 	}
-	costs, exprs, err := c.Profile(ctx, sets, top)
+	costs, exprs, err := c.Profile(ctx, sets, top, kind)
 	if err != nil {
 		return err
 	}

@@ -23,7 +23,10 @@ type RuleSetCost struct {
 // expression profiler (one evaluation of every rule set per object, all
 // objects, traced) to name the costliest lines. It returns the rule sets
 // costliest first and the top expressions.
-func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCost, []profiler.ExprStats, error) {
+//
+// kind, when not "", restricts the expression profile to the objects of
+// that index key (Kind or Kind.group).
+func (c *Checker) Profile(ctx context.Context, sets []Set, top int, kind string) ([]RuleSetCost, []profiler.ExprStats, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	queries := make([]rego.PreparedEvalQuery, len(c.rules))
@@ -77,12 +80,21 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCo
 		}
 		for i, q := range queries {
 			start := time.Now()
-			for _, in := range inputs {
+			perKind := map[string]time.Duration{}
+			for j, in := range inputs {
+				t := time.Now()
 				if _, err := q.Eval(ctx, rego.EvalParsedInput(in)); err != nil {
 					return nil, nil, err
 				}
+				perKind[indexKey(s.Objects[j])] += time.Since(t)
 			}
-			costs = append(costs, RuleSetCost{s.Env, c.rules[i].pkg + "." + c.rules[i].name, time.Since(start)})
+			name := c.rules[i].pkg + "." + c.rules[i].name
+			costs = append(costs, RuleSetCost{s.Env, name, time.Since(start)})
+			for k, d := range perKind {
+				if d >= 20*time.Millisecond { // the kinds that make a rule set's cost
+					costs = append(costs, RuleSetCost{s.Env, fmt.Sprintf("  %s on %s", name, k), d})
+				}
+			}
 		}
 		// Each kind's query (as Check runs it, one thread), by object kind.
 		if err := c.prepareKinds(ctx, s.Objects); err != nil {
@@ -104,7 +116,10 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int) ([]RuleSetCo
 		for k, d := range byKind {
 			costs = append(costs, RuleSetCost{s.Env, fmt.Sprintf("(its kind's rule sets) %s x%d, %v each", k, counts[k], (d / time.Duration(counts[k])).Round(time.Microsecond)), d})
 		}
-		for _, in := range inputs {
+		for i, in := range inputs {
+			if kind != "" && indexKey(s.Objects[i]) != kind {
+				continue
+			}
 			if _, err := c.query.Eval(ctx, rego.EvalParsedInput(in), rego.EvalQueryTracer(prof)); err != nil {
 				return nil, nil, err
 			}
