@@ -91,12 +91,13 @@ test_undeclared_flow_namespace_wide_policy if {
 	some f in secfix.results(p, chk).deny
 	f.rule == "network.undeclared-flow"
 	contains(f.msg, "for StatefulSet db")
-	not any_for_web(secfix.results(p, chk).deny)
-}
 
-any_for_web(fs) if {
-	some f in fs
-	contains(f.msg, "for Rollout web")
+	# Said with every, not with a helper that never succeeds: opa test
+	# --coverage counts test files too, and a line that only fails is not
+	# covered (policies/conftest-compat.sh asks for 100%).
+	every g in secfix.results(p, chk).deny {
+		not contains(g.msg, "for Rollout web")
+	}
 }
 
 # A workload whose ServiceAccount declares nothing has no allowed flow.
