@@ -36,7 +36,7 @@ type Options struct {
 	// Envs selects environments by name; empty means every one.
 	Envs []string
 	// Jobs bounds how many envs evaluate at once. Each holds its whole CUE
-	// evaluation in memory (about 1.2 GB at its peak at 500 services), so Jobs 1 bounds
+	// evaluation in memory (about 750 MB at its peak at 500 services), so Jobs 1 bounds
 	// peak memory to one env. Zero means GOMAXPROCS, lowered by memory:
 	// only as many envs at once as fit in evalBudget (see defaultJobs).
 	Jobs int
@@ -140,32 +140,68 @@ func renderAll(ctx context.Context, opts Options, keepValues bool) ([]rendered, 
 
 // evalBudget is how much estimated live heap the envs evaluated at once may
 // hold, and liveBytesPerInputByte the estimate: an env's CUE evaluation
-// holds about that many bytes per byte of its own CUE files and the shared
-// ones (the platform's data; the schema is the same for every size). At 500
-// synthetic services (160 kB of env CUE) one env peaks at about 1.2 GB live
-// (7,500 bytes per byte, measured with GOGC=10 in issue 18's sixth round;
-// 1.5 GB before it): 9,000 keeps a margin, and envs of about 200 services
-// still evaluate one at a time, as measured. Evaluating both envs at once
-// peaked at 5.2 GiB for no gain in wall time on 2 cores (the collector and
-// page faults ate the second core); the real platform (9 kB, about 80 MB)
-// gains 20% wall from the parallelism.
+// holds at its peak about that many bytes per byte of its own CUE files and
+// the shared ones (the platform's data; the schema is the same for every
+// size). Measured after issue 18's sixth round (the largest live heap after
+// a collection, GODEBUG=gctrace=1): 747 MB for prod at 500 synthetic
+// services (160 kB of env CUE), 4,700 bytes per byte; 85 MB for the real
+// platform's two envs at once (9 kB each), the same. Evaluating both envs
+// of 500 services at once peaked at 5.2 GiB for no gain in wall time on 2
+// cores (the collector and page faults ate the second core); the real
+// platform gains 20% wall from the parallelism.
 const (
 	evalBudget            = 1 << 30
-	liveBytesPerInputByte = 9000
+	liveBytesPerInputByte = 5000
 )
 
 // defaultJobs is GOMAXPROCS, lowered to as many envs as fit in evalBudget
 // by the estimate of the largest (at least one).
 func defaultJobs(opts Options, names []string) int {
 	jobs := runtime.GOMAXPROCS(0)
+	if est := largestEstimate(opts, names); est > 0 {
+		jobs = min(jobs, int(max(1, evalBudget/est)))
+	}
+	return jobs
+}
+
+// largestEstimate is the estimated peak live heap of the largest env's
+// evaluation, in bytes.
+func largestEstimate(opts Options, names []string) int64 {
 	var largest int64
 	for _, name := range names {
 		largest = max(largest, cueBytes(filepath.Join(opts.Root, opts.EnvsDir, name))+cueBytes(filepath.Join(opts.Root, opts.EnvsDir, sharedDir)))
 	}
-	if est := largest * liveBytesPerInputByte; est > 0 {
-		jobs = min(jobs, int(max(1, evalBudget/est)))
+	return largest * liveBytesPerInputByte
+}
+
+// Soft memory limits (runtime/debug.SetMemoryLimit) a render keeps under:
+// the collector runs more often as the heap nears the limit, instead of
+// letting it reach twice the live heap (GOGC=100). The limit is the
+// estimated peak of the envs evaluated at once plus headroomPercent, and
+// never under memoryLimitFloor: at 500 synthetic services 918 MiB, a peak
+// RSS under 1 GiB against 1.4 GiB without it (BENCHMARKS.md, sixth round). A limit under the live heap would make the
+// collector run all the time (2.9x slower, fifth round): the headroom is
+// the margin for an estimate that is short.
+const (
+	memoryLimitFloor = 900 << 20
+	headroomPercent  = 20
+)
+
+// MemoryLimit is the soft memory limit for rendering opts: the estimated
+// peak of the envs evaluated at once, plus headroomPercent, at least
+// memoryLimitFloor.
+func MemoryLimit(opts Options) (int64, error) {
+	opts, err := opts.normalise()
+	if err != nil {
+		return 0, err
 	}
-	return jobs
+	names, err := discover(opts)
+	if err != nil {
+		return 0, err
+	}
+	jobs := int64(min(cmp.Or(opts.Jobs, defaultJobs(opts, names)), len(names)))
+	peak := largestEstimate(opts, names) * max(jobs, 1)
+	return max(memoryLimitFloor, peak+peak*headroomPercent/100), nil
 }
 
 // cueBytes is the size of the .cue files of dir (0 if there are none).

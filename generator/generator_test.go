@@ -237,3 +237,43 @@ func TestDefaultJobsBoundedByMemory(t *testing.T) {
 		t.Errorf("large envs: %d jobs, want 1", got)
 	}
 }
+
+// TestMemoryLimitFollowsTheEstimate: small envs get the floor; large ones
+// their estimated peak plus the headroom, once per env evaluated at once.
+func TestMemoryLimitFollowsTheEstimate(t *testing.T) {
+	root := t.TempDir()
+	write := func(rel string, size int) {
+		p := filepath.Join(root, "envs", rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(strings.Repeat("x", size)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("prod/prod.cue", 5000)
+	write("dr/dr.cue", 5000)
+	write("shared/catalog.cue", 4000)
+	limit := func(jobs int) int64 {
+		t.Helper()
+		got, err := MemoryLimit(Options{Root: root, Jobs: jobs})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	if got := limit(0); got != memoryLimitFloor {
+		t.Errorf("small envs: limit %d, want the floor %d", got, memoryLimitFloor)
+	}
+	write("shared/synthetic.cue", 200000) // about 650 services: one env at a time
+	peak := int64(209000 * liveBytesPerInputByte)
+	if got, want := limit(0), peak+peak*headroomPercent/100; got != want {
+		t.Errorf("large envs: limit %d, want %d (the estimate plus headroom)", got, want)
+	}
+	if got, want := limit(2), 2*(peak+peak*headroomPercent/100); got != want {
+		t.Errorf("large envs, --jobs 2: limit %d, want %d (both envs' estimates)", got, want)
+	}
+	if _, err := MemoryLimit(Options{Root: root, Envs: []string{"nosuch"}}); err == nil {
+		t.Error("an unknown env: no error")
+	}
+}

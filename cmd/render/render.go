@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 
 	"github.com/ecommerce-platform/gitops/generator"
 )
@@ -46,7 +47,15 @@ func runRender(args []string, stdout, stderr io.Writer) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	rendered, err := generator.Render(ctx, generator.Options{Root: rootDir, Envs: envs, Jobs: *jobs})
+	opts := generator.Options{Root: rootDir, Envs: envs, Jobs: *jobs}
+	// The heap kept near what the envs need (generator.MemoryLimit), unless
+	// GOMEMLIMIT says otherwise.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		if limit, err := generator.MemoryLimit(opts); err == nil {
+			debug.SetMemoryLimit(limit)
+		}
+	}
+	rendered, err := generator.Render(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "render: %v\n", err)
 		return exitBadInput
