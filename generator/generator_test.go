@@ -215,15 +215,7 @@ func TestRenderReleasesEvaluations(t *testing.T) {
 // estimated evaluation does not fit twice in evalBudget, one at a time.
 func TestDefaultJobsBoundedByMemory(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel string, size int) {
-		p := filepath.Join(root, "envs", rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(strings.Repeat("x", size)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel string, size int) { writeSized(t, filepath.Join(root, "envs", rel), size) }
 	write("prod/prod.cue", 5000)
 	write("dr/dr.cue", 5000)
 	write("shared/catalog.cue", 4000)
@@ -242,15 +234,7 @@ func TestDefaultJobsBoundedByMemory(t *testing.T) {
 // their estimated peak plus the headroom, once per env evaluated at once.
 func TestMemoryLimitFollowsTheEstimate(t *testing.T) {
 	root := t.TempDir()
-	write := func(rel string, size int) {
-		p := filepath.Join(root, "envs", rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(strings.Repeat("x", size)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel string, size int) { writeSized(t, filepath.Join(root, "envs", rel), size) }
 	write("prod/prod.cue", 5000)
 	write("dr/dr.cue", 5000)
 	write("shared/catalog.cue", 4000)
@@ -275,5 +259,17 @@ func TestMemoryLimitFollowsTheEstimate(t *testing.T) {
 	}
 	if _, err := MemoryLimit(Options{Root: root, Envs: []string{"nosuch"}}); err == nil {
 		t.Error("an unknown env: no error")
+	}
+}
+
+// writeSized writes size bytes to path, creating its folder: an env of a
+// given size for the memory estimates.
+func writeSized(t *testing.T, path string, size int) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(strings.Repeat("x", size)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
