@@ -214,11 +214,7 @@ func TestRenderReleasesEvaluations(t *testing.T) {
 // TestDefaultJobsBoundedByMemory: small envs evaluate in parallel; envs whose
 // estimated evaluation does not fit twice in evalBudget, one at a time.
 func TestDefaultJobsBoundedByMemory(t *testing.T) {
-	root := t.TempDir()
-	write := func(rel string, size int) { writeSized(t, filepath.Join(root, "envs", rel), size) }
-	write("prod/prod.cue", 5000)
-	write("dr/dr.cue", 5000)
-	write("shared/catalog.cue", 4000)
+	root, write := smallEnvs(t)
 	opts := Options{Root: root, EnvsDir: "envs"}
 	names := []string{"dr", "prod"}
 	if got, want := defaultJobs(opts, names), runtime.GOMAXPROCS(0); got != want {
@@ -233,11 +229,7 @@ func TestDefaultJobsBoundedByMemory(t *testing.T) {
 // TestMemoryLimitFollowsTheEstimate: small envs get the floor; large ones
 // their estimated peak plus the headroom, once per env evaluated at once.
 func TestMemoryLimitFollowsTheEstimate(t *testing.T) {
-	root := t.TempDir()
-	write := func(rel string, size int) { writeSized(t, filepath.Join(root, "envs", rel), size) }
-	write("prod/prod.cue", 5000)
-	write("dr/dr.cue", 5000)
-	write("shared/catalog.cue", 4000)
+	root, write := smallEnvs(t)
 	limit := func(jobs int) int64 {
 		t.Helper()
 		got, err := MemoryLimit(Options{Root: root, Jobs: jobs})
@@ -260,6 +252,17 @@ func TestMemoryLimitFollowsTheEstimate(t *testing.T) {
 	if _, err := MemoryLimit(Options{Root: root, Envs: []string{"nosuch"}}); err == nil {
 		t.Error("an unknown env: no error")
 	}
+}
+
+// smallEnvs is a repository of two envs the size of the real platform's;
+// write(rel, size) adds or replaces a file of envs/.
+func smallEnvs(t *testing.T) (root string, write func(rel string, size int)) {
+	root = t.TempDir()
+	write = func(rel string, size int) { writeSized(t, filepath.Join(root, "envs", rel), size) }
+	write("prod/prod.cue", 5000)
+	write("dr/dr.cue", 5000)
+	write("shared/catalog.cue", 4000)
+	return root, write
 }
 
 // writeSized writes size bytes to path, creating its folder: an env of a
