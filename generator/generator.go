@@ -36,9 +36,10 @@ type Options struct {
 	// Envs selects environments by name; empty means every one.
 	Envs []string
 	// Jobs bounds how many envs evaluate at once. Each holds its whole CUE
-	// evaluation in memory (about 750 MB at its peak at 500 services), so Jobs 1 bounds
-	// peak memory to one env. Zero means GOMAXPROCS, lowered by memory:
-	// only as many envs at once as fit in evalBudget (see defaultJobs).
+	// evaluation in memory (about 750 MB at its peak at 500 services), so
+	// Jobs 1 bounds peak memory to one env. Zero means GOMAXPROCS, lowered
+	// by memory: only as many envs at once as fit in evalBudget (see
+	// defaultJobs).
 	Jobs int
 }
 
@@ -109,7 +110,7 @@ func renderAll(ctx context.Context, opts Options, keepValues bool) ([]rendered, 
 	results := make([]rendered, len(names))
 	inputErrs := make([]*InputError, len(names))
 	g, ctx := errgroup.WithContext(ctx)
-	g.SetLimit(cmp.Or(opts.Jobs, defaultJobs(opts, names)))
+	g.SetLimit(jobs(opts, names))
 	for i, name := range names {
 		g.Go(func() error {
 			if err := ctx.Err(); err != nil {
@@ -154,14 +155,19 @@ const (
 	liveBytesPerInputByte = 5000
 )
 
+// jobs is how many of names evaluate at once: opts.Jobs, else defaultJobs.
+func jobs(opts Options, names []string) int {
+	return cmp.Or(opts.Jobs, defaultJobs(opts, names))
+}
+
 // defaultJobs is GOMAXPROCS, lowered to as many envs as fit in evalBudget
 // by the estimate of the largest (at least one).
 func defaultJobs(opts Options, names []string) int {
-	jobs := runtime.GOMAXPROCS(0)
+	n := runtime.GOMAXPROCS(0)
 	if est := largestEstimate(opts, names); est > 0 {
-		jobs = min(jobs, int(max(1, evalBudget/est)))
+		n = min(n, int(max(1, evalBudget/est)))
 	}
-	return jobs
+	return n
 }
 
 // largestEstimate is the estimated peak live heap of the largest env's
@@ -179,9 +185,10 @@ func largestEstimate(opts Options, names []string) int64 {
 // letting it reach twice the live heap (GOGC=100). The limit is the
 // estimated peak of the envs evaluated at once plus headroomPercent, and
 // never under memoryLimitFloor: at 500 synthetic services 918 MiB, a peak
-// RSS under 1 GiB against 1.4 GiB without it (BENCHMARKS.md, sixth round). A limit under the live heap would make the
-// collector run all the time (2.9x slower, fifth round): the headroom is
-// the margin for an estimate that is short.
+// RSS under 1 GiB against 1.4 GiB without it (BENCHMARKS.md, sixth round).
+// A limit under the live heap would make the collector run all the time
+// (2.9x slower, fifth round): the headroom is the margin for an estimate
+// that is short.
 const (
 	memoryLimitFloor = 900 << 20
 	headroomPercent  = 20
@@ -199,8 +206,8 @@ func MemoryLimit(opts Options) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	jobs := int64(min(cmp.Or(opts.Jobs, defaultJobs(opts, names)), len(names)))
-	peak := largestEstimate(opts, names) * max(jobs, 1)
+	atOnce := int64(max(1, min(jobs(opts, names), len(names))))
+	peak := largestEstimate(opts, names) * atOnce
 	return max(memoryLimitFloor, peak+peak*headroomPercent/100), nil
 }
 
