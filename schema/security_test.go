@@ -101,3 +101,31 @@ func TestNetworkEdgesGrowLinearly(t *testing.T) {
 		t.Errorf("each service's network edges cost %.2fx more at 400 services than at 100: something per service grows with the number of services", perLarge/perSmall)
 	}
 }
+
+// TestServiceNameMustBeADNSLabel: the service name check, a condition
+// rather than a disjunction, still takes exactly the DNS labels: at most 63
+// characters of lower-case letters, digits and '-', not at either end.
+func TestServiceNameMustBeADNSLabel(t *testing.T) {
+	ctx, schema := schemaValue(t)
+	for name, ok := range map[string]bool{
+		"cart":                  true,
+		"a":                     true,
+		"cart-2":                true,
+		strings.Repeat("a", 63): true,
+		strings.Repeat("a", 64): false,
+		"Cart":                  false,
+		"-cart":                 false,
+		"cart-":                 false,
+		"cart.shop":             false,
+		"":                      false,
+	} {
+		v := ctx.CompileString(fmt.Sprintf(`(#Service & {name: %q}).name`, name), cue.Scope(schema))
+		_, err := v.MarshalJSON()
+		if ok && err != nil {
+			t.Errorf("%q: refused: %v", name, err)
+		}
+		if !ok && (err == nil || !strings.Contains(err.Error(), "a service name must be a DNS label")) {
+			t.Errorf("%q: want the DNS label error, got %v", name, err)
+		}
+	}
+}
