@@ -6,7 +6,7 @@ RENDER  := $(GO) run ./cmd/render
 CRDS    ?=
 CRDFLAG  = $(if $(CRDS),--crds $(CRDS))
 
-.PHONY: render verify test golden check policy crds fmt fmt-check bench e2e e2e-argocd e2e-twin peers
+.PHONY: render verify test golden check policy crds fmt fmt-check bench e2e e2e-argocd e2e-twin peers conftest-compat
 
 ## render: write rendered/<env>/ from envs/ + schema/ (what Argo CD applies)
 render:
@@ -59,6 +59,10 @@ fmt-check:
 ## peers: kube-score v1.20.0 (built once per machine from the module proxy) on rendered/, Rollouts as Deployments; any finding not in peers/kube-score-accepted.yaml fails
 peers:
 	cd peers && $(GO) test -count=1 ./...
+
+## conftest-compat: the policies run unchanged under the opa and conftest CLIs (built from the module proxy, about 3 min cold): opa test with 100% coverage, opa fmt, conftest verify, conftest test on rendered/<env>, a bad object fails
+conftest-compat:
+	policies/conftest-compat.sh
 
 ## e2e: apply rendered/ to a real kube-apiserver + etcd (built once per machine, cached in ~/.cache/platform-e2e)
 e2e:

@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
 # Checks that the policies run unchanged under the real OPA and conftest CLIs,
-# the tools users already know. Installs both from the Go module proxy into a
-# temporary GOBIN (about 3 min cold) unless OPA/CONFTEST point at binaries.
+# the tools users already know. Builds both from the Go module proxy into a
+# temporary folder (opa: the tool go.mod pins; conftest, its own module:
+# about 3 min cold) unless OPA/CONFTEST point at binaries.
 #
 #   policies/conftest-compat.sh            from the repository root
 #   OPA=/path/opa CONFTEST=/path/conftest policies/conftest-compat.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-OPA_VERSION=v1.22.3
 CONFTEST_VERSION=v0.71.1
 bin=$(mktemp -d)
 trap 'rm -rf "$bin"' EXIT
 if [[ -z "${OPA:-}" ]]; then
-	GOBIN=$bin go install "github.com/open-policy-agent/opa@$OPA_VERSION"
+	# The opa tool of go.mod (`go tool opa`): the OPA that render embeds.
+	go build -o "$bin/opa" github.com/open-policy-agent/opa
 	OPA=$bin/opa
 fi
 if [[ -z "${CONFTEST:-}" ]]; then
