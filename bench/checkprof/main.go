@@ -6,12 +6,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/ecommerce-platform/gitops/internal/checker"
@@ -80,9 +84,42 @@ func run(root string, top int, cpuprofile string, checkOnly bool, kind string) e
 	for _, r := range costs {
 		fmt.Printf("%10v  %-5s %s\n", r.Elapsed.Round(time.Millisecond), r.Env, r.Rule)
 	}
+	if err := printSteps(ctx, c, sets); err != nil {
+		return err
+	}
 	fmt.Println("\nOPA profiler, costliest expressions (all envs, traced):")
 	for _, e := range exprs {
 		fmt.Printf("%10v  evals %8d  redo %8d  %s\n", time.Duration(e.ExprTimeNs).Round(time.Millisecond), e.NumEval, e.NumRedo, e.Location)
+	}
+	return nil
+}
+
+// printSteps prints the work of each rule set in steps (expressions OPA
+// evaluates, checker.Steps): unlike the times above, the same on any machine
+// at any load, so two versions of a rule compare exactly.
+func printSteps(ctx context.Context, c *checker.Checker, sets []checker.Set) error {
+	steps, err := c.Steps(ctx, sets)
+	if err != nil {
+		return err
+	}
+	total := map[string]int64{}
+	objects := map[string]int{}
+	for id, byRule := range steps.Objects {
+		env, _, _ := strings.Cut(id, " ")
+		for rule, n := range byRule {
+			total[env+" "+rule] += n
+			objects[env+" "+rule]++
+		}
+	}
+	for env, n := range steps.EnvIndex {
+		total[env+" (env_index)"] = n
+		objects[env+" (env_index)"] = 1
+	}
+	keys := slices.Collect(maps.Keys(total))
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(cmp.Compare(total[b], total[a]), strings.Compare(a, b)) })
+	fmt.Println("\nsteps (expressions evaluated), each rule set over the objects of the kinds it runs on:")
+	for _, k := range keys {
+		fmt.Printf("%12d  %-40s %6d objects, %d each\n", total[k], k, objects[k], total[k]/int64(objects[k]))
 	}
 	return nil
 }

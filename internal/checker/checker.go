@@ -325,27 +325,13 @@ func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, err
 	// Every object converted to an AST value once: the same value is the
 	// object in data.check.index (its env's and, for a peer, the other
 	// env's) and the input of its evaluation.
-	values, err := c.convert(ctx, sets)
+	values, indexes, err := c.inputs(ctx, sets)
 	if err != nil {
 		return nil, err
 	}
-	indexes := map[string]map[string]any{}
-	for i, s := range sets {
-		indexes[s.Env] = index(s.Objects, func(j int) any { return values[i][j] })
-	}
 	var all []finding.Finding
 	for i, s := range sets {
-		check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
-		if peers := c.peers(s.Env, indexes); len(peers) > 0 {
-			check["peers"] = peers
-		}
-		if err := c.setCheck(ctx, check); err != nil {
-			return nil, err
-		}
-		if err := c.setEnvIndex(ctx, check); err != nil {
-			return nil, err
-		}
-		if err := c.prepareKinds(ctx, s.Objects); err != nil {
+		if err := c.loadEnv(ctx, s, indexes); err != nil {
 			return nil, err
 		}
 		fs, err := c.evalSet(ctx, s, values[i])
@@ -356,6 +342,36 @@ func (c *Checker) Check(ctx context.Context, sets []Set) ([]finding.Finding, err
 	}
 	finding.Sort(all)
 	return all, nil
+}
+
+// inputs converts every object of the sets to an AST value once and builds
+// each env's data.check.index of those values.
+func (c *Checker) inputs(ctx context.Context, sets []Set) ([][]ast.Value, map[string]map[string]any, error) {
+	values, err := c.convert(ctx, sets)
+	if err != nil {
+		return nil, nil, err
+	}
+	indexes := map[string]map[string]any{}
+	for i, s := range sets {
+		indexes[s.Env] = index(s.Objects, func(j int) any { return values[i][j] })
+	}
+	return values, indexes, nil
+}
+
+// loadEnv writes data.check for set s (its index, files and peers) and its
+// env_index (evaluated with opts), and prepares the queries of its kinds.
+func (c *Checker) loadEnv(ctx context.Context, s Set, indexes map[string]map[string]any, opts ...rego.EvalOption) error {
+	check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
+	if peers := c.peers(s.Env, indexes); len(peers) > 0 {
+		check["peers"] = peers
+	}
+	if err := c.setCheck(ctx, check); err != nil {
+		return err
+	}
+	if err := c.setEnvIndex(ctx, check, opts...); err != nil {
+		return err
+	}
+	return c.prepareKinds(ctx, s.Objects)
 }
 
 func (c *Checker) setCheck(ctx context.Context, check map[string]any) error {
@@ -376,14 +392,14 @@ func (c *Checker) setCheck(ctx context.Context, check map[string]any) error {
 
 // setEnvIndex evaluates every package's env_index once for the env in
 // data.check and stores them as data.check.env_index.
-func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any) error {
+func (c *Checker) setEnvIndex(ctx context.Context, check map[string]any, opts ...rego.EvalOption) error {
 	if c.envIndex == nil {
 		return nil
 	}
 	// The result as AST values, not Go values: the tables hold the env's
 	// objects, which a conversion to Go and back would copy (jsonValue).
 	asAST := rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil })
-	rs, err := c.envIndex.Eval(ctx, asAST)
+	rs, err := c.envIndex.Eval(ctx, append(opts, asAST)...)
 	if err != nil {
 		return &PolicyError{fmt.Errorf("evaluating env_index: %w", err)}
 	}
