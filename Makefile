@@ -16,8 +16,9 @@ render:
 verify:
 	$(RENDER) --check
 
-## test: rendered/ up to date and clean first (the readable answers, about a second each), then every Go test (-timeout: cmd/render alone reached go test's default 10 min on a loaded 2-core machine)
+## test: python3 installed when missing (hack/install-test-deps.sh), rendered/ up to date and clean first (the readable answers, about a second each), then every Go test (-timeout: cmd/render alone reached go test's default 10 min on a loaded 2-core machine)
 test:
+	hack/install-test-deps.sh
 	$(RENDER) --check
 	$(RENDER) check
 	$(GO) vet ./...
