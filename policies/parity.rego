@@ -24,6 +24,10 @@ kinds := {
 	"Instance.rds.aws.upbound.io": "database",
 }
 
+# kind_names are the Kind parts of kinds' keys (Kind, or Kind.group): a
+# constant, so the engine binds the rule to them (internal/checker/kinds.go).
+kind_names := {split(k, ".")[0] | some k, _ in kinds}
+
 # parity.missing-in-peer: something prod runs has no counterpart of the same
 # kind and namespace in the peer (dr), named alike or with the env's name
 # swapped for the peer's (Crossplane objects carry it: shop-prod / shop-dr).
@@ -31,6 +35,7 @@ kinds := {
 # one annotated restored-on-failover when the peer can restore it (a
 # BackupLocation that syncs the backups, with an ApplicationRestore then).
 deny contains lib.finding("parity.missing-in-peer", msg, ["metadata", "name"]) if {
+	input.kind in kind_names # the kind first: the engine runs the rule set only for these kinds
 	peer := lib.thresholds.parity_peer
 	peer_index := data.check.peers[peer].index
 	what := kinds[lib.key(input)]
