@@ -61,7 +61,7 @@ fmt-check:
 peers:
 	cd peers && $(GO) test -count=1 ./...
 
-## conftest-compat: the policies run unchanged under the opa and conftest CLIs (built from the module proxy, about 3 min cold): opa test with 100% coverage, opa fmt, conftest verify, conftest test on rendered/<env>, a bad object fails
+## conftest-compat: the policies run unchanged under the opa and conftest CLIs (built from the module proxy, about 4 min cold): opa test with 100% coverage, opa fmt, conftest verify, conftest test on rendered/<env>, a bad object fails
 conftest-compat:
 	policies/conftest-compat.sh
 
