@@ -104,11 +104,10 @@ func printSteps(ctx context.Context, c *checker.Checker, sets []checker.Set) err
 	}
 	total := map[string]int64{}
 	objects := map[string]int{}
-	for id, byRule := range steps.Objects {
-		env, _, _ := strings.Cut(id, " ")
+	for obj, byRule := range steps.Objects {
 		for rule, n := range byRule {
-			total[env+" "+rule] += n
-			objects[env+" "+rule]++
+			total[obj.Env+" "+rule] += n
+			objects[obj.Env+" "+rule]++
 		}
 	}
 	for env, n := range steps.EnvIndex {

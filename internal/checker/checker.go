@@ -78,6 +78,9 @@ type ruleSet struct {
 	severity finding.Severity
 }
 
+// ref is the rule set's reference, data["zones"]["deny"].
+func (r ruleSet) ref() string { return fmt.Sprintf("data[%q][%q]", r.pkg, r.name) }
+
 // PolicyError is a broken policy: it fails to parse, compile or evaluate.
 type PolicyError struct{ Err error }
 
@@ -118,7 +121,7 @@ func New(ctx context.Context, opts Options) (*Checker, error) {
 	// One query returns every rule set: one evaluation per object.
 	terms := make([]string, len(rules))
 	for i, r := range rules {
-		terms[i] = fmt.Sprintf("data[%q][%q]", r.pkg, r.name)
+		terms[i] = r.ref()
 	}
 	pq, err := prepareList(ctx, compiler, store, terms)
 	if err != nil {
@@ -361,10 +364,7 @@ func (c *Checker) inputs(ctx context.Context, sets []Set) ([][]ast.Value, map[st
 // loadEnv writes data.check for set s (its index, files and peers) and its
 // env_index (evaluated with opts), and prepares the queries of its kinds.
 func (c *Checker) loadEnv(ctx context.Context, s Set, indexes map[string]map[string]any, opts ...rego.EvalOption) error {
-	check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
-	if peers := c.peers(s.Env, indexes); len(peers) > 0 {
-		check["peers"] = peers
-	}
+	check := c.checkDoc(s, indexes)
 	if err := c.setCheck(ctx, check); err != nil {
 		return err
 	}
@@ -372,6 +372,21 @@ func (c *Checker) loadEnv(ctx context.Context, s Set, indexes map[string]map[str
 		return err
 	}
 	return c.prepareKinds(ctx, s.Objects)
+}
+
+// checkDoc is data.check for set s, without its env_index: the env, its
+// index and files, and the indexes of the peers its thresholds name.
+func (c *Checker) checkDoc(s Set, indexes map[string]map[string]any) map[string]any {
+	check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
+	if peers := c.peers(s.Env, indexes); len(peers) > 0 {
+		check["peers"] = peers
+	}
+	return check
+}
+
+// ruleSetQuery prepares the query of rule set i alone.
+func (c *Checker) ruleSetQuery(ctx context.Context, i int) (rego.PreparedEvalQuery, error) {
+	return prepareList(ctx, c.compiler, c.store, []string{c.rules[i].ref()})
 }
 
 func (c *Checker) setCheck(ctx context.Context, check map[string]any) error {
@@ -552,7 +567,7 @@ func (c *Checker) prepareKinds(ctx context.Context, objs []*manifest.Object) err
 			if len(sel) > 0 {
 				terms := make([]string, len(sel))
 				for i, r := range sel {
-					terms[i] = fmt.Sprintf("data[%q][%q]", c.rules[r].pkg, c.rules[r].name)
+					terms[i] = c.rules[r].ref()
 				}
 				q, err := prepareList(ctx, c.compiler, c.store, terms)
 				if err != nil {
@@ -664,13 +679,9 @@ func indexKey(o *manifest.Object) string {
 	return o.Kind()
 }
 
-// Index builds data.check.index: key (Kind, or Kind.group) -> namespace ->
-// name -> objects. Cluster-scoped objects have namespace "".
-func Index(objs []*manifest.Object) map[string]any {
-	return index(objs, func(i int) any { return objs[i].Object })
-}
-
-// index builds Index with value(i) standing for objs[i].
+// index builds data.check.index: key (Kind, or Kind.group) -> namespace ->
+// name -> objects, value(i) standing for objs[i]. Cluster-scoped objects
+// have namespace "".
 func index(objs []*manifest.Object, value func(int) any) map[string]any {
 	idx := map[string]any{}
 	for i, o := range objs {

@@ -289,7 +289,7 @@ apiVersion: redshift.aws.upbound.io/v1beta2
 kind: Cluster
 metadata: {name: a}
 `)
-	idx := Index(objs)
+	idx := index(objs, func(i int) any { return objs[i].Object })
 	keys := fmt.Sprint(len(idx["Service"].(map[string]any)["shop"].(map[string]any)["a"].([]any)),
 		len(idx["StorageClass.storage.k8s.io"].(map[string]any)[""].(map[string]any)["px"].([]any)),
 		len(idx["Cluster.redshift.aws.upbound.io"].(map[string]any)[""].(map[string]any)["a"].([]any)))

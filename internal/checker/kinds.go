@@ -2,7 +2,6 @@ package checker
 
 import (
 	"context"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -38,7 +37,7 @@ func findKindGuards(ctx context.Context, compiler *ast.Compiler, rules []ruleSet
 	consts := &constResolver{ctx: ctx, compiler: compiler, independent: map[*ast.Rule]bool{}, values: map[string]*ast.Term{}}
 	guards := make(kindGuards, len(rules))
 	for i, rs := range rules {
-		ref := ast.MustParseRef(fmt.Sprintf("data[%q][%q]", rs.pkg, rs.name))
+		ref := ast.MustParseRef(rs.ref())
 		kinds := map[string]bool{}
 		exact := compiler.GetRulesExact(ref)
 		anyKind := len(exact) == 0 // nothing to analyse: as before, every kind

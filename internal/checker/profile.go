@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/profiler"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -30,25 +29,21 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int, kind string)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	queries := make([]rego.PreparedEvalQuery, len(c.rules))
-	for i, r := range c.rules {
-		q, err := rego.New(rego.Query(fmt.Sprintf("x := data[%q][%q]", r.pkg, r.name)),
-			rego.Compiler(c.compiler), rego.Store(c.store)).PrepareForEval(ctx)
+	for i := range c.rules {
+		q, err := c.ruleSetQuery(ctx, i)
 		if err != nil {
 			return nil, nil, err
 		}
 		queries[i] = q
 	}
-	indexes := map[string]map[string]any{}
-	for _, s := range sets {
-		indexes[s.Env] = Index(s.Objects)
+	values, indexes, err := c.inputs(ctx, sets)
+	if err != nil {
+		return nil, nil, err
 	}
 	var costs []RuleSetCost
 	prof := profiler.New()
-	for _, s := range sets {
-		check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
-		if peer, ok := c.thresholds[s.Env].(map[string]any)["parity_peer"].(string); ok && indexes[peer] != nil {
-			check["peers"] = map[string]any{peer: map[string]any{"index": indexes[peer]}}
-		}
+	for si, s := range sets {
+		check := c.checkDoc(s, indexes)
 		start := time.Now()
 		if err := c.setCheck(ctx, check); err != nil {
 			return nil, nil, err
@@ -70,14 +65,7 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int, kind string)
 			}
 			costs = append(costs, RuleSetCost{s.Env, "(env_index alone) " + pkg, time.Since(start)})
 		}
-		inputs := make([]ast.Value, len(s.Objects))
-		for i, o := range s.Objects {
-			v, err := ast.InterfaceToValue(o.Object)
-			if err != nil {
-				return nil, nil, err
-			}
-			inputs[i] = v
-		}
+		inputs := values[si]
 		for i, q := range queries {
 			start := time.Now()
 			perKind := map[string]time.Duration{}

@@ -18,17 +18,21 @@ import (
 type Steps struct {
 	// EnvIndex is the steps of each env's env_index evaluation.
 	EnvIndex map[string]int64
-	// Objects is, per object ("env apiVersion/kind/namespace/name"), the
-	// steps of each rule set ("pkg.deny") its kind runs.
-	Objects map[string]map[string]int64
+	// Objects is, per object, the steps of each rule set ("pkg.deny") its
+	// kind runs.
+	Objects map[ObjectKey]map[string]int64
 }
+
+// ObjectKey names an object of a set: its env and its ID
+// (apiVersion/kind/namespace/name).
+type ObjectKey struct{ Env, ID string }
 
 // Steps evaluates the sets as Check does, one object and one rule set at a
 // time, counting steps; it returns no findings. A test and benchmark aid.
 func (c *Checker) Steps(ctx context.Context, sets []Set) (Steps, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	steps := Steps{EnvIndex: map[string]int64{}, Objects: map[string]map[string]int64{}}
+	steps := Steps{EnvIndex: map[string]int64{}, Objects: map[ObjectKey]map[string]int64{}}
 	values, indexes, err := c.inputs(ctx, sets)
 	if err != nil {
 		return steps, err
@@ -41,11 +45,11 @@ func (c *Checker) Steps(ctx context.Context, sets []Set) (Steps, error) {
 		}
 		steps.EnvIndex[s.Env] = int64(count)
 		for j, obj := range s.Objects {
-			id := s.Env + " " + obj.ID()
+			id := ObjectKey{s.Env, obj.ID()}
 			for _, r := range c.byKind[kindOf(obj)].sel {
 				q, ok := queries[r]
 				if !ok {
-					if q, err = prepareList(ctx, c.compiler, c.store, []string{fmt.Sprintf("data[%q][%q]", c.rules[r].pkg, c.rules[r].name)}); err != nil {
+					if q, err = c.ruleSetQuery(ctx, r); err != nil {
 						return steps, err
 					}
 					queries[r] = q
