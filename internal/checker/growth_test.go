@@ -43,19 +43,13 @@ var growthPlatforms = sync.OnceValues(func() ([][]Set, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Written as render writes them, and read as render check reads them.
+		if err := generator.Write(filepath.Join(dir, "rendered"), envs, false); err != nil {
+			return nil, err
+		}
 		var sets []Set
 		for _, env := range envs {
-			envDir := filepath.Join(dir, "rendered", env.Name)
-			for _, f := range env.Files {
-				p := filepath.Join(envDir, f.Path)
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					return nil, err
-				}
-				if err := os.WriteFile(p, f.Data, 0o644); err != nil {
-					return nil, err
-				}
-			}
-			objs, err := manifest.Load(envDir)
+			objs, err := manifest.Load(filepath.Join(dir, "rendered", env.Name))
 			if err != nil {
 				return nil, err
 			}
