@@ -437,7 +437,12 @@ func issue(ca *x509.Certificate, caKey *ecdsa.PrivateKey, tmpl *x509.Certificate
 // RegisterMetricsAPI creates the ExternalName Service and the APIService
 // that send metrics.k8s.io to m, and waits until the aggregator reports the
 // APIService Available (its availability controller has reached m's
-// discovery through the Service, remote_available_controller.go).
+// discovery through the Service, remote_available_controller.go) and then
+// until the aggregator itself proxies the group. The two are not the same
+// moment: the proxy handler learns of the Available condition from its own
+// informer (APIServiceRegistrationController -> AddAPIService ->
+// updateAPIService), and until then answers 503 "service unavailable"
+// (kube-aggregator handler_proxy.go, serviceAvailable).
 func RegisterMetricsAPI(ctx context.Context, dyn dynamic.Interface, cs kubernetes.Interface, m *MetricsStandIn, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
@@ -483,7 +488,7 @@ func RegisterMetricsAPI(ctx context.Context, dyn dynamic.Interface, cs kubernete
 				cm, _ := c.(map[string]any)
 				if cm["type"] == "Available" {
 					if cm["status"] == "True" {
-						return nil
+						return waitProxied(ctx, cs, timeout)
 					}
 					last = fmt.Sprintf("%v: %v", cm["reason"], cm["message"])
 				}
@@ -495,6 +500,23 @@ func RegisterMetricsAPI(ctx context.Context, dyn dynamic.Interface, cs kubernete
 		case <-ctx.Done():
 			return fmt.Errorf("APIService %s not Available after %s: %s", MetricsAPIService, timeout, last)
 		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// waitProxied waits until discovery of the metrics group answers through
+// the aggregator's proxy.
+func waitProxied(ctx context.Context, cs kubernetes.Interface, timeout time.Duration) error {
+	path := "/apis/" + MetricsGroup + "/" + MetricsVersion
+	for {
+		err := cs.Discovery().RESTClient().Get().AbsPath(path).Do(ctx).Error()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("APIService %s Available, but GET %s through the aggregator still fails after %s: %w", MetricsAPIService, path, timeout, err)
+		case <-time.After(200 * time.Millisecond):
 		}
 	}
 }
