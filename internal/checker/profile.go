@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/profiler"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -43,15 +44,26 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int, kind string)
 	var costs []RuleSetCost
 	prof := profiler.New()
 	for si, s := range sets {
-		check := c.checkDoc(s, indexes)
 		start := time.Now()
+		v, err := ast.InterfaceToValue(c.checkDoc(s, indexes))
+		if err != nil {
+			return nil, nil, err
+		}
+		check := v.(ast.Object)
 		if err := c.setCheck(ctx, check); err != nil {
 			return nil, nil, err
 		}
 		costs = append(costs, RuleSetCost{s.Env, "(data.check written)", time.Since(start)})
 		start = time.Now()
-		if err := c.setEnvIndex(ctx, check); err != nil {
+		derived, err := c.envIndex(ctx, check)
+		if err != nil {
 			return nil, nil, err
+		}
+		if derived != nil {
+			check.Insert(ast.InternedTerm("env_index"), ast.NewTerm(derived))
+			if err := c.setCheck(ctx, check); err != nil {
+				return nil, nil, err
+			}
 		}
 		costs = append(costs, RuleSetCost{s.Env, "(env_index)", time.Since(start)})
 		for _, pkg := range c.indexPkgs { // each alone (shared helpers computed again)
