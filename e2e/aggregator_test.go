@@ -80,7 +80,7 @@ func TestMetricsStandInThroughTheAggregator(t *testing.T) {
 	if err := twin.RegisterMetricsAPI(ctx, dyn, cs, m, 2*time.Minute); err != nil {
 		t.Fatalf("%v\n%s", err, c.Logs(20))
 	}
-	t.Logf("APIService %s Available %s after it was created", twin.MetricsAPIService, time.Since(start).Round(100*time.Millisecond))
+	t.Logf("APIService %s Available, and proxied by the aggregator, %s after it was created", twin.MetricsAPIService, time.Since(start).Round(100*time.Millisecond))
 
 	mc, err := metricsclient.NewForConfig(c.Config)
 	if err != nil {
