@@ -382,27 +382,25 @@ func (c *Checker) loadEnv(ctx context.Context, s Set, indexes map[string]map[str
 // checkValue is data.check for set s, its env_index (evaluated with opts)
 // included. It writes no store of c's, so the sets' are made at once.
 func (c *Checker) checkValue(ctx context.Context, s Set, indexes map[string]map[string]any, opts ...rego.EvalOption) (ast.Object, error) {
-	v, err := ast.InterfaceToValue(c.checkDoc(s, indexes))
+	check, err := c.checkDoc(s, indexes)
 	if err != nil {
 		return nil, err
 	}
-	check := v.(ast.Object)
-	derived, err := c.envIndex(ctx, check, opts...)
-	if err != nil || derived == nil {
-		return check, err
-	}
-	check.Insert(ast.InternedTerm("env_index"), ast.NewTerm(derived))
-	return check, nil
+	return check, c.addEnvIndex(ctx, check, opts...)
 }
 
 // checkDoc is data.check for set s, without its env_index: the env, its
 // index and files, and the indexes of the peers its thresholds name.
-func (c *Checker) checkDoc(s Set, indexes map[string]map[string]any) map[string]any {
+func (c *Checker) checkDoc(s Set, indexes map[string]map[string]any) (ast.Object, error) {
 	check := map[string]any{"env": s.Env, "index": indexes[s.Env], "files": Files(s.Objects)}
 	if peers := c.peers(s.Env, indexes); len(peers) > 0 {
 		check["peers"] = peers
 	}
-	return check
+	v, err := ast.InterfaceToValue(check)
+	if err != nil {
+		return nil, err
+	}
+	return v.(ast.Object), nil
 }
 
 // ruleSetQuery prepares the query of rule set i alone.
@@ -423,53 +421,57 @@ func (c *Checker) setCheck(ctx context.Context, check ast.Object) error {
 	})
 }
 
-// envIndex evaluates every package's env_index once for the env whose
-// data.check is check, and returns them as data.check.env_index (nil when no
-// package defines one). The evaluation reads check from a store of its own,
+// envIndexRef is the reference of package pkg's env_index.
+func envIndexRef(pkg string) string { return fmt.Sprintf("data[%q].env_index", pkg) }
+
+// addEnvIndex evaluates every package's env_index once for the env whose
+// data.check is check (with opts) and adds them to it as env_index, when a
+// package defines one. The evaluation reads check from a store of its own,
 // so the envs' env_index are evaluated at once.
-func (c *Checker) envIndex(ctx context.Context, check ast.Object, opts ...rego.EvalOption) (ast.Value, error) {
+func (c *Checker) addEnvIndex(ctx context.Context, check ast.Object, opts ...rego.EvalOption) error {
 	if len(c.indexPkgs) == 0 {
-		return nil, nil
+		return nil
 	}
 	store := inmem.NewWithOpts(inmem.OptReturnASTValuesOnRead(true))
 	err := storage.Txn(ctx, store, storage.WriteParams, func(txn storage.Transaction) error {
 		return store.Write(ctx, txn, storage.AddOp, storage.MustParsePath("/check"), check)
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
 	terms := make([]string, len(c.indexPkgs))
 	for i, pkg := range c.indexPkgs {
-		terms[i] = fmt.Sprintf("data[%q].env_index", pkg)
+		terms[i] = envIndexRef(pkg)
 	}
 	q, err := prepareList(ctx, c.compiler, store, terms)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	// The result as AST values, not Go values: the tables hold the env's
 	// objects, which a conversion to Go and back would copy (jsonValue).
 	asAST := rego.EvalGenerateJSON(func(t *ast.Term, _ *rego.EvalContext) (any, error) { return t.Value, nil })
 	rs, err := q.Eval(ctx, append(opts, asAST)...)
 	if err != nil {
-		return nil, &PolicyError{fmt.Errorf("evaluating env_index: %w", err)}
+		return &PolicyError{fmt.Errorf("evaluating env_index: %w", err)}
 	}
 	if len(rs) != 1 {
-		return nil, &PolicyError{fmt.Errorf("evaluating env_index: query returned %d results", len(rs))}
+		return &PolicyError{fmt.Errorf("evaluating env_index: query returned %d results", len(rs))}
 	}
 	list, ok := rs[0].Bindings["x"].(*ast.Array)
 	if !ok || list.Len() != len(c.indexPkgs) {
-		return nil, &PolicyError{fmt.Errorf("evaluating env_index: unexpected result %v", rs[0].Bindings["x"])}
+		return &PolicyError{fmt.Errorf("evaluating env_index: unexpected result %v", rs[0].Bindings["x"])}
 	}
 	derived := make([][2]*ast.Term, len(c.indexPkgs))
 	memo := map[ast.Value]ast.Value{}
 	for i, pkg := range c.indexPkgs {
 		v, err := jsonValue(list.Elem(i).Value, memo)
 		if err != nil {
-			return nil, &PolicyError{fmt.Errorf("evaluating env_index of %s: %w", pkg, err)}
+			return &PolicyError{fmt.Errorf("evaluating env_index of %s: %w", pkg, err)}
 		}
 		derived[i] = [2]*ast.Term{ast.StringTerm(pkg), ast.NewTerm(v)}
 	}
-	return ast.NewObject(derived...), nil
+	check.Insert(ast.InternedTerm("env_index"), ast.NewTerm(ast.NewObject(derived...)))
+	return nil
 }
 
 // evalSet runs c.workers goroutines that take the objects in turn: a

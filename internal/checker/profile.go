@@ -6,7 +6,6 @@ import (
 	"slices"
 	"time"
 
-	"github.com/open-policy-agent/opa/v1/ast"
 	"github.com/open-policy-agent/opa/v1/profiler"
 	"github.com/open-policy-agent/opa/v1/rego"
 )
@@ -45,29 +44,24 @@ func (c *Checker) Profile(ctx context.Context, sets []Set, top int, kind string)
 	prof := profiler.New()
 	for si, s := range sets {
 		start := time.Now()
-		v, err := ast.InterfaceToValue(c.checkDoc(s, indexes))
+		check, err := c.checkDoc(s, indexes)
 		if err != nil {
 			return nil, nil, err
 		}
-		check := v.(ast.Object)
 		if err := c.setCheck(ctx, check); err != nil {
 			return nil, nil, err
 		}
 		costs = append(costs, RuleSetCost{s.Env, "(data.check written)", time.Since(start)})
 		start = time.Now()
-		derived, err := c.envIndex(ctx, check)
-		if err != nil {
+		if err := c.addEnvIndex(ctx, check); err != nil {
 			return nil, nil, err
 		}
-		if derived != nil {
-			check.Insert(ast.InternedTerm("env_index"), ast.NewTerm(derived))
-			if err := c.setCheck(ctx, check); err != nil {
-				return nil, nil, err
-			}
+		if err := c.setCheck(ctx, check); err != nil {
+			return nil, nil, err
 		}
 		costs = append(costs, RuleSetCost{s.Env, "(env_index)", time.Since(start)})
 		for _, pkg := range c.indexPkgs { // each alone (shared helpers computed again)
-			q, err := prepareList(ctx, c.compiler, c.store, []string{fmt.Sprintf("data[%q].env_index", pkg)})
+			q, err := prepareList(ctx, c.compiler, c.store, []string{envIndexRef(pkg)})
 			if err != nil {
 				return nil, nil, err
 			}
