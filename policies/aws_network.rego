@@ -272,9 +272,9 @@ grouped_ingresses contains i if {
 # the group per Ingress is quadratic in services.
 env_index := {"orders": ingresses_by_order, "paths": paths_by_host, "paths_below": paths_below}
 
-idx := data.check.env_index.awsnetwork
+idx := data.check.env_index.awsnetwork if data.check.env_index.awsnetwork
 
-idx := env_index if not data.check.env_index.awsnetwork
+else := env_index
 
 # ingresses_by_order[group][order] holds the group's Ingresses of that
 # group.order (the integer, as text: the engine hands tables over as JSON).

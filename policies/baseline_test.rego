@@ -57,7 +57,7 @@ test_selector_operators if {
 }
 
 test_sensitive_names if {
-	every n in ["POSTGRES_PASSWORD", "REDIS_AUTH_TOKEN", "secretAccessKey", "apiKey", "API_KEY", "db.password", "client-secret", "AWS_CREDENTIALS"] {
+	every n in ["POSTGRES_PASSWORD", "REDIS_AUTH_TOKEN", "secretAccessKey", "apiKey", "API_KEY", "db.password", "client-secret", "AWS_CREDENTIALS", "DB_PWD", "gpgPassphrase", "CREDS", "API_\u212aEY"] {
 		lib.sensitive(n)
 	}
 	every n in ["PGDATA", "MONKEY", "KEYBOARD", "SECRET_NAME", "KEY_ID", "TOKEN_URL", "STORAGE_CLASS", "PASSWORD_FILE"] {

@@ -168,9 +168,9 @@ deny contains lib.finding("capacity.zone-loss", msg, ["spec", "forProvider", "sc
 # once per node group; computed inline without it.
 env_index := {"zone_loss": zone_loss}
 
-idx := data.check.env_index.capacity
+idx := data.check.env_index.capacity if data.check.env_index.capacity
 
-idx := env_index if not data.check.env_index.capacity
+else := env_index
 
 # zone_loss[name] holds the messages of the pools whose first node group is
 # name.

@@ -47,9 +47,9 @@ selected(ns, labels) if {
 # computed inline without it.
 env_index := {"policies_by_label": policies_by_label, "policies_without_labels": policies_without_labels}
 
-idx := data.check.env_index.network
+idx := data.check.env_index.network if data.check.env_index.network
 
-idx := env_index if not data.check.env_index.network
+else := env_index
 
 policies := {[ns, p] |
 	some ns, by_name in object.get(lib.index, [policy_key], {})

@@ -78,3 +78,8 @@ test_restored_on_failover_exempt_when_peer_restores if {
 	# A peer that cannot see the backups cannot restore it.
 	fixtures.only("parity.missing-in-peer", s, with_peer([fixtures.backup_location]))
 }
+
+# kind_names is written out for speed: it must stay the Kind parts of kinds.
+test_kind_names_are_the_kinds_kind_parts if {
+	data.parity.kind_names == {split(k, ".")[0] | some k, _ in data.parity.kinds}
+}

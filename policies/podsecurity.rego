@@ -20,8 +20,7 @@ levels := {"baseline": {"baseline"}, "restricted": {"baseline", "restricted"}}
 # enforced is the namespace's enforce level, from its Namespace object.
 enforced := ns.metadata.labels["pod-security.kubernetes.io/enforce"] if {
 	input.kind in pod_kinds
-	some ns in lib.objects("Namespace", "")
-	ns.metadata.name == lib.namespace(input)
+	some ns in object.get(lib.index, ["Namespace", "", lib.namespace(input)], []) # looked up, not scanned
 }
 
 deny contains lib.finding("podsecurity.baseline", msg, path) if {

@@ -21,9 +21,9 @@ docs := {
 # inline, per evaluation.
 env_index := {"pods": pods_by_label, "producers": producers_by_secret}
 
-idx := data.check.env_index.references
+idx := data.check.env_index.references if data.check.env_index.references
 
-idx := env_index if not data.check.env_index.references
+else := env_index
 
 # The index keys of the kinds whose pods selectors target.
 pod_owner_keys := {

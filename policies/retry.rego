@@ -41,9 +41,9 @@ env_index := {"minutes": {json.marshal(retry): retry_minutes(retry) |
 	retry := object.get(app.spec.syncPolicy, ["retry"], {"limit": 0})
 }}
 
-idx := data.check.env_index.retry
+idx := data.check.env_index.retry if data.check.env_index.retry
 
-idx := env_index if not data.check.env_index.retry
+else := env_index
 
 # retry_minutes is how long Argo CD keeps retrying: the sum of its waits,
 # duration * factor^n capped at maxDuration, for each of limit retries.

@@ -60,9 +60,9 @@ deny contains lib.finding("secrets.env-literal", msg, array.concat(path, ["env",
 	input.kind in {"CronJob", "DaemonSet", "Deployment", "Job", "Pod", "ReplicaSet", "Rollout", "StatefulSet"} # the kind first: OPA's rule index skips the rule for other kinds
 	some [path, c] in lib.containers(input)
 	some i, e in c.env
-	lib.sensitive(e.name)
-	is_string(e.value)
+	is_string(e.value) # the value first: most credentials are read from a Secret (valueFrom)
 	e.value != ""
+	lib.sensitive(e.name)
 	msg := sprintf("container %s of %s %s sets %s to a literal value: in this repository, move it from env: to credentials: in envs/shared/catalog.cue (%s: {key: \"<name under the env's Secrets Manager prefix>\", property: \"<JSON field>\"}), which renders an ExternalSecret and a valueFrom.secretKeyRef", [c.name, input.kind, input.metadata.name, e.name, e.name])
 }
 
@@ -83,9 +83,12 @@ deny contains lib.finding("secrets.configmap", msg, [field, k]) if {
 deny contains lib.finding("secrets.material", msg, path) if {
 	input.kind != "Secret"
 
-	# Most objects hold nothing of the sort: their JSON text decides,
-	# before walking them string by string.
-	text_holds_material(json.marshal(input))
+	# Most objects hold nothing of the sort: their text decides, before
+	# walking them string by string. The text is the object as Rego writes
+	# it (sprintf %v: strings quoted with Go's escapes, which are JSON's for
+	# quotes, backslashes and the usual control characters), half the cost
+	# of json.marshal, which converts the object to Go values first.
+	text_holds_material(sprintf("%v", [input]))
 	walk(input, [path, value])
 	is_string(value)
 	kinds := material_kinds(value)
@@ -108,51 +111,45 @@ opaque(path) if path[0] == "status"
 # by one regex call.
 material_any := concat("|", [m.pattern | some m in material])
 
-# text_holds_material finds a form in an object's JSON text, where quotes
-# and backslashes inside strings are escaped (hence each form's "loose"
-# variant where it differs). A form's regex runs only when the text holds
-# one of its literals and every string it requires (strings every match
-# contains): substring tests are far cheaper than a regex without a literal
-# prefix over the whole text.
-text_holds_material(text) if {
-	some [lit, requires, loose] in idx.prefilter
-	contains(text, lit)
-	every required in requires {
-		contains(text, required)
-	}
-	regex.match(loose, text)
-}
-
-# A form's literals_lower are sought in the text lower-cased, and its
-# loose_lower pattern runs there: one literal instead of every spelling a
-# case-insensitive pattern matches, and a regex with a literal prefix
-# (Go's regexp skips to it) instead of (?i:...), which it cannot. Each
-# character of a match, lower-cased, is matched by loose_lower, so a text
-# the form matches still gets through; a form without loose_lower has its
-# literal only tested (the empty pattern matches every text).
+# text_holds_material finds a form in an object's text, where quotes and
+# backslashes inside strings are escaped (hence each form's "loose" variant
+# where it differs). A form's regex runs only when the text holds one of its
+# literals and every string it requires (strings every match contains):
+# substring tests are far cheaper than a regex without a literal prefix over
+# the whole text. Every literal is sought in the text lower-cased, one loop
+# for all forms (each literal lower-cased is in the lower-cased text when
+# the literal is in the text); a form's loose pattern then runs on the text,
+# or on the text lower-cased for a form with literals_lower and
+# loose_lower: one literal instead of every spelling a case-insensitive
+# pattern matches, and a regex with a literal prefix (Go's regexp skips to
+# it) instead of (?i:...), which it cannot. Each character of a match,
+# lower-cased, is matched by loose_lower, so a text the form matches still
+# gets through; a form without loose_lower has its literal only tested (the
+# empty pattern matches every text).
 text_holds_material(text) if {
 	lowered := lower(text)
-	some [lit, requires, loose] in idx.prefilter_lower
+	some [lit, requires, loose, on] in idx.prefilter
 	contains(lowered, lit)
 	every required in requires {
 		contains(text, required)
 	}
-	regex.match(loose, lowered)
+	regex.match(loose, {"text": text, "lowered": lowered}[on])
 }
 
-# prefilter is material's literals in one flat list, each with its form's
-# required strings and loose pattern: one step per literal instead of a
-# lookup per form and per field in every object's evaluation (derived once
-# per env by the engine, in env_index); prefilter_lower the same of
-# literals_lower.
-prefilter := [entry(m, lit) | some m in material; some lit in literals(m)]
+# prefilter is material's literals in one flat list, each lower-cased, with
+# its form's required strings, its loose pattern and the text that pattern
+# runs on: one step per literal instead of a lookup per form and per field
+# in every object's evaluation (derived once per env by the engine, in
+# env_index).
+prefilter := array.concat(
+	[entry(m, lit) | some m in material; some lit in literals(m)],
+	[[lit, object.get(m, "requires", []), object.get(m, "loose_lower", ""), "lowered"] |
+		some m in material
+		some lit in object.get(m, "literals_lower", [])
+	],
+)
 
-prefilter_lower := [[lit, object.get(m, "requires", []), object.get(m, "loose_lower", "")] |
-	some m in material
-	some lit in object.get(m, "literals_lower", [])
-]
-
-entry(m, lit) := [lit, object.get(m, "requires", []), object.get(m, "loose", m.pattern)]
+entry(m, lit) := [lower(lit), object.get(m, "requires", []), object.get(m, "loose", m.pattern), "text"]
 
 literals(m) := m.literals
 
@@ -198,7 +195,10 @@ material := [
 	{"name": "a PEM private key", "pattern": `-----BEGIN ([A-Z0-9]+ )*PRIVATE KEY( BLOCK)?-----`, "literals": ["PRIVATE KEY"]},
 	{
 		"name": "a GitHub token", "pattern": `(gh[pousr]_[A-Za-z0-9]{36}|github_pat_[A-Za-z0-9_]{60,})`,
-		"literals": ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+		# Every match starts with gh: one literal for the six prefixes (a
+		# text with gh elsewhere, github.com, runs the pattern, which Go's
+		# regexp skips to its gh prefix).
+		"literals": ["gh"],
 	},
 	{"name": "a Slack token", "pattern": `xox[abposr]-[0-9A-Za-z-]{10,}`, "literals": ["xox"]},
 	{"name": "a Stripe live key", "pattern": `[sr]k_live_[0-9A-Za-z]{16,}`, "literals": ["k_live_"]},
@@ -265,11 +265,11 @@ produced(ns, name) if count(object.get(idx.producers, [ns, name], [])) > 0
 
 # env_index: the Secrets each namespace's ExternalSecrets and SealedSecrets
 # produce, derived once per env by the engine (data.check.env_index).
-env_index := {"producers": producers, "prefilter": prefilter, "prefilter_lower": prefilter_lower}
+env_index := {"producers": producers, "prefilter": prefilter}
 
-idx := data.check.env_index.secrets
+idx := data.check.env_index.secrets if data.check.env_index.secrets
 
-idx := env_index if not data.check.env_index.secrets
+else := env_index
 
 producers[ns][name] contains es.metadata.name if {
 	some ns, by_name in lib.index["ExternalSecret.external-secrets.io"]

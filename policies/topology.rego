@@ -124,10 +124,6 @@ controller_charts := {
 # argoproj.io also holds Argo CD's own kinds: only these are Rollouts'.
 rollouts_kinds := {"Rollout", "AnalysisTemplate", "ClusterAnalysisTemplate", "AnalysisRun", "Experiment"}
 
-api_group(obj) := split(obj.apiVersion, "/")[0] if contains(obj.apiVersion, "/")
-
-controller_chart(obj) := group_chart(obj.kind, api_group(obj))
-
 group_chart(_, group) := chart if {
 	some suffix in served_by(group)
 	chart := controller_charts[suffix]
@@ -135,22 +131,14 @@ group_chart(_, group) := chart if {
 
 group_chart(kind, "argoproj.io") := "argo-rollouts" if kind in rollouts_kinds
 
-# key_charts[k] lists the chart (none or one) serving the objects of index
-# key k (Kind, or Kind.group): the chart depends on the kind and the API
-# group alone, so it is worked out once per key of the env (env_index), not
-# for every object.
-key_charts[k] := [chart | chart := group_chart(kind, group)] if {
-	some k, _ in lib.index
+# charts_of_key(k) lists the chart (none or one) serving the objects of
+# index key k (Kind, or Kind.group): the chart depends on the kind and the
+# API group alone, so it is worked out once per key, not for every object.
+charts_of_key(k) := [chart | chart := group_chart(kind, group)] if {
 	parts := split(k, ".")
 	kind := parts[0]
 	group := concat(".", array.slice(parts, 1, count(parts)))
 }
-
-# input_charts: the input's chart looked up by its key, else (an input
-# outside data.check.index) worked out.
-input_charts := idx.charts[lib.key(input)]
-
-input_charts := [chart | chart := controller_chart(input)] if not idx.charts[lib.key(input)]
 
 # served_by(g): the groups whose controller serves group g: g itself and
 # every group g ends in after a dot (ec2.aws.upbound.io: ec2.aws.upbound.io,
@@ -191,32 +179,42 @@ registered_names(server) := {s.stringData.name |
 }
 
 # topology.controller-missing: an object synced where its controller is not.
+# Whether it is depends on its kind, its file and the Applications alone, so
+# the answer for every object is worked out once per env (unserved, in
+# env_index) and looked up here: most objects have no entry, and stop.
 deny contains lib.finding("topology.controller-missing", msg, ["kind"]) if {
+	some [chart, app, target] in object.get(idx.unserved, [lib.key(input), lib.namespace(input), input.metadata.name], [])
 	lib.has_inventory
-	some chart in input_charts
-	some app in lib.syncing_apps(input)
-	target := idx.clusters[json.marshal(app.spec.destination)]
-	not installed(chart, target)
-	msg := sprintf("%s %s is synced by Application %s to cluster %s, where no Application of the set installs its controller (chart %s): its kind is not served there, or nothing reconciles it", [input.kind, input.metadata.name, app.metadata.name, target, chart])
+	msg := sprintf("%s %s is synced by Application %s to cluster %s, where no Application of the set installs its controller (chart %s): its kind is not served there, or nothing reconciles it", [input.kind, input.metadata.name, app, target, chart])
 }
 
-installed(chart, target) if target in idx.installed[chart]
+# unserved[key][ns][name] lists, for an object of a kind a controller serves
+# (a file of data.check.files, so an input outside data.check.index is
+# judged by its file too), each [chart, Application, cluster] where an
+# Application syncing its file sends it to a cluster no Application of the
+# set installs the chart to; objects with none have no entry.
+unserved[k][ns][name] := missing if {
+	some k, by_ns in data.check.files
+	charts := charts_of_key(k)
+	count(charts) > 0
+	some ns, by_name in by_ns
+	some name, file in by_name
+	missing := [[chart, app.metadata.name, target] |
+		some chart in charts
+		some app in lib.idx.dir_apps[lib.folder(file)]
+		target := cluster_id(app.spec.destination)
+		not target in object.get(installed_charts, chart, set())
+	]
+	count(missing) > 0
+}
 
 # env_index: derived once per env by the engine (data.check.env_index);
 # computed inline without it.
-env_index := {"installed": installed_charts, "clusters": cluster_ids, "charts": key_charts}
+env_index := {"unserved": unserved}
 
-idx := data.check.env_index.topology
+idx := data.check.env_index.topology if data.check.env_index.topology
 
-idx := env_index if not data.check.env_index.topology
-
-# cluster_ids[destination] is the cluster_id of each Application's
-# destination (its JSON text: the engine hands tables over as JSON).
-cluster_ids[json.marshal(app.spec.destination)] := cluster_id(app.spec.destination) if {
-	some by_name in lib.index["Application.argoproj.io"]
-	some same_name in by_name
-	some app in same_name
-}
+else := env_index
 
 # installed_charts[chart] holds the clusters an Application of the set
 # installs the chart to.

@@ -156,27 +156,28 @@ test_controller_missing_where_the_object_syncs if {
 	controllers_denied(folder_app("prod-web", "rendered/prod/web", {"name": "shop-prod", "namespace": "shop"}), objs) == set()
 }
 
-# The chart is looked up by the input's index key (key_charts); an input
-# outside data.check.index has it worked out.
+# The chart depends on the index key alone (charts_of_key); an input outside
+# data.check.index is judged by its file.
 test_controller_chart_of_an_input_outside_the_index if {
 	objs := controller_set({"server": "https://kubernetes.default.svc", "namespace": "shop"})
 	without := [o | some o in objs; o != rollout]
 	controllers_denied(rollout, without) == {"topology.controller-missing"}
-	topology.key_charts["Rollout.argoproj.io"] == ["argo-rollouts"] with data.check as fixtures.check("prod", objs)
-	topology.key_charts["Bucket.s3.aws.upbound.io"] == ["crossplane"] with data.check as fixtures.check("prod", objs)
-	topology.key_charts["Application.argoproj.io"] == [] with data.check as fixtures.check("prod", objs)
+	topology.charts_of_key("Rollout.argoproj.io") == ["argo-rollouts"]
+	topology.charts_of_key("Bucket.s3.aws.upbound.io") == ["crossplane"]
+	topology.charts_of_key("Application.argoproj.io") == []
 }
 
-# With the engine, the installed charts come from data.check.env_index
-# (derived once per env), not from a scan of the Applications per object.
+# With the engine, the objects synced where their controller is not come
+# from data.check.env_index (derived once per env), not from the
+# Applications per object.
 test_controller_lookup_reads_the_engine_env_index if {
 	objs := controller_set({"name": "shop-prod", "namespace": "shop"})
 	chk := object.union(fixtures.check("prod", objs), controller_files)
 	derived := object.union(chk, {"env_index": {"topology": topology.env_index}}) with data.check as chk
 	{f.rule | some f in topology.deny} == set() with input as rollout with data.check as derived
-	nothing_installed := object.union(object.remove(topology.env_index, ["installed"]), {"installed": {}}) with data.check as chk
-	none := object.union(chk, {"env_index": {"topology": nothing_installed}})
-	{f.rule | some f in topology.deny} == {"topology.controller-missing"} with input as rollout with data.check as none
+	unserved := {"unserved": {"Rollout.argoproj.io": {"shop": {"web": [["argo-rollouts", "prod-web", "elsewhere"]]}}}}
+	marked := object.union(chk, {"env_index": {"topology": unserved}})
+	{f.msg | some f in topology.deny} == {"Rollout web is synced by Application prod-web to cluster elsewhere, where no Application of the set installs its controller (chart argo-rollouts): its kind is not served there, or nothing reconciles it"} with input as rollout with data.check as marked
 }
 
 # An app of apps ignores what Argo CD writes on its children.

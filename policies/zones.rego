@@ -194,9 +194,9 @@ covered_by_pdb(obj, labels) if {
 # (data.check.env_index); computed inline without it.
 env_index := {"pdbs": pdbs_by_label, "rebalanced": rebalanced}
 
-idx := data.check.env_index.zones
+idx := data.check.env_index.zones if data.check.env_index.zones
 
-idx := env_index if not data.check.env_index.zones
+else := env_index
 
 pdbs_by_label[ns][pair] contains pdb if {
 	some ns, by_name in lib.index["PodDisruptionBudget.policy"]
