@@ -300,10 +300,10 @@ apps_by_path[trim_suffix(src.path, "/")] contains app if {
 # enclosing_dirs(file): every substring of file that starts at its start or
 # after a slash and ends just before a slash (the empty one too, where two
 # slashes meet or file starts with one): what lies between a slash (or the
-# start, -1) and a later slash, cut out of file by their positions.
+# start, -1) and a later slash, cut out of file by their positions. The
+# later slashes of start i are slashes[i:]: no pair is made and dropped.
 enclosing_dirs(file) := {substring(file, a + 1, (b - a) - 1) |
 	slashes := indexof_n(file, "/")
-	some a in array.concat([-1], slashes)
-	some b in slashes
-	a < b
+	some i, a in array.concat([-1], slashes)
+	some b in array.slice(slashes, i, count(slashes))
 }

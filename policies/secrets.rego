@@ -304,8 +304,7 @@ store_exists("SecretStore", name, ns) if lib.exists("SecretStore.external-secret
 # secrets.crossplane-literal: a Crossplane managed resource carries a
 # password as a literal field instead of a *SecretRef. The value is never printed.
 deny contains lib.finding("secrets.crossplane-literal", msg, path) if {
-	some params in ["forProvider", "initProvider"]
-	provider := input.spec[params] # most objects have neither: they stop here
+	some params, provider in object.filter(input.spec, ["forProvider", "initProvider"]) # most objects have neither: they stop here
 	is_crossplane(input)
 
 	# A password-like key is in the JSON text as it is (letters are never

@@ -183,7 +183,7 @@ registered_names(server) := {s.stringData.name |
 # the answer for every object is worked out once per env (unserved, in
 # env_index) and looked up here: most objects have no entry, and stop.
 deny contains lib.finding("topology.controller-missing", msg, ["kind"]) if {
-	some [chart, app, target] in object.get(idx.unserved, [lib.key(input), lib.namespace(input), input.metadata.name], [])
+	some [chart, app, target] in idx.unserved[lib.key(input)][lib.namespace(input)][input.metadata.name]
 	lib.has_inventory
 	msg := sprintf("%s %s is synced by Application %s to cluster %s, where no Application of the set installs its controller (chart %s): its kind is not served there, or nothing reconciles it", [input.kind, input.metadata.name, app, target, chart])
 }
@@ -263,11 +263,18 @@ deny contains lib.finding("topology.child-canonical", msg, array.concat(["spec"]
 	input.kind == "Application"
 	application
 	count(lib.syncing_apps(input)) > 0
+	holds_empty(sprintf("%v", [input.spec])) # most specs hold none: their text decides before the walk
 	walk(input.spec, [path, value])
 	value in {"", []}
 	not helm_values(path)
 	msg := sprintf("Application %s sets spec.%s to %s, which Argo CD's Application type omits when its controller writes the Application back: the Application syncing it then differs on every sync of it; leave the field out", [input.metadata.name, concat(".", [sprintf("%v", [p]) | some p in path]), json.marshal(value)])
 }
+
+# holds_empty: a value's text (as Rego writes it) holds "" or [] when the
+# value holds an empty string or list somewhere.
+holds_empty(text) if contains(text, `""`)
+
+holds_empty(text) if contains(text, "[]")
 
 helm_values(path) if {
 	some i
