@@ -102,14 +102,15 @@ deny contains lib.finding("zones.pdb-zone-drain", msg, ["spec"]) if {
 	input.kind == "PodDisruptionBudget"
 	some obj in selected_workloads
 	n := lib.replicas(obj)
-	per_zone := ceil(n / env_zone_count)
+	per_zone := ceil(n / idx.zone_count)
 	allowed := disruptions(input.spec, n)
 	allowed > 0 # none at all: zones.pdb-blocks-drain says so
 	allowed < per_zone
-	msg := sprintf("PodDisruptionBudget %s lets %d of %s %s's %d pods go, but one of %d zones holds %d: a zone cannot drain at once; set maxUnavailable %d", [input.metadata.name, allowed, obj.kind, obj.metadata.name, n, env_zone_count, per_zone, per_zone])
+	msg := sprintf("PodDisruptionBudget %s lets %d of %s %s's %d pods go, but one of %d zones holds %d: a zone cannot drain at once; set maxUnavailable %d", [input.metadata.name, allowed, obj.kind, obj.metadata.name, n, idx.zone_count, per_zone, per_zone])
 }
 
-# env_zone_count: the zones the env's node groups reach, else the minimum.
+# env_zone_count: the zones the env's node groups reach, else the minimum
+# (in env_index: the same for every PodDisruptionBudget of the env).
 env_zone_count := count(node_zones) if count(node_zones) > 0
 
 env_zone_count := lib.thresholds.min_zones if count(node_zones) == 0
@@ -192,7 +193,7 @@ covered_by_pdb(obj, labels) if {
 
 # env_index: lookup tables derived once per env by the engine
 # (data.check.env_index); computed inline without it.
-env_index := {"pdbs": pdbs_by_label, "rebalanced": rebalanced}
+env_index := {"pdbs": pdbs_by_label, "rebalanced": rebalanced, "zone_count": env_zone_count}
 
 idx := data.check.env_index.zones if data.check.env_index.zones
 
