@@ -115,19 +115,33 @@ test_inline_env_index_matches_the_engine_shape if {
 	}
 }
 
-# enclosing_dirs cuts the dirs out of the path by the slashes' positions:
-# the same set as every run of whole parts that ends before a slash (the
-# empty one where two slashes meet or the path starts with one), code
+# dir_apps finds, for each folder, the Applications of every source path
+# that is a run of whole parts of the folder (a file of it starts with
+# path/ or contains /path/): the same as trying every run (dirs_by_parts),
+# the empty one where two slashes meet or the folder starts with one, code
 # points counted as such; folder drops the last part.
-test_enclosing_dirs_and_folder if {
-	every file in ["rendered/prod/web/", "/repo/rendered/a.yaml", "a//b/c", "x/", "/", "//", "é/ü/c.yaml", "noslash"] {
-		lib.enclosing_dirs(file) == dirs_by_parts(file)
+test_dir_apps_and_folder if {
+	paths := ["rendered/prod/web", "prod/web/", "web", "rendered", "rendered/prod", "/repo", "repo", "a/", "/", "b", "é/ü", "ü", "other", "eb", "prod/we"]
+	apps := [app_at(i, p) | some i, p in paths]
+	folders := ["rendered/prod/web", "/repo/rendered", "a//b", "x", "", "/", "é/ü", "rendered/prod/webshop"]
+	files := {"ConfigMap": {"": {sprintf("f%d", [i]): concat("", [f, "/x.yaml"]) | some i, f in folders}}}
+	chk := {"index": fixtures.index(apps), "files": files}
+	every f in folders {
+		found := {a.metadata.name | some a in lib.dir_apps[f]} with data.check as chk
+		found == {a.metadata.name | some a in apps; trim_suffix(a.spec.source.path, "/") in dirs_by_parts(concat("", [f, "/"]))}
 	}
-	lib.enclosing_dirs("/repo/a.yaml") == {"", "/repo", "repo"}
+	{a.metadata.name | some a in lib.dir_apps["rendered/prod/web"]} == {"app-0", "app-1", "app-2", "app-3", "app-4"} with data.check as chk
+	{a.metadata.name | some a in lib.dir_apps["a//b"]} == {"app-7", "app-8", "app-9"} with data.check as chk
 	lib.folder("é/ü/c.yaml") == "é/ü"
 	lib.folder("/a.yaml") == ""
 	lib.folder("a//b.yaml") == "a/"
 	not lib.folder("a.yaml")
+}
+
+app_at(i, path) := {
+	"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+	"metadata": {"name": sprintf("app-%d", [i]), "namespace": "argocd"},
+	"spec": {"source": {"path": path}},
 }
 
 dirs_by_parts(file) := {concat("/", array.slice(parts, i, j)) |

@@ -255,11 +255,10 @@ threshold_note(name) := sprintf(" (threshold %s.%s in policies/thresholds.rego; 
 # syncing_apps lists the Argo CD Applications whose source path holds obj's
 # file (data.check.files, from the engine).
 # A source path dir holds file when file starts with dir/ or contains /dir/
-# (dir without its trailing slash): dir is then one of file's enclosing_dirs,
-# so the Applications are looked up by those, not scanned per object.
-# Those dirs are the same for every file of one folder (enclosing_dirs never
-# reaches the file's own name), so the Applications are found once per
-# folder of the env (dir_apps, in env_index) and looked up per object.
+# (dir without its trailing slash). That is the same for every file of one
+# folder (the file's own name never takes part), so the Applications are
+# found once per folder of the env (dir_apps, in env_index) and looked up
+# per object.
 syncing_apps(obj) := [app |
 	file := data.check.files[key(obj)][namespace(obj)][obj.metadata.name]
 	some app in idx.dir_apps[folder(file)]
@@ -269,10 +268,17 @@ syncing_apps(obj) := [app |
 folder(file) := substring(file, 0, max(indexof_n(file, "/"))) if contains(file, "/")
 
 # dir_apps[folder] lists the Applications whose source path holds the files
-# of folder, for every folder of data.check.files.
+# of folder, for every folder of data.check.files: path holds them when
+# /folder/ contains /path/. Only paths whose last part is a part of folder
+# can (the last part of a run of folder's parts is one of them), so those
+# are the only ones tried: a lookup per part of the folder, not a test of
+# every run of its parts or of every path.
 dir_apps[dir] := [app |
-	some path in enclosing_dirs(concat("", [dir, "/"]))
-	some app in apps_at[path]
+	wrapped := concat("", ["/", dir, "/"])
+	some part in {p | some p in split(dir, "/")}
+	some path, apps in object.get(paths_by_last_part, [part], {})
+	contains(wrapped, concat("", ["/", path, "/"]))
+	some app in apps
 ] if {
 	some dir in folders
 }
@@ -283,9 +289,14 @@ folders contains folder(file) if {
 	some file in by_name
 }
 
-# apps_at is apps_by_path as one value: a partial rule looked up by key is
-# evaluated again for every lookup.
-apps_at := {path: apps | some path, apps in apps_by_path}
+# paths_by_last_part[part][path] holds the Applications of each source path
+# path whose last part is part, as one value: a partial rule looked up by
+# key is evaluated again for every lookup.
+paths_by_last_part := {part: paths | some part, paths in by_last_part}
+
+by_last_part[last_part(path)][path] := apps if some path, apps in apps_by_path
+
+last_part(path) := parts[count(parts) - 1] if parts := split(path, "/")
 
 # apps_by_path[dir] holds the Applications with a source path dir (its
 # trailing slash trimmed).
@@ -295,15 +306,4 @@ apps_by_path[trim_suffix(src.path, "/")] contains app if {
 	some app in same_name
 	some src in array.concat([object.get(app, ["spec", "source"], {})], object.get(app, ["spec", "sources"], []))
 	src.path != ""
-}
-
-# enclosing_dirs(file): every substring of file that starts at its start or
-# after a slash and ends just before a slash (the empty one too, where two
-# slashes meet or file starts with one): what lies between a slash (or the
-# start, -1) and a later slash, cut out of file by their positions. The
-# later slashes of start i are slashes[i:]: no pair is made and dropped.
-enclosing_dirs(file) := {substring(file, a + 1, (b - a) - 1) |
-	slashes := indexof_n(file, "/")
-	some i, a in array.concat([-1], slashes)
-	some b in array.slice(slashes, i, count(slashes))
 }
