@@ -199,14 +199,22 @@ unserved[k][ns][name] := missing if {
 	count(charts) > 0
 	some ns, by_name in by_ns
 	some name, file in by_name
-	missing := [[chart, app.metadata.name, target] |
+	missing := [[chart, app, target] |
 		some chart in charts
-		some app in lib.idx.dir_apps[lib.folder(file)]
-		target := cluster_id(app.spec.destination)
-		not target in object.get(installed_charts, chart, set())
+		some [app, target] in unserved_from(lib.folder(file), chart)
 	]
 	count(missing) > 0
 }
+
+# unserved_from(folder, chart): [Application, cluster] for each Application
+# that syncs folder to a cluster without chart. A function of the folder and
+# the chart, so OPA works it out once for the objects of a folder that share
+# a chart (its cache of calls with the same arguments).
+unserved_from(folder, chart) := [[app.metadata.name, target] |
+	some app in lib.idx.dir_apps[folder]
+	target := cluster_id(app.spec.destination)
+	not target in object.get(installed_charts, chart, set())
+]
 
 # env_index: derived once per env by the engine (data.check.env_index);
 # computed inline without it.
