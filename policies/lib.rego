@@ -23,15 +23,13 @@
 # that need other objects to decide stay silent instead of guessing.
 package lib
 
-# env selects the thresholds.
-default env := "prod"
+# env selects the thresholds (an else chain: with the engine, the first
+# branch decides and the others are not evaluated for every object).
+env := data.check.env if data.check.env
 
-env := data.check.env
+else := input.metadata.labels["platform.shop/env"] if data.thresholds[input.metadata.labels["platform.shop/env"]]
 
-env := input.metadata.labels["platform.shop/env"] if {
-	not data.check.env
-	data.thresholds[input.metadata.labels["platform.shop/env"]]
-}
+else := "prod"
 
 thresholds := data.thresholds[env]
 

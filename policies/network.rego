@@ -109,11 +109,14 @@ deny contains lib.finding("network.undeclared-flow", msg, ["spec", dir, i]) if {
 	input.kind == "NetworkPolicy"
 	lib.has_inventory
 	some w in selected_workloads
-	declared := declared_flows(w)
 	some dir, field in directions
-	some i, rule in object.get(input.spec, [dir], [])
+	rules := object.get(input.spec, [dir], [])
+	flows := object.get(declared_json(w), [dir], [])
+	rules != flows # the same rules allow the same flows: a policy as the model wrote it stops here
+	declared := {a | some rule in flows; some a in atoms(rule, field)}
+	some i, rule in rules
 	some atom in atoms(rule, field)
-	not atom in declared[dir]
+	not atom in declared
 	msg := sprintf("NetworkPolicy %s allows %s %s %s on %s for %s %s, a flow the model does not name for it (%s on ServiceAccount %s)", [
 		input.metadata.name, dir, field, json.marshal(atom.peer), json.marshal(atom.port),
 		w.kind, w.metadata.name, flows_annotation, sa_name(w),
@@ -137,13 +140,8 @@ normal_port(p) := object.union({"protocol": "TCP"}, p)
 
 sa_name(w) := object.get(lib.pod_spec(w), ["serviceAccountName"], "default")
 
-# declared_flows reads the workload's ServiceAccount annotation as atoms;
-# absent or unreadable, nothing is declared.
-declared_flows(w) := {dir: {a | some rule in object.get(flows, [dir], []); some a in atoms(rule, field)} |
-	some dir, field in directions
-	flows := declared_json(w)
-}
-
+# declared_json reads the workload's ServiceAccount annotation (its flows
+# in NetworkPolicy rule form); absent or unreadable, nothing is declared.
 declared_json(w) := j if {
 	some sa in lib.index.ServiceAccount[lib.namespace(w)][sa_name(w)]
 	sa.metadata.name == sa_name(w)

@@ -42,9 +42,9 @@ deny contains lib.finding("parity.missing-in-peer", msg, ["metadata", "name"]) i
 	peer_index := data.check.peers[peer].index
 	what := kinds[lib.key(input)]
 	not exempt(input, peer_index)
-	every name in {input.metadata.name, replace(input.metadata.name, lib.env, peer)} {
-		count(object.get(peer_index, [lib.key(input), lib.namespace(input), name], [])) == 0
-	}
+	same_kind := object.get(peer_index, [lib.key(input), lib.namespace(input)], {})
+	not same_kind[input.metadata.name] # the index holds no empty list: absent is none
+	not same_kind[replace(input.metadata.name, lib.env, peer)]
 	msg := sprintf("%s %s %q is in %s but not in %s: %s cannot take over", [what, input.kind, input.metadata.name, lib.env, peer, peer])
 }
 
