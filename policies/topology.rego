@@ -218,7 +218,7 @@ unserved_from(folder, chart) := [[app.metadata.name, target] |
 
 # env_index: derived once per env by the engine (data.check.env_index);
 # computed inline without it.
-env_index := {"unserved": unserved}
+env_index := {"unserved": unserved, "parent_fields": parent_fields}
 
 idx := data.check.env_index.topology if data.check.env_index.topology
 
@@ -242,8 +242,7 @@ deny contains lib.finding("topology.child-operation", msg, ["kind"]) if {
 	input.kind == "Application"
 	application
 	some parent in lib.syncing_apps(input)
-	some field in child_live_fields
-	not ignores_child_field(parent, field)
+	some field in unignored_child_fields(parent)
 	msg := sprintf("Argo CD Application %s syncs Application %s but does not ignore %s of kind Application, group argoproj.io (spec.ignoreDifferences; schema/argocd_app.cue #ChildAppLiveFields): Argo CD writes it on every child sync, so the parent turns OutOfSync and its sync waits on the child's health (a paused release: until the promotion)", [parent.metadata.name, input.metadata.name, field.pointer])
 }
 
@@ -251,6 +250,27 @@ child_live_fields := [
 	{"pointer": "/operation", "jq": ".operation"},
 	{"pointer": "/metadata/annotations/argocd.argoproj.io~1refresh", "jq": `.metadata.annotations["argocd.argoproj.io/refresh"]`},
 ]
+
+# unignored_child_fields(parent): the child_live_fields parent does not
+# ignore. The same for every child of a parent, so worked out once per
+# parent of the env (parent_fields, in env_index) and looked up; a parent
+# outside the table has them worked out.
+unignored_child_fields(parent) := idx.parent_fields[lib.namespace(parent)][parent.metadata.name] if idx.parent_fields[lib.namespace(parent)][parent.metadata.name]
+
+else := [field | some field in child_live_fields; not ignores_child_field(parent, field)]
+
+# parent_fields[ns][name]: unignored_child_fields of each Application that
+# syncs the file of an Application (a parent).
+parent_fields[lib.namespace(p)][p.metadata.name] := [field | some field in child_live_fields; not ignores_child_field(p, field)] if {
+	some p in parents
+}
+
+# parents: the Applications syncing an Application's file, each once.
+parents contains p if {
+	some by_name in data.check.files["Application.argoproj.io"]
+	some file in by_name
+	some p in lib.idx.dir_apps[lib.folder(file)]
+}
 
 ignores_child_field(parent, field) if {
 	some d in object.get(parent, ["spec", "ignoreDifferences"], [])

@@ -229,6 +229,25 @@ test_child_operation_compared if {
 	children_denied(workload, app_of_apps(one_child)) == {"topology.child-operation"}
 }
 
+# With the engine, each parent's unignored fields come from
+# data.check.env_index (parent_fields, once per parent), and a child is
+# judged by them.
+test_child_operation_reads_the_engine_env_index if {
+	parent := app_of_apps(child_fields)
+	chk := object.union(fixtures.check("prod", [project, cluster, workload, parent]), child_files)
+	derived := object.union(chk, {"env_index": {"topology": topology.env_index}}) with data.check as chk
+	topology.env_index.parent_fields == {"argocd": {"platform-prod": []}} with data.check as chk
+	{f.rule | some f in topology.deny} == set() with input as workload with data.check as derived
+	marked := object.union(chk, {"env_index": {"topology": {"parent_fields": {"argocd": {"platform-prod": [topology.child_live_fields[0]]}}}}})
+	{f.rule | some f in topology.deny} == {"topology.child-operation"} with input as workload with data.check as marked
+
+	# A parent the table lacks has its fields worked out.
+	bare := app_of_apps([])
+	bare_chk := object.union(fixtures.check("prod", [project, cluster, workload, bare]), child_files)
+	unlisted := object.union(bare_chk, {"env_index": {"topology": {"parent_fields": {}}}})
+	{f.rule | some f in topology.deny} == {"topology.child-operation"} with input as workload with data.check as unlisted
+}
+
 # A child Application is rendered as Argo CD writes it back.
 test_child_canonical if {
 	parent := app_of_apps(child_fields)
