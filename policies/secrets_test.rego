@@ -346,6 +346,19 @@ test_material_prefilter_passes_every_form if {
 	# The literals cover every spelling (?i:aws) matches, the long s too.
 	secrets.text_holds_material(sprintf("%v", [{"value": concat("", ["aWſ_secret_access_key = ", aws_secret])}]))
 
+	# The text is Rego's (strings quoted with Go's escapes): a password with
+	# a non-ASCII or a control character, and a key inside embedded JSON
+	# (its quotes escaped), still get through.
+	every value in [
+		"redis://:p\u00e4ss@cache:6379",
+		"redis://:pw\u0001x@cache:6379",
+		"redis://:pw\u00a0x@cache:6379",
+		concat("", [`{"aws_secret_access_key": "`, aws_secret, `"}`]),
+	] {
+		count(secrets.material_kinds(value)) > 0
+		secrets.text_holds_material(sprintf("%v", [{"data": {"file": value}}]))
+	}
+
 	# A URL form needs :// as well as @ (an image digest holds only @).
 	not secrets.text_holds_material(sprintf("%v", [{"value": "shop/app@sha256:0123456789abcdef", "user": "me:pw@host"}]))
 }
