@@ -125,16 +125,37 @@ sa_namespace(store, ref, es) := ref.namespace if {
 } else := lib.namespace(es)
 
 # attached is the list of policy documents attached to a role, defined only
-# when every attachment names a Policy of the set.
-attached(role) := docs if {
-	attachments := [a | some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", ""); object.get(a, ["spec", "forProvider", "roleRef", "name"], object.get(a, ["spec", "forProvider", "role"], "")) == role]
+# when every attachment names a Policy of the set. It is the same for every
+# ExternalSecret reading through the role, so it is worked out once per env
+# for each role with attachments (env_index) and looked up; a role without
+# any has none.
+attached(role) := idx.attached[role] if idx.attached[role]
+
+else := [] if not role in idx.attachment_roles
+
+attached_docs(role) := docs if {
+	attachments := [a | some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", ""); role_of(a) == role]
 	docs := [json.unmarshal(p.spec.forProvider.policy) |
 		some a in attachments
-		some p in lib.objects("Policy.iam.aws.upbound.io", "")
-		p.metadata.name == object.get(a, ["spec", "forProvider", "policyArnRef", "name"], "")
+		some p in object.get(lib.index, ["Policy.iam.aws.upbound.io", "", object.get(a, ["spec", "forProvider", "policyArnRef", "name"], "")], [])
 	]
 	count(docs) == count(attachments)
 }
+
+role_of(attachment) := object.get(attachment, ["spec", "forProvider", "roleRef", "name"], object.get(attachment, ["spec", "forProvider", "role"], ""))
+
+attachment_roles := {role_of(a) | some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", "")}
+
+# env_index: derived once per env by the engine (data.check.env_index);
+# computed inline without it.
+env_index := {
+	"attached": {role: docs | some role in attachment_roles; docs := attached_docs(role)},
+	"attachment_roles": attachment_roles,
+}
+
+idx := data.check.env_index.stores if data.check.env_index.stores
+
+else := env_index
 
 reads(policies, resource) if {
 	some doc in policies

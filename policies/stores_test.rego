@@ -100,6 +100,18 @@ test_key_outside_the_role_policy_denied if {
 	fixtures.only("stores.unreadable", fixtures.external_secret, irsa([eso_sa, eso_role]))
 }
 
+# With the engine, a role's attached documents come from
+# data.check.env_index (worked out once per env), not from the attachments
+# per ExternalSecret.
+test_unreadable_reads_the_engine_env_index if {
+	chk := irsa([eso_sa, eso_role, prod_reader, attachment])
+	derived := object.union(chk, {"env_index": {"stores": data.stores.env_index}}) with data.check as chk
+	count(fixtures.denied(key("dr/web"), derived)) == 1
+	everything := {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
+	widened := object.union(chk, {"env_index": {"stores": {"attached": {"prod-eso": [everything]}, "attachment_roles": ["prod-eso"]}}})
+	count(fixtures.denied(key("dr/web"), widened)) == 0
+}
+
 test_unknown_role_or_policy_not_judged if {
 	# no such role (aws_identity.role-arn's business), no IRSA, an attached policy outside the set
 	count(fixtures.denied(key("dr/web"), irsa([eso_sa, prod_reader, attachment]))) == 0
