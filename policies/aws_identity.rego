@@ -112,7 +112,7 @@ named contains [path, object.get(ref, "namespace", lib.namespace(input)), ref.na
 named contains [array.concat(["spec", "source", "helm", "valuesObject"], array.concat(p, ["name"])), input.spec.destination.namespace, v.name] if {
 	input.kind == "Application"
 	values := input.spec.source.helm.valuesObject
-	contains(sprintf("%v", [values]), `"serviceAccount"`) # most values name none: their text decides before the walk
+	contains(lib.text(values), `"serviceAccount"`) # most values name none: their text decides before the walk
 	walk(values, [p, v])
 	count(p) > 0
 	p[count(p) - 1] == "serviceAccount"

@@ -84,11 +84,8 @@ deny contains lib.finding("secrets.material", msg, path) if {
 	input.kind != "Secret"
 
 	# Most objects hold nothing of the sort: their text decides, before
-	# walking them string by string. The text is the object as Rego writes
-	# it (sprintf %v: strings quoted with Go's escapes, which are JSON's for
-	# quotes, backslashes and the usual control characters), half the cost
-	# of json.marshal, which converts the object to Go values first.
-	text_holds_material(sprintf("%v", [input]))
+	# walking them string by string.
+	text_holds_material(lib.text(input))
 	walk(input, [path, value])
 	is_string(value)
 	kinds := material_kinds(value)

@@ -339,12 +339,12 @@ test_material_prefilter_passes_every_form if {
 		"a JSON Web Token": jwt,
 	}
 	every m in secrets.material {
-		secrets.text_holds_material(sprintf("%v", [{"value": samples[m.name]}]))
+		secrets.text_holds_material(data.lib.text({"value": samples[m.name]}))
 	}
-	not secrets.text_holds_material(sprintf("%v", [fixtures.rollout]))
+	not secrets.text_holds_material(data.lib.text(fixtures.rollout))
 
 	# The literals cover every spelling (?i:aws) matches, the long s too.
-	secrets.text_holds_material(sprintf("%v", [{"value": concat("", ["aWſ_secret_access_key = ", aws_secret])}]))
+	secrets.text_holds_material(data.lib.text({"value": concat("", ["aWſ_secret_access_key = ", aws_secret])}))
 
 	# The text is Rego's (strings quoted with Go's escapes): a password with
 	# a non-ASCII or a control character, and a key inside embedded JSON
@@ -356,11 +356,11 @@ test_material_prefilter_passes_every_form if {
 		concat("", [`{"aws_secret_access_key": "`, aws_secret, `"}`]),
 	] {
 		count(secrets.material_kinds(value)) > 0
-		secrets.text_holds_material(sprintf("%v", [{"data": {"file": value}}]))
+		secrets.text_holds_material(data.lib.text({"data": {"file": value}}))
 	}
 
 	# A URL form needs :// as well as @ (an image digest holds only @).
-	not secrets.text_holds_material(sprintf("%v", [{"value": "shop/app@sha256:0123456789abcdef", "user": "me:pw@host"}]))
+	not secrets.text_holds_material(data.lib.text({"value": "shop/app@sha256:0123456789abcdef", "user": "me:pw@host"}))
 }
 
 # The AWS secret key form's literal is sought in the lower-cased text: every
@@ -368,15 +368,15 @@ test_material_prefilter_passes_every_form if {
 # included, and a text with none of them does not.
 test_material_prefilter_lower_cases_the_text if {
 	every prefix in ["AWS_SECRET_ACCESS_KEY = ", "Aws_secret = ", "AWſ_secret = ", "aws.secret: "] {
-		secrets.text_holds_material(sprintf("%v", [{"value": concat("", [prefix, aws_secret])}]))
+		secrets.text_holds_material(data.lib.text({"value": concat("", [prefix, aws_secret])}))
 	}
-	not secrets.text_holds_material(sprintf("%v", [{"value": concat("", ["az_secret_access_key = ", aws_secret])}]))
+	not secrets.text_holds_material(data.lib.text({"value": concat("", ["az_secret_access_key = ", aws_secret])}))
 	some [_, _, _, "lowered"] in secrets.prefilter
 }
 
 # A form without literals has its regex tried on every text (the literal "").
 test_material_prefilter_form_without_literals if {
 	forms := [{"name": "a test form", "pattern": `s3cr3t-[0-9]{4}`}]
-	secrets.text_holds_material(sprintf("%v", [{"value": "x s3cr3t-1234"}])) with secrets.material as forms
-	not secrets.text_holds_material(sprintf("%v", [{"value": "x s3cr3t-12"}])) with secrets.material as forms
+	secrets.text_holds_material(data.lib.text({"value": "x s3cr3t-1234"})) with secrets.material as forms
+	not secrets.text_holds_material(data.lib.text({"value": "x s3cr3t-12"})) with secrets.material as forms
 }

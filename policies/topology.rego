@@ -257,13 +257,13 @@ child_live_fields := [
 # outside the table has them worked out.
 unignored_child_fields(parent) := idx.parent_fields[lib.namespace(parent)][parent.metadata.name] if idx.parent_fields[lib.namespace(parent)][parent.metadata.name]
 
-else := [field | some field in child_live_fields; not ignores_child_field(parent, field)]
+else := fields_left(parent)
+
+fields_left(parent) := [field | some field in child_live_fields; not ignores_child_field(parent, field)]
 
 # parent_fields[ns][name]: unignored_child_fields of each Application that
 # syncs the file of an Application (a parent).
-parent_fields[lib.namespace(p)][p.metadata.name] := [field | some field in child_live_fields; not ignores_child_field(p, field)] if {
-	some p in parents
-}
+parent_fields[lib.namespace(p)][p.metadata.name] := fields_left(p) if some p in parents
 
 # parents: the Applications syncing an Application's file, each once.
 parents contains p if {
@@ -291,15 +291,15 @@ deny contains lib.finding("topology.child-canonical", msg, array.concat(["spec"]
 	input.kind == "Application"
 	application
 	count(lib.syncing_apps(input)) > 0
-	holds_empty(sprintf("%v", [input.spec])) # most specs hold none: their text decides before the walk
+	holds_empty(lib.text(input.spec)) # most specs hold none: their text decides before the walk
 	walk(input.spec, [path, value])
 	value in {"", []}
 	not helm_values(path)
 	msg := sprintf("Application %s sets spec.%s to %s, which Argo CD's Application type omits when its controller writes the Application back: the Application syncing it then differs on every sync of it; leave the field out", [input.metadata.name, concat(".", [sprintf("%v", [p]) | some p in path]), json.marshal(value)])
 }
 
-# holds_empty: a value's text (as Rego writes it) holds "" or [] when the
-# value holds an empty string or list somewhere.
+# holds_empty: a value's text (lib.text) holds "" or [] when the value holds
+# an empty string or list somewhere.
 holds_empty(text) if contains(text, `""`)
 
 holds_empty(text) if contains(text, "[]")
