@@ -7,6 +7,7 @@ import data.lib
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
 	"aws_identity.role-arn": "Every eks.amazonaws.com/role-arn on a ServiceAccount names an IAM Role in the set, in the account of the OIDC provider it trusts, whose trust policy admits exactly that ServiceAccount (sub) with audience sts.amazonaws.com through an OIDC provider in the set.",
+	"aws_identity.controller-permission": "The IAM role of a controller the platform installs by chart (AWS Load Balancer Controller, Cluster Autoscaler) allows the calls it makes on the resources AWS creates and tags for the cluster: the EKS cluster security group it opens to the ALB, the managed node groups' Auto Scaling groups it resizes.",
 	"aws_identity.service-account": "Every ServiceAccount a pod template, a SecretStore or ClusterSecretStore (auth.jwt.serviceAccountRef) or a chart Application (serviceAccount.create false) names exists in the set.",
 }
 
@@ -126,4 +127,70 @@ deny contains lib.finding("aws_identity.service-account", msg, path) if {
 	some [path, ns, name] in named
 	not lib.exists("ServiceAccount", ns, name)
 	msg := sprintf("%s %s runs as ServiceAccount %s/%s, which the set does not have", [input.kind, input.metadata.name, ns, name])
+}
+
+# controller_calls: the AWS calls a chart's controller makes for the platform
+# to work, on resources whose tags AWS sets, not the platform, so a policy
+# conditioned on other tags refuses them. By chart: the value paths of its
+# cluster name, region and ServiceAccount, and each call with its resource
+# and that resource's tags ({cluster}, {region}, {account} stand for the
+# chart's values and the account of its role).
+controller_calls := {
+	"aws-load-balancer-controller": {
+		"cluster": ["clusterName"],
+		"region": ["region"],
+		"service_account": ["serviceAccount", "name"],
+		"calls": [{
+			"actions": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+			# The security group EKS creates for the cluster (EKS tags it
+			# so): managed node groups without a launch template put it on
+			# every node and pod network interface, and in IP mode the
+			# controller opens the pod's to the ALB (pkg/networking/
+			# networking_manager.go, resolveEndpointSGForENI).
+			"resource": "arn:aws:ec2:{region}:{account}:security-group/sg-0123456789abcdef0",
+			"tags": {"aws:eks:cluster-name": "{cluster}", "kubernetes.io/cluster/{cluster}": "owned"},
+			"what": "the EKS cluster security group (on every pod's network interface), to open it to the ALB: without it the ALB's health checks never reach a pod, no target turns healthy and no pod in a namespace with readiness-gate injection ever becomes Ready",
+		}],
+	},
+	"cluster-autoscaler": {
+		"cluster": ["autoDiscovery", "clusterName"],
+		"region": ["awsRegion"],
+		"service_account": ["rbac", "serviceAccount", "name"],
+		"calls": [{
+			"actions": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+			# The Auto Scaling group of a managed node group, with the tags
+			# EKS gives it for the autoscaler's auto-discovery.
+			"resource": "arn:aws:autoscaling:{region}:{account}:autoScalingGroup:00000000-0000-0000-0000-000000000000:autoScalingGroupName/eks-nodegroup",
+			"tags": {"eks:cluster-name": "{cluster}", "k8s.io/cluster-autoscaler/enabled": "true", "k8s.io/cluster-autoscaler/{cluster}": "owned", "kubernetes.io/cluster/{cluster}": "owned"},
+			"what": "the Auto Scaling groups of the cluster's managed node groups: without it no node group grows or shrinks",
+		}],
+	},
+}
+
+filled(s, vars) := strings.replace_n(vars, s)
+
+# aws_identity.controller-permission: the controller's role may not make a
+# call the platform needs of it, on a resource tagged as AWS tags it.
+deny contains lib.finding("aws_identity.controller-permission", msg, ["spec", "source", "chart"]) if {
+	input.kind == "Application"
+	lib.has_inventory
+	need := controller_calls[input.spec.source.chart]
+	values := input.spec.source.helm.valuesObject
+	ns := input.spec.destination.namespace
+	sa_name := object.get(values, need.service_account, "")
+	some sa in object.get(lib.index, ["ServiceAccount", ns, sa_name], [])
+	arn := sa.metadata.annotations[role_arn_annotation]
+	role := role_name(arn)
+	docs := lib.role_documents(role)
+	vars := {
+		"{cluster}": object.get(values, need.cluster, ""),
+		"{region}": object.get(values, need.region, ""),
+		"{account}": arn_account(arn),
+	}
+	some call in need.calls
+	resource := filled(call.resource, vars)
+	tags := {filled(k, vars): filled(v, vars) | some k, v in call.tags}
+	refused := [a | some a in call.actions; not lib.iam_allows(docs, a, resource, tags)]
+	count(refused) > 0
+	msg := sprintf("%s runs as ServiceAccount %s/%s, whose role %s may not %s on %s: the controller calls it on %s. Allow it on resources tagged %v, as AWS tags them", [input.metadata.name, ns, sa_name, role, concat(", ", refused), resource, call.what, tags])
 }

@@ -130,3 +130,151 @@ test_docs if {
 		text != ""
 	}
 }
+
+# aws_identity.controller-permission: the AWS Load Balancer Controller and
+# its role, with what its policy lets it do on the cluster security group.
+lbc_app := {
+	"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+	"metadata": {"name": "prod-addon-aws-load-balancer-controller", "namespace": "argocd"},
+	"spec": {
+		"destination": {"name": "shop-prod", "namespace": "kube-system"},
+		"source": {"chart": "aws-load-balancer-controller", "helm": {"valuesObject": {
+			"clusterName": "shop-prod", "region": "us-east-1",
+			"serviceAccount": {"create": false, "name": "aws-load-balancer-controller"},
+		}}},
+	},
+}
+
+lbc_sa := {
+	"apiVersion": "v1", "kind": "ServiceAccount",
+	"metadata": {
+		"name": "aws-load-balancer-controller", "namespace": "kube-system",
+		"annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prod-lbc"},
+	},
+}
+
+lbc_role := role("prod-lbc", trust("system:serviceaccount:kube-system:aws-load-balancer-controller", "sts.amazonaws.com"))
+
+mr(kind, name, fp) := {"apiVersion": "iam.aws.upbound.io/v1beta1", "kind": kind, "metadata": {"name": name}, "spec": {"forProvider": fp}}
+
+# own_tag_only is the statement the controller's policy had: mutations only
+# of what carries the controller's own tag.
+own_tag_only := {
+	"Effect": "Allow",
+	"Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress", "ec2:DeleteSecurityGroup"],
+	"Resource": "*",
+	"Condition": {"Null": {"aws:ResourceTag/elbv2.k8s.aws/cluster": "false"}},
+}
+
+ingress_on(condition) := {
+	"Effect": "Allow",
+	"Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"],
+	"Resource": ["arn:aws:ec2:us-east-1:123456789012:security-group/*"],
+	"Condition": condition,
+}
+
+# lbc_set attaches a policy of these statements to the controller's role.
+lbc_set(statements) := [
+	oidc, lbc_app, lbc_sa, lbc_role,
+	mr("Policy", "prod-lbc", {"policy": json.marshal({"Version": "2012-10-17", "Statement": statements})}),
+	mr("RolePolicyAttachment", "prod-lbc", {"roleRef": {"name": "prod-lbc"}, "policyArnRef": {"name": "prod-lbc"}}),
+]
+
+lbc_denied(statements) := denied(lbc_app, lbc_set(statements))
+
+cluster_tag := "aws:ResourceTag/kubernetes.io/cluster/shop-prod"
+
+test_controller_permission_on_the_cluster_security_group if {
+	# the controller's own tag only: the EKS cluster security group lacks it
+	lbc_denied([own_tag_only]) == {"aws_identity.controller-permission"}
+	msg := [f.msg | some f in aws_identity.deny with input as lbc_app with data.check as fixtures.check("prod", lbc_set([own_tag_only]))][0]
+	contains(msg, "may not ec2:AuthorizeSecurityGroupIngress, ec2:RevokeSecurityGroupIngress on arn:aws:ec2:us-east-1:123456789012:security-group/")
+
+	# upstream's unconditional statement, or one scoped to the cluster's tags
+	lbc_denied([own_tag_only, {"Effect": "Allow", "Action": ["ec2:AuthorizeSecurityGroupIngress", "ec2:RevokeSecurityGroupIngress"], "Resource": "*"}]) == set()
+	lbc_denied([own_tag_only, ingress_on({"Null": {cluster_tag: "false"}})]) == set()
+	lbc_denied([ingress_on({"StringEquals": {cluster_tag: "owned"}})]) == set()
+	lbc_denied([ingress_on({"StringEquals": {cluster_tag: ["shared", "owned"]}})]) == set()
+	lbc_denied([ingress_on({"StringLike": {"aws:ResourceTag/aws:eks:cluster-name": "shop-*"}})]) == set()
+
+	# a tag of another cluster, a value EKS does not set, a tag it must lack
+	lbc_denied([ingress_on({"Null": {"aws:ResourceTag/kubernetes.io/cluster/shop-dr": "false"}})]) == {"aws_identity.controller-permission"}
+	lbc_denied([ingress_on({"StringEquals": {cluster_tag: "shared"}})]) == {"aws_identity.controller-permission"}
+	lbc_denied([ingress_on({"Null": {cluster_tag: "true"}})]) == {"aws_identity.controller-permission"}
+	lbc_denied([ingress_on({"StringNotEquals": {cluster_tag: "owned"}})]) == {"aws_identity.controller-permission"}
+	lbc_denied([ingress_on({"StringNotLike": {cluster_tag: "own*"}})]) == {"aws_identity.controller-permission"}
+	lbc_denied([ingress_on({"StringNotLike": {cluster_tag: "sha*"}})]) == set()
+	lbc_denied([ingress_on({"StringNotEquals": {"aws:ResourceTag/team": "payments"}})]) == set()
+	lbc_denied([ingress_on({"StringNotEquals": {cluster_tag: "shared"}})]) == set()
+
+	# another region, another action, a Deny
+	lbc_denied([object.union(ingress_on({}), {"Resource": "arn:aws:ec2:us-west-2:123456789012:security-group/*"})]) == {"aws_identity.controller-permission"}
+	lbc_denied([object.union(ingress_on({}), {"Action": "ec2:AuthorizeSecurityGroupEgress"})]) == {"aws_identity.controller-permission"}
+	lbc_denied([object.union(ingress_on({}), {"Effect": "Deny"})]) == {"aws_identity.controller-permission"}
+
+	# one statement as an object, a wildcard action in another case
+	lbc_denied({"Effect": "Allow", "Action": "EC2:*SecurityGroupIngress", "Resource": "*"}) == set()
+}
+
+test_controller_permission_request_and_other_conditions if {
+	# these calls carry no request tags
+	lbc_denied([ingress_on({"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "true"}})]) == set()
+	lbc_denied([ingress_on({"Null": {"aws:RequestTag/elbv2.k8s.aws/cluster": "false"}})]) == {"aws_identity.controller-permission"}
+	lbc_denied([ingress_on({"StringEquals": {"aws:RequestTag/team": "web"}})]) == {"aws_identity.controller-permission"}
+	lbc_denied([ingress_on({"StringEqualsIfExists": {"aws:RequestTag/team": "web"}})]) == set()
+	lbc_denied([ingress_on({"StringNotEquals": {"aws:RequestTag/team": "web"}})]) == set()
+
+	# what the set cannot show counts as met: another key, a numeric test of a tag
+	lbc_denied([ingress_on({"StringEquals": {"aws:SourceVpc": "vpc-1"}})]) == set()
+	lbc_denied([ingress_on({"NumericLessThan": {cluster_tag: "3"}})]) == set()
+}
+
+test_controller_permission_reads_every_policy_of_the_role if {
+	statements := [ingress_on({"Null": {cluster_tag: "false"}})]
+	doc := json.marshal({"Version": "2012-10-17", "Statement": statements})
+	base := [oidc, lbc_app, lbc_sa, lbc_role]
+
+	# inline in the Role, a RolePolicy (by reference or by name)
+	inline := fixtures.set(lbc_role, "/spec/forProvider/inlinePolicy", [{"name": "ingress", "policy": doc}])
+	denied(lbc_app, [oidc, lbc_app, lbc_sa, inline]) == set()
+	denied(lbc_app, array.concat(base, [mr("RolePolicy", "prod-lbc-ingress", {"roleRef": {"name": "prod-lbc"}, "policy": doc})])) == set()
+	denied(lbc_app, array.concat(base, [mr("RolePolicy", "prod-lbc-ingress", {"role": "prod-lbc", "policy": doc})])) == set()
+
+	# a role with no policy may nothing
+	denied(lbc_app, base) == {"aws_identity.controller-permission"}
+
+	# an AWS-managed policy attached: what it allows is not in the set, so no judgement
+	managed := mr("RolePolicyAttachment", "prod-lbc-managed", {"role": "prod-lbc", "policyArn": "arn:aws:iam::aws:policy/ElasticLoadBalancingFullAccess"})
+	denied(lbc_app, array.concat(base, [managed])) == set()
+
+	# no such ServiceAccount, or one without a role: other rules' business
+	denied(lbc_app, [oidc, lbc_app, lbc_role]) == {"aws_identity.service-account"}
+	denied(lbc_app, [oidc, lbc_app, lbc_role, json.remove(lbc_sa, ["metadata/annotations"])]) == set()
+}
+
+ca_app := {
+	"apiVersion": "argoproj.io/v1alpha1", "kind": "Application",
+	"metadata": {"name": "prod-addon-cluster-autoscaler", "namespace": "argocd"},
+	"spec": {
+		"destination": {"name": "shop-prod", "namespace": "kube-system"},
+		"source": {"chart": "cluster-autoscaler", "helm": {"valuesObject": {
+			"autoDiscovery": {"clusterName": "shop-prod"}, "awsRegion": "us-east-1",
+			"rbac": {"serviceAccount": {"create": false, "name": "cluster-autoscaler"}},
+		}}},
+	},
+}
+
+ca_sa := {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "cluster-autoscaler", "namespace": "kube-system", "annotations": {"eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/prod-ca"}}}
+
+# ca_scaling: the autoscaler's role may resize the groups tagged for cluster.
+ca_scaling(cluster) := [oidc, ca_app, ca_sa, mr("Role", "prod-ca", {"assumeRolePolicy": "{}", "inlinePolicy": [{"name": "scale", "policy": json.marshal({"Statement": [{
+	"Effect": "Allow",
+	"Action": ["autoscaling:SetDesiredCapacity", "autoscaling:TerminateInstanceInAutoScalingGroup"],
+	"Resource": "*",
+	"Condition": {"StringEquals": {concat("", ["aws:ResourceTag/k8s.io/cluster-autoscaler/", cluster]): "owned"}},
+}]})}]})]
+
+test_controller_permission_of_the_cluster_autoscaler if {
+	denied(ca_app, ca_scaling("shop-prod")) == set()
+	denied(ca_app, ca_scaling("shop-dr")) == {"aws_identity.controller-permission"}
+}

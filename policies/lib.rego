@@ -312,3 +312,119 @@ apps_by_path[trim_suffix(src.path, "/")] contains app if {
 	some src in array.concat([object.get(app, ["spec", "source"], {})], object.get(app, ["spec", "sources"], []))
 	src.path != ""
 }
+
+# IAM: what the policies of a role of the set allow.
+
+# as_list is a policy field that holds one value or a list of them, as a list.
+as_list(x) := x if is_array(x)
+
+else := [x]
+
+# role_documents are the parsed policy documents of the IAM Role named role
+# (by object name): its inline policies, its RolePolicy objects and the
+# Policy objects attached to it. Defined only when every RolePolicyAttachment
+# of the role names a Policy of the set (an AWS-managed policy ARN does not),
+# so a rule that reads them judges only what it can see.
+role_documents(role) := array.concat(inline, attached) if {
+	roles := object.get(index, ["Role.iam.aws.upbound.io", "", role], [])
+	inline := array.concat(
+		[json.unmarshal(p.policy) | some r in roles; some p in object.get(r, ["spec", "forProvider", "inlinePolicy"], [])],
+		[json.unmarshal(p.spec.forProvider.policy) |
+			some by_name in object.get(index, ["RolePolicy.iam.aws.upbound.io", ""], {})
+			some p in by_name
+			object.get(p, ["spec", "forProvider", "roleRef", "name"], object.get(p, ["spec", "forProvider", "role"], "")) == role
+		],
+	)
+	attachments := [a |
+		some by_name in object.get(index, ["RolePolicyAttachment.iam.aws.upbound.io", ""], {})
+		some a in by_name
+		object.get(a, ["spec", "forProvider", "roleRef", "name"], object.get(a, ["spec", "forProvider", "role"], "")) == role
+	]
+	attached := [json.unmarshal(p.spec.forProvider.policy) |
+		some a in attachments
+		some p in object.get(index, ["Policy.iam.aws.upbound.io", "", object.get(a, ["spec", "forProvider", "policyArnRef", "name"], "")], [])
+	]
+	count(attached) == count(attachments)
+}
+
+# iam_allows: an Allow statement of docs lets action on resource, a resource
+# carrying tags, in a request that carries none (IAM's wildcards: a null
+# delimiter list lets * cross ':' and '/'; actions match in any case).
+# Conditions on aws:ResourceTag/* and aws:RequestTag/* keys are evaluated;
+# any other condition counts as met, so it never refuses what AWS might
+# allow for a reason the set does not show. Deny statements are not read.
+iam_allows(docs, action, resource, tags) if {
+	some doc in docs
+	some st in as_list(doc.Statement)
+	st.Effect == "Allow"
+	some a in as_list(st.Action)
+	glob.match(lower(a), null, lower(action))
+	some r in as_list(st.Resource)
+	glob.match(r, null, resource)
+	every op, keys in object.get(st, "Condition", {}) {
+		every key, want in keys {
+			condition_met(op, key, as_list(want), tags)
+		}
+	}
+}
+
+# condition_met: one condition key of a statement, for a resource with tags
+# and a request without any. A key absent from the request meets only Null
+# "true", the negated string operators and the ...IfExists forms.
+condition_met(_, key, _, _) if not tag_key(key)
+
+condition_met(op, key, want, tags) if {
+	tag := tag_key(key)
+	not absent(key, tags)
+	op_holds(op, tags[tag], want)
+}
+
+condition_met(op, key, want, tags) if {
+	absent(key, tags)
+	absent_holds(op, want)
+}
+
+tag_key(key) := substring(key, count("aws:ResourceTag/"), -1) if startswith(key, "aws:ResourceTag/")
+
+tag_key(key) := substring(key, count("aws:RequestTag/"), -1) if startswith(key, "aws:RequestTag/")
+
+absent(key, _) if startswith(key, "aws:RequestTag/")
+
+absent(key, tags) if {
+	startswith(key, "aws:ResourceTag/")
+	not tags[tag_key(key)]
+}
+
+op_holds("Null", _, want) if "false" in want
+
+op_holds(op, value, want) if {
+	op in {"StringEquals", "StringEqualsIfExists"}
+	value in want
+}
+
+op_holds(op, value, want) if {
+	op in {"StringLike", "StringLikeIfExists"}
+	some w in want
+	glob.match(w, null, value)
+}
+
+op_holds(op, value, want) if {
+	op in {"StringNotEquals", "StringNotEqualsIfExists"}
+	not value in want
+}
+
+op_holds(op, value, want) if {
+	op in {"StringNotLike", "StringNotLikeIfExists"}
+	every w in want {
+		not glob.match(w, null, value)
+	}
+}
+
+# An operator not listed here (a numeric or date test of a tag) counts as met.
+op_holds(op, _, _) if not op in {"Null", "StringEquals", "StringEqualsIfExists", "StringLike", "StringLikeIfExists", "StringNotEquals", "StringNotEqualsIfExists", "StringNotLike", "StringNotLikeIfExists"}
+
+absent_holds("Null", want) if "true" in want
+
+absent_holds(op, _) if endswith(op, "IfExists")
+
+absent_holds(op, _) if op in {"StringNotEquals", "StringNotLike"}
