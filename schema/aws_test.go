@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -778,4 +779,62 @@ func TestClusterVersionNeedsItsAddonRow(t *testing.T) {
 		t.Fatalf("a cluster version without an #EKSVersions row rendered: err = %v", err)
 	}
 	t.Logf("caught: %v", err)
+}
+
+// TestArgoCDDoesNotAssumeItsOwnRole: Argo CD runs as the deploy role
+// (IRSA, README Bootstrap 3-4). When a cluster Secret's awsAuthConfig names
+// a roleARN, argocd-k8s-auth calls sts:AssumeRole on it first (argo-cd
+// cmd/argocd-k8s-auth/commands/aws.go), and IAM refuses a role assuming
+// itself unless its own trust policy names it, which bootstrap does not: no
+// Application could sync to the cluster. Checked on the fixture's render
+// and on a crafted Secret that names the deploy role.
+func TestArgoCDDoesNotAssumeItsOwnRole(t *testing.T) {
+	root := testrepo.Fixture(t)
+	envs := renderAll(t, root, "envs")
+	for _, env := range []string{"small", "small-dr"} {
+		file := filepath.Join(root, "envs", env, "aws.cue")
+		if _, err := os.Stat(file); err != nil {
+			file = filepath.Join(root, "envs", env, "platform.cue") // small-dr is one file
+		}
+		quoted := testrepo.Find(t, file, "platform", "aws", "management", "deployRoleArn").Text
+		deploy, err := strconv.Unquote(quoted)
+		if err != nil {
+			t.Fatalf("%s: deployRoleArn %s: %v", env, quoted, err)
+		}
+		clusters := 0
+		for _, o := range envs[env] {
+			if o.Kind() != "Secret" || str(o.Object, "metadata", "labels", "argocd.argoproj.io/secret-type") != "cluster" {
+				continue
+			}
+			clusters++
+			if problem := assumesItself(o.Object, deploy); problem != "" {
+				t.Errorf("%s: %s", env, problem)
+			}
+		}
+		if clusters == 0 {
+			t.Errorf("%s renders no Argo CD cluster Secret", env)
+		}
+		crafted := map[string]any{
+			"metadata":   map[string]any{"name": "cluster-crafted"},
+			"stringData": map[string]any{"config": `{"awsAuthConfig":{"clusterName":"c","roleARN":"` + deploy + `"}}`},
+		}
+		if assumesItself(crafted, deploy) == "" {
+			t.Errorf("%s: a cluster Secret assuming %s passed", env, deploy)
+		}
+	}
+}
+
+// assumesItself says why a cluster Secret makes Argo CD assume the role it
+// runs as, or "".
+func assumesItself(secret map[string]any, deploy string) string {
+	var config struct {
+		AWSAuthConfig struct{ RoleARN string } `json:"awsAuthConfig"`
+	}
+	if err := json.Unmarshal([]byte(str(secret, "stringData", "config")), &config); err != nil {
+		return fmt.Sprintf("cluster Secret %s: config: %v", str(secret, "metadata", "name"), err)
+	}
+	if config.AWSAuthConfig.RoleARN == deploy {
+		return fmt.Sprintf("cluster Secret %s makes Argo CD assume %s, the role it runs as", str(secret, "metadata", "name"), deploy)
+	}
+	return ""
 }
