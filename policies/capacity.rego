@@ -9,6 +9,7 @@ import data.zones
 # docs describes each rule of the package: SARIF rule descriptions and the README.
 docs := {
 	"capacity.zone-loss": "After losing its largest zone, the EKS node groups of an env keep enough allocatable CPU and memory for every workload's requests at its HPA maximum (blue-green Rollouts twice: preview and active) and the StatefulSets, for each set of node groups pods are confined to by nodeSelector and taints.",
+	"capacity.unschedulable": "The pods of every Deployment, StatefulSet and Rollout fit some EKS node group of the env: its nodeSelector matches the group's labels and it tolerates the group's NoSchedule/NoExecute taints.",
 	"capacity.instance-type": "Every instance type of an EKS node group is in the allocatable table of policies/capacity.rego.",
 }
 
@@ -166,7 +167,7 @@ deny contains lib.finding("capacity.zone-loss", msg, ["spec", "forProvider", "sc
 # env_index: the findings depend on the env's workloads and node groups
 # alone, so the engine derives them once per env (data.check.env_index), not
 # once per node group; computed inline without it.
-env_index := {"zone_loss": zone_loss}
+env_index := {"zone_loss": zone_loss, "node_shapes": node_shapes}
 
 idx := data.check.env_index.capacity if data.check.env_index.capacity
 
@@ -228,3 +229,32 @@ top3(pool, r) := array.slice(sorted, 0, 3) if {
 show(v, "cpu") := sprintf("%v CPU", [round(v / 10) / 100])
 
 show(v, "memory") := sprintf("%v GiB", [round(v / 10737418.24) / 100])
+
+# node_shapes are the labels and taints of every node group of the env,
+# whatever its instance types.
+node_shapes := [{"name": ng.metadata.name, "labels": object.get(ng, ["spec", "forProvider", "labels"], {}), "taints": object.get(ng, ["spec", "forProvider", "taint"], [])} |
+	some ng in nodegroups
+]
+
+# capacity.unschedulable: no node group admits the pods (a selector no
+# group's labels match, or a taint of every group the pods do not
+# tolerate), so the scheduler leaves them Pending and the zone-loss sums,
+# which count pods only where they fit, never see them.
+deny contains lib.finding("capacity.unschedulable", msg, lib.pod_spec_path(input)) if {
+	input.kind in {"Deployment", "StatefulSet", "Rollout"} # the kind first: OPA's rule index skips the rule for other kinds
+	lib.has_inventory
+	shapes := idx.node_shapes
+	count(shapes) > 0
+	spec := lib.pod_spec(input)
+	not fits_some(spec, shapes)
+	msg := sprintf("%s %s/%s fits no node group: nodeSelector %v and tolerations %v admit none of %s, so its pods stay Pending. Match a group's labels and tolerate its taints", [
+		input.kind, lib.namespace(input), input.metadata.name,
+		object.get(spec, ["nodeSelector"], {}), object.get(spec, ["tolerations"], []),
+		concat(", ", [sprintf("%s (labels %v, taints %v)", [g.name, g.labels, g.taints]) | some g in shapes]),
+	])
+}
+
+fits_some(spec, shapes) if {
+	some g in shapes
+	fits(spec, g)
+}

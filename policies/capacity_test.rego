@@ -98,3 +98,32 @@ test_zone_loss_reads_the_engine_env_index if {
 	empty := object.union(chk, {"env_index": {"capacity": {"zone_loss": {}}}})
 	count(zone_loss(fixtures.nodegroups[0], empty)) == 0
 }
+
+unschedulable(obj, chk) := [f.msg | some f in capacity.deny with input as obj with data.check as chk; f.rule == "capacity.unschedulable"]
+
+test_unschedulable_when_no_group_admits_the_pods if {
+	# the fixture's groups carry no labels or taints: every pod fits
+	count(unschedulable(fixtures.rollout, fixtures.prod)) == 0
+
+	# a selector no group's labels match
+	away := fixtures.set(fixtures.rollout, "/spec/template/spec/nodeSelector", {"pool": "db"})
+	[msg] := unschedulable(away, prod_with(away))
+	startswith(msg, `Rollout shop/web fits no node group: nodeSelector {"pool": "db"} and tolerations [] admit none of ng-a (labels {}, taints []), `)
+	fixtures.only("capacity.unschedulable", away, prod_with(away))
+
+	# every group tainted, the pods tolerate nothing, then the taint
+	taint := [{"key": "platform.shop/nodegroup", "value": "storage", "effect": "NO_SCHEDULE"}]
+	tainted := [fixtures.set(ng, "/spec/forProvider/taint", taint) | some ng in fixtures.nodegroups]
+	objs := array.concat([o | some o in fixtures.good; o.kind != "NodeGroup"], tainted)
+	count(unschedulable(fixtures.rollout, fixtures.check("prod", objs))) == 1
+	tolerant := fixtures.set(fixtures.rollout, "/spec/template/spec/tolerations", [{"key": "platform.shop/nodegroup", "operator": "Equal", "value": "storage", "effect": "NoSchedule"}])
+	count(unschedulable(tolerant, fixtures.check("prod", fixtures.swap(objs, tolerant)))) == 0
+
+	# one group admitting them is enough
+	labelled := fixtures.set(fixtures.nodegroups[0], "/spec/forProvider/labels", {"pool": "db"})
+	count(unschedulable(away, fixtures.check("prod", fixtures.swap(fixtures.swap(fixtures.good, labelled), away)))) == 0
+
+	# an env without node groups is not judged
+	bare := [o | some o in fixtures.good; o.kind != "NodeGroup"]
+	count(unschedulable(away, fixtures.check("prod", fixtures.swap(bare, away)))) == 0
+}
