@@ -12,6 +12,7 @@ docs := {
 	"references.pdb-selects": "A PodDisruptionBudget's selector selects the pods of at least one workload in its namespace.",
 	"references.spread-selects": "Every topologySpreadConstraint's labelSelector selects the workload's own pod template labels.",
 	"references.secret-key": "Every Secret key a pod reads (secretKeyRef.key, secret and projected volume items[].key) is produced by the ExternalSecret behind that Secret (warn when its dataFrom or templateFrom makes the keys unknowable).",
+	"references.service-target-port": "A named targetPort of a Service is a port name, with the Service port's protocol, of a container (or a restartable init container) of every workload the Service selects.",
 	"references.ingress-backend": "Every Service an Ingress routes to is in its namespace and exposes the port (number or name) the backend names.",
 }
 
@@ -222,3 +223,38 @@ exposes(svc, port) if {
 exposed(p) := p.name
 
 exposed(p) := p.port if not p.name
+
+# references.service-target-port: a named targetPort resolves per pod, on
+# its containers' named ports of the same protocol (and sidecars': init
+# containers with restartPolicy Always); a pod without it gets no endpoint
+# for that port (kubernetes pkg/api/v1/pod/util.go FindPort, which the
+# EndpointSlice controller calls), so the Service sends nothing to it.
+deny contains lib.finding("references.service-target-port", msg, ["spec", "ports", i, "targetPort"]) if {
+	input.kind == "Service"
+	lib.has_inventory
+	selector := input.spec.selector
+	count(selector) > 0
+	some i, port in input.spec.ports
+	is_string(port.targetPort)
+	protocol := object.get(port, "protocol", "TCP")
+	some owner in lib.selected_pod_owners({"matchLabels": selector}, lib.namespace(input))
+	not names_port(owner, port.targetPort, protocol)
+	msg := sprintf("Service %s sends port %v to the port named %q (%s) of %s %s's pods, whose containers have no port of that name and protocol: the Service gets no endpoints on them. Name the container port, or target it by number", [input.metadata.name, object.get(port, "port", "?"), port.targetPort, protocol, owner.kind, owner.metadata.name])
+}
+
+names_port(owner, name, protocol) if {
+	some c in object.get(lib.pod_spec(owner), ["containers"], [])
+	serves(c, name, protocol)
+}
+
+names_port(owner, name, protocol) if {
+	some c in object.get(lib.pod_spec(owner), ["initContainers"], [])
+	c.restartPolicy == "Always"
+	serves(c, name, protocol)
+}
+
+serves(container, name, protocol) if {
+	some p in object.get(container, ["ports"], [])
+	p.name == name
+	object.get(p, "protocol", "TCP") == protocol
+}

@@ -134,3 +134,31 @@ test_env_index_from_engine_is_used if {
 	idx := references.env_index with data.check as fixtures.prod
 	count(idx.pods.shop["app=web"]) == 1
 }
+
+test_service_target_port_names_a_container_port if {
+	by_name := json.patch(fixtures.service("web"), [{"op": "add", "path": "/spec/ports/0/targetPort", "value": "http"}])
+
+	# the fixture's container names no port
+	[f] := [f | some f in fixtures.results(by_name, prod_with(by_name)).deny; f.rule == "references.service-target-port"]
+	f.msg == `Service web sends port 80 to the port named "http" (TCP) of Rollout web's pods, whose containers have no port of that name and protocol: the Service gets no endpoints on them. Name the container port, or target it by number`
+	f.path == ["spec", "ports", 0, "targetPort"]
+
+	named := fixtures.set(fixtures.rollout, "/spec/template/spec/containers/0/ports", [{"name": "http", "containerPort": 8080}])
+	count(fixtures.denied(by_name, prod_with(named))) == 0
+
+	# another protocol, another name
+	udp := fixtures.set(fixtures.rollout, "/spec/template/spec/containers/0/ports", [{"name": "http", "containerPort": 8080, "protocol": "UDP"}])
+	fixtures.only("references.service-target-port", by_name, prod_with(udp))
+	other := fixtures.set(fixtures.rollout, "/spec/template/spec/containers/0/ports", [{"name": "web", "containerPort": 8080}])
+	fixtures.only("references.service-target-port", by_name, prod_with(other))
+
+	# a sidecar (an init container that keeps running) counts; a plain init container does not
+	sidecar := fixtures.set(fixtures.rollout, "/spec/template/spec/initContainers", [{"name": "proxy", "restartPolicy": "Always", "ports": [{"name": "http", "containerPort": 8080}]}])
+	count(fixtures.denied(by_name, prod_with(sidecar))) == 0
+	init := fixtures.set(fixtures.rollout, "/spec/template/spec/initContainers", [{"name": "setup", "ports": [{"name": "http", "containerPort": 8080}]}])
+	fixtures.only("references.service-target-port", by_name, prod_with(init))
+
+	# a number, or no selector (endpoints managed by hand): nothing to resolve
+	count(fixtures.denied(json.patch(fixtures.service("web"), [{"op": "add", "path": "/spec/ports/0/targetPort", "value": 8080}]), fixtures.prod)) == 0
+	count(fixtures.denied(json.patch(by_name, [{"op": "add", "path": "/spec/selector", "value": {}}]), fixtures.prod)) == 0
+}
