@@ -14,6 +14,7 @@ docs := {
 	"topology.project-destination": "Every Application's destination (server or name, and namespace) is one its AppProject permits.",
 	"topology.child-operation": "Every Argo CD Application that syncs an Application (an app of apps) ignores the fields Argo CD writes on its children: /operation and the argocd.argoproj.io/refresh annotation (ignoreDifferences, group argoproj.io, kind Application). Compared, the parent is OutOfSync whenever a child syncs, and its automated sync waits on the child's health: during a paused blue-green release, until the promotion.",
 	"topology.child-canonical": "Every Argo CD Application synced by another one is rendered as Argo CD writes it back: no empty string and no empty list in its spec outside Helm values. Argo CD's types omit them (pkg/apis/application/v1alpha1/types.go, omitempty), so its controller's first update of the Application drops them, and the parent differs from it on every child sync, applies them again and waits on the child's health.",
+	"topology.chart-generated": "Every Argo CD Application of a chart known to generate random values on every render (table chart_generated: the Load Balancer Controller's webhook CA, certificate and key, unless cert-manager or a given webhookTLS) ignores the objects' generated fields (ignoreDifferences, with RespectIgnoreDifferences=true). Argo CD renders with helm template, where lookup finds nothing: compared, the app is OutOfSync after each render, and each sync replaces the values (a rotated webhook CA the controller does not serve yet refuses pod creation).",
 	"topology.controller-missing": "Every object of a kind a controller serves (External Secrets, ACK QuickSight, Crossplane's providers, Argo Rollouts, the Load Balancer Controller, Portworx and Stork) is synced to a cluster where an Application of the set installs that controller's chart (label platform.shop/upstream-chart): elsewhere its kind is not served, or nothing reconciles it.",
 }
 
@@ -308,4 +309,48 @@ helm_values(path) if {
 	some i
 	path[i] == "helm"
 	path[i + 1] in {"valuesObject", "values"}
+}
+
+# topology.chart-generated: a chart that generates random values (Helm's
+# genCA, genSignedCert) renders new objects each time Argo CD's repo-server
+# renders it, with `helm template`, where `lookup` (the charts' way to keep
+# the live values) finds nothing. chart_generated lists the charts known to
+# do so (the rendered Application names its chart), the values that turn the
+# generation off, and the fields their Applications must ignore, with
+# RespectIgnoreDifferences=true so a sync keeps the live ones too. A name in
+# the table is the chart's default (no nameOverride).
+deny contains lib.finding("topology.chart-generated", msg, ["spec", "ignoreDifferences"]) if {
+	input.kind == "Application"
+	application
+	generated := chart_generated[input.spec.source.chart]
+	not generation_off(input.spec.source, generated.off)
+	some field in generated.fields
+	not ignores_generated(input, field)
+	msg := sprintf("Argo CD Application %s installs chart %s, which generates %s of %s %s on every render, but does not ignore it (spec.ignoreDifferences with one of %v, and syncOption RespectIgnoreDifferences=true): the app turns OutOfSync after each render and each sync replaces the value (%s)", [input.metadata.name, input.spec.source.chart, field.what, field.kind, field.name, field.paths, generated.why])
+}
+
+chart_generated := {"aws-load-balancer-controller": {
+	"why": "aws-load-balancer-controller templates/_helpers.tpl webhookCerts, issue #1828: a rotated webhook CA the pods do not serve yet refuses pod creation",
+	"off": [["enableCertManager"], ["webhookTLS", "caCert"]],
+	"fields": [
+		{"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration", "name": "aws-load-balancer-webhook", "what": "the caBundle", "paths": [".webhooks[]?.clientConfig.caBundle", ".webhooks[].clientConfig.caBundle"]},
+		{"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration", "name": "aws-load-balancer-webhook", "what": "the caBundle", "paths": [".webhooks[]?.clientConfig.caBundle", ".webhooks[].clientConfig.caBundle"]},
+		{"group": "", "kind": "Secret", "name": "aws-load-balancer-tls", "what": "the data", "paths": ["/data", ".data"]},
+	],
+}}
+
+# generation_off: a value the chart takes instead of generating is set.
+generation_off(source, off) if {
+	some path in off
+	not object.get(source, array.concat(["helm", "valuesObject"], path), false) in {false, null, ""}
+}
+
+ignores_generated(app, field) if {
+	"RespectIgnoreDifferences=true" in object.get(app, ["spec", "syncPolicy", "syncOptions"], [])
+	some d in object.get(app, ["spec", "ignoreDifferences"], [])
+	d.kind == field.kind
+	object.get(d, ["group"], "") in {field.group, "*"}
+	object.get(d, ["name"], field.name) == field.name
+	some p in array.concat(object.get(d, ["jsonPointers"], []), object.get(d, ["jqPathExpressions"], []))
+	p in field.paths
 }

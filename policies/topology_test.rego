@@ -265,3 +265,59 @@ test_child_canonical if {
 	chk := fixtures.check("prod", [project, cluster, core])
 	{f.rule | some f in topology.deny} == set() with input as core with data.check as chk
 }
+
+# A chart that generates its webhook certificates on every render: its
+# Application ignores them, in the sync too.
+lbc_ignored := [
+	{"group": "admissionregistration.k8s.io", "kind": "MutatingWebhookConfiguration", "name": "aws-load-balancer-webhook", "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"]},
+	{"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration", "name": "aws-load-balancer-webhook", "jqPathExpressions": [".webhooks[]?.clientConfig.caBundle"]},
+	{"kind": "Secret", "name": "aws-load-balancer-tls", "namespace": "kube-system", "jsonPointers": ["/data"]},
+]
+
+lbc_app(values, ignore, options) := json.patch(workload, [
+	{"op": "add", "path": "/spec/source", "value": {"chart": "aws-load-balancer-controller", "helm": {"valuesObject": values}}},
+	{"op": "add", "path": "/spec/ignoreDifferences", "value": ignore},
+	{"op": "add", "path": "/spec/syncPolicy", "value": {"syncOptions": options}},
+])
+
+generated_denied(obj) := r if {
+	r := {f.msg | some f in topology.deny; f.rule == "topology.chart-generated"} with input as obj with data.check as fixtures.check("prod", [project, cluster, obj])
+}
+
+test_chart_generated_ignored if {
+	respect := ["ServerSideApply=true", "RespectIgnoreDifferences=true"]
+	generated_denied(lbc_app({}, lbc_ignored, respect)) == set()
+
+	# the same paths in the other form, any group, no name
+	other := [
+		{"group": "*", "kind": "MutatingWebhookConfiguration", "jqPathExpressions": [".webhooks[].clientConfig.caBundle"]},
+		{"group": "admissionregistration.k8s.io", "kind": "ValidatingWebhookConfiguration", "jqPathExpressions": [".webhooks[].clientConfig.caBundle"]},
+		{"kind": "Secret", "jqPathExpressions": [".data"]},
+	]
+	generated_denied(lbc_app({}, other, respect)) == set()
+
+	# cert-manager or a given certificate: nothing is generated
+	generated_denied(lbc_app({"enableCertManager": true}, [], respect)) == set()
+	generated_denied(lbc_app({"webhookTLS": {"caCert": "-----BEGIN CERTIFICATE-----"}}, [], respect)) == set()
+
+	# another chart is not in the table
+	generated_denied(fixtures.set(lbc_app({}, [], []), "/spec/source/chart", "metrics-server")) == set()
+}
+
+test_chart_generated_compared if {
+	respect := ["ServerSideApply=true", "RespectIgnoreDifferences=true"]
+	msgs := generated_denied(lbc_app({}, [], ["ServerSideApply=true"]))
+	count(msgs) == 3
+	some msg in msgs
+	startswith(msg, "Argo CD Application prod-platform installs chart aws-load-balancer-controller, which generates the data of Secret aws-load-balancer-tls on every render, but does not ignore it")
+
+	# ignored in the diff but not in the sync: the sync still rotates them
+	count(generated_denied(lbc_app({}, lbc_ignored, ["ServerSideApply=true"]))) == 3
+
+	# the option off, an empty certificate, another object's name, another path
+	count(generated_denied(lbc_app({"enableCertManager": false, "webhookTLS": {"caCert": ""}}, lbc_ignored, ["ServerSideApply=true"]))) == 3
+	renamed := [object.union(d, {"name": "other"}) | some d in lbc_ignored]
+	count(generated_denied(lbc_app({}, renamed, respect))) == 3
+	secret_key := array.concat([d | some d in lbc_ignored; d.kind != "Secret"], [{"kind": "Secret", "jsonPointers": ["/data/tls.crt"]}])
+	count(generated_denied(lbc_app({}, secret_key, respect))) == 1
+}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"testing"
 
+	"cuelang.org/go/cue"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ecommerce-platform/gitops/generator"
@@ -837,4 +838,41 @@ func assumesItself(secret map[string]any, deploy string) string {
 		return fmt.Sprintf("cluster Secret %s makes Argo CD assume %s, the role it runs as", str(secret, "metadata", "name"), deploy)
 	}
 	return ""
+}
+
+// TestClusterAutoscalerPairsImageAndChart: a #EKSVersions row pins the
+// Cluster Autoscaler's image and chart together, and a pair whose minors
+// disagree (image 1.35 on a chart of appVersion 1.34, whose ClusterRole
+// lacks the resource.k8s.io rule 1.35 waits on), a chart the table does not
+// know, or an image of another minor than the cluster is an error that
+// names the fix, not a render.
+func TestClusterAutoscalerPairsImageAndChart(t *testing.T) {
+	// Every row holds, not only the ones an env uses today.
+	_, schema := schemaValue(t)
+	rows, err := schema.LookupPath(cue.MakePath(cue.Def("#EKSVersions"))).Fields()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		pinned := rows.Value().LookupPath(cue.ParsePath("clusterAutoscaler.pinned"))
+		if err := pinned.Validate(cue.Concrete(true)); err != nil {
+			t.Errorf("#EKSVersions[%q]: %v", rows.Selector().Unquoted(), err)
+		}
+	}
+
+	row := `clusterAutoscaler: {image: "v1.35.0", chart: "9.54.1"}`
+	for _, tc := range []struct{ name, row, want string }{
+		{"chart of an older minor", `clusterAutoscaler: {image: "v1.35.0", chart: "9.52.1"}`, `Cluster Autoscaler image v1.35.0 on chart 9.52.1 (appVersion 1.34.1)`},
+		{"image of another minor", `clusterAutoscaler: {image: "v1.30.0", chart: "9.54.1"}`, `Cluster Autoscaler image v1.30.0 on chart 9.54.1 (appVersion 1.35.0)`},
+		{"chart not in the table", `clusterAutoscaler: {image: "v1.35.0", chart: "9.99.0"}`, `chart 9.99.0 is not in #ClusterAutoscalerCharts`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := copyModule(t, "schema/aws_eks.cue", row, tc.row)
+			_, err := generator.Render(context.Background(), generator.Options{Root: root, Envs: []string{"small"}})
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("rendered with %s: err = %v, want one saying %q", tc.row, err, tc.want)
+			}
+			t.Logf("caught: %v", err)
+		})
+	}
 }
