@@ -9,8 +9,8 @@ package podsecurity
 import data.lib
 
 docs := {
-	"podsecurity.baseline": "Pods in a namespace enforcing the baseline or restricted Pod Security Standard pass its baseline checks: no host namespaces, privileged containers, hostPath volumes, host ports, added capabilities beyond the default set, unsafe sysctls, Unconfined seccomp or AppArmor, custom SELinux user/role/type, /proc mount or Windows HostProcess.",
-	"podsecurity.restricted": "Pods in a namespace enforcing the restricted Pod Security Standard also run as non-root (runAsNonRoot, never uid 0), with seccomp RuntimeDefault or Localhost, allowPrivilegeEscalation false, capabilities drop ALL (only NET_BIND_SERVICE may be added), and only configMap, csi, downwardAPI, emptyDir, ephemeral, persistentVolumeClaim, projected or secret volumes.",
+	"podsecurity.baseline": "Pods in a namespace enforcing the baseline or restricted Pod Security Standard pass its baseline checks: no host namespaces, privileged containers, hostPath volumes, host ports, probe or lifecycle hosts (from v1.34), added capabilities beyond the default set, unsafe sysctls, Unconfined seccomp or AppArmor, custom SELinux user/role/type, /proc mount or Windows HostProcess.",
+	"podsecurity.restricted": "Pods in a namespace enforcing the restricted Pod Security Standard also run as non-root (runAsNonRoot, never uid 0), with seccomp RuntimeDefault or Localhost, allowPrivilegeEscalation false, capabilities drop ALL (only NET_BIND_SERVICE may be added), and only configMap, csi, downwardAPI, emptyDir, ephemeral, image, persistentVolumeClaim, projected or secret volumes.",
 }
 
 pod_kinds := lib.workload_kinds | {"CronJob", "Pod"}
@@ -145,9 +145,32 @@ security_contexts contains [["securityContext"], pod_sc]
 
 security_contexts contains [array.concat(p, ["securityContext"]), sc] if some [p, _, sc] in containers
 
+# hostProbesAndHostLifecycle (baseline from v1.34, check_hostProbesAndhostLifecycle.go):
+# a probe or lifecycle handler with a host sends the kubelet's request to
+# another address than the pod's.
+violations.baseline contains v("hostProbesAndHostLifecycle", array.concat(p, array.concat(handler, [action, "host"])), sprintf("container %s sends its %s to host %s", [c.name, concat(".", handler), host])) if {
+	version_at_least(34)
+	some [p, c, _] in containers
+	some handler in [["livenessProbe"], ["readinessProbe"], ["startupProbe"], ["lifecycle", "postStart"], ["lifecycle", "preStop"]]
+	some action in ["httpGet", "tcpSocket"]
+	host := object.get(c, array.concat(handler, [action, "host"]), "")
+	host != ""
+}
+
+# version_at_least(minor): the namespace's enforce-version is latest (or
+# unset) or v1.<minor> or later, so checks added in that release apply.
+enforce_version := object.get(ns.metadata.labels, "pod-security.kubernetes.io/enforce-version", "latest") if {
+	some ns in object.get(lib.index, ["Namespace", "", lib.namespace(input)], [])
+}
+
+version_at_least(_) if enforce_version == "latest"
+
+version_at_least(minor) if to_number(split(trim_prefix(enforce_version, "v"), ".")[1]) >= minor
+
 # --- restricted ---
 
-restricted_volumes := {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret"}
+# (image volumes are read-only OCI artifacts: restricted allows them, check_restrictedVolumes.go)
+restricted_volumes := {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret"}
 
 violations.restricted contains v("restrictedVolumes", ["volumes", i], sprintf("volume %s is of type %s", [vol.name, type])) if {
 	some i, vol in object.get(spec, ["volumes"], [])

@@ -26,6 +26,8 @@ crafted := [
 	["baseline", "procMount", [{"path": "/containers/0/securityContext/procMount", "value": "Unmasked"}]],
 	["baseline", "sysctls", [{"path": "/securityContext/sysctls", "value": [{"name": "kernel.msgmax", "value": "1"}]}]],
 	["baseline", "hostProcess", [{"path": "/securityContext/windowsOptions", "value": {"hostProcess": true}}]],
+	["baseline", "hostProbesAndHostLifecycle", [{"path": "/containers/0/readinessProbe", "value": {"httpGet": {"host": "169.254.169.254", "path": "/", "port": 80}}}]],
+	["baseline", "hostProbesAndHostLifecycle", [{"path": "/containers/0/lifecycle", "value": {"preStop": {"tcpSocket": {"host": "10.0.0.1", "port": 22}}}}]],
 	["restricted", "restrictedVolumes", [{"path": "/volumes/0", "value": {"name": "n", "nfs": {"server": "x", "path": "/"}}}]],
 	["restricted", "allowPrivilegeEscalation", [{"path": "/initContainers", "value": [object.remove(secfix.container, ["securityContext"])]}]],
 	["restricted", "runAsNonRoot", [{"path": "/securityContext/runAsNonRoot", "value": false}]],
@@ -82,4 +84,25 @@ test_levels_follow_the_namespace if {
 	secfix.denied(obj, secfix.check(fixtures.swap(fixtures.swap(secfix.good, obj), baseline))) == set()
 	privileged := spec([{"path": "/hostPID", "value": true}])
 	"podsecurity.baseline" in secfix.denied(privileged, secfix.check(fixtures.swap(fixtures.swap(secfix.good, privileged), baseline)))
+}
+
+# Image volumes are allowed by restricted; a probe without a host is the pod's own.
+test_image_volume_and_own_probe_pass if {
+	obj := spec([
+		{"path": "/volumes/0", "value": {"name": "model", "image": {"reference": "registry/model:1", "pullPolicy": "IfNotPresent"}}},
+		{"path": "/containers/0/livenessProbe", "value": {"httpGet": {"path": "/livez", "port": 8080}}},
+	])
+	secfix.denied_in(obj) == set()
+}
+
+pinned(version) := json.patch(secfix.namespace, [{"op": "replace", "path": "/metadata/labels/pod-security.kubernetes.io~1enforce-version", "value": version}])
+
+# The probe host check came with v1.34: a namespace pinned earlier does not run it.
+test_probe_host_check_follows_the_enforce_version if {
+	obj := spec([{"path": "/containers/0/startupProbe", "value": {"tcpSocket": {"host": "db", "port": 5432}}}])
+	"hostProbesAndHostLifecycle" in named_checks(obj)
+	secfix.denied(obj, secfix.check(fixtures.swap(fixtures.swap(secfix.good, obj), pinned("v1.33")))) == set()
+	secfix.denied(obj, secfix.check(fixtures.swap(fixtures.swap(secfix.good, obj), pinned("latest")))) == {"podsecurity.baseline"}
+	unpinned := json.remove(secfix.namespace, ["metadata/labels/pod-security.kubernetes.io~1enforce-version"])
+	secfix.denied(obj, secfix.check(fixtures.swap(fixtures.swap(secfix.good, obj), unpinned))) == {"podsecurity.baseline"}
 }
