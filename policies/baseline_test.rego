@@ -93,12 +93,14 @@ test_rules_read_env_index_from_the_engine if {
 		"secrets": {"producers": {}},
 		"zones": {"pdbs": {}},
 		"references": {"pods": {}, "producers": {}},
+		"dr": {"backups": {}, "encrypted_locations": {}},
 	}})
 	lib.max_replicas(fixtures.rollout) == 9 with data.check as fixtures.prod
 	lib.max_replicas(fixtures.rollout) == 3 with data.check as empty
 	denied := fixtures.denied(fixtures.rollout, empty)
 	"zones.pdb-missing" in denied
 	"secrets.missing-secret" in denied
+	"dr.writer-unbacked" in fixtures.denied(fixtures.statefulset, empty)
 }
 
 test_inline_env_index_matches_the_engine_shape if {
@@ -109,6 +111,7 @@ test_inline_env_index_matches_the_engine_shape if {
 		"references": data.references.env_index,
 		"network": data.network.env_index,
 		"topology": data.topology.env_index,
+		"dr": data.dr.env_index,
 	}}) with data.check as fixtures.prod
 	every obj in fixtures.good {
 		fixtures.results(obj, chk) == {"deny": set(), "warn": set()}

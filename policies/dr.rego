@@ -12,6 +12,8 @@ docs := {
 	"dr.failover-routing": "A standby's Route53 records to a load balancer are failover records of type SECONDARY, or PRIMARY once it holds an ApplicationRestore (failed over): any other routing (latency, weighted, simple) sends users to its separate, empty database while the primary is healthy.",
 	"dr.target-health": "A Route53 alias to a load balancer that carries a health check does not also set evaluateTargetHealth: on a shared ALB one unhealthy target group (one service) would withdraw the whole region.",
 	"dr.health-check-http": "Route53 health checks of a load balancer that serves HTTP (an ALB Ingress in the set) are HTTP or HTTPS with a resourcePath: TCP only proves the listener accepts connections.",
+	"dr.writer-unbacked": "The env that takes writes backs them up: every claim a running data StatefulSet (replicas > 0) mounts or templates is covered by an unsuspended ApplicationBackupSchedule of its namespace (template namespaces, resourceTypes empty or with PersistentVolumeClaim, includeResources naming it when they name that namespace) whose BackupLocation and SchedulePolicy are in the set: otherwise the only writable copy has no restore point.",
+	"dr.backup-plaintext-secrets": "A Stork backup (ApplicationBackupSchedule template, ApplicationBackup) that takes Secrets (no resourceTypes and no includeResources, resourceTypes with Secret, or an included Secret) writes to a BackupLocation with an encryption key (encryptionV2Key, or an encryptionKey key in its secretConfig Secret): Stork writes resources.json in plaintext otherwise, every Secret's value in the bucket and its replica.",
 	"dr.backup-expiry": "Backups expire: scheduled ApplicationBackups use reclaimPolicy Delete (Retain keeps their data in S3 forever), and the bucket a BackupLocation writes has an enabled lifecycle rule that expires current objects and noncurrent versions.",
 }
 
@@ -224,3 +226,155 @@ expiring_lifecycle(bucket) if {
 lifecycle_bucket(lc) := lc.spec.forProvider.bucket
 
 lifecycle_bucket(lc) := lc.spec.forProvider.bucketRef.name if not lc.spec.forProvider.bucket
+
+# env_index: what the backup rules look up, derived once per env by the
+# engine (data.check.env_index): the schedules that back up each namespace,
+# and the BackupLocations with an encryption key.
+env_index := {"backups": backups_by_namespace, "encrypted_locations": encrypted_locations}
+
+idx := data.check.env_index.dr if data.check.env_index.dr
+
+else := env_index
+
+backup_schedules := [s |
+	some by_ns in object.get(lib.index, ["ApplicationBackupSchedule.stork.libopenstorage.org"], {})
+	some by_name in by_ns
+	some s in by_name
+]
+
+# backups_by_namespace: for each namespace a schedule backs up, each such
+# schedule with why it backs up nothing ("" when it does) and the claims of
+# the namespace it takes ("all", or the names its includeResources list).
+backups_by_namespace := {ns: entries |
+	some ns in {ns | some s in backup_schedules; some ns in object.get(s, ["spec", "template", "spec", "namespaces"], [])}
+	entries := [{"name": s.metadata.name, "problem": schedule_problem(s), "claims": claims_taken(s.spec.template.spec, ns)} |
+		some s in backup_schedules
+		ns in object.get(s, ["spec", "template", "spec", "namespaces"], [])
+	]
+}
+
+schedule_problem(s) := "it is suspended" if {
+	s.spec.suspend == true
+} else := sprintf("its BackupLocation %s is not in namespace %s", [s.spec.template.spec.backupLocation, lib.namespace(s)]) if {
+	not lib.exists("BackupLocation.stork.libopenstorage.org", lib.namespace(s), s.spec.template.spec.backupLocation)
+} else := sprintf("its SchedulePolicy %s is not in the set (Stork never triggers it)", [s.spec.schedulePolicyName]) if {
+	not lib.exists("SchedulePolicy.stork.libopenstorage.org", "", s.spec.schedulePolicyName)
+} else := "its resourceTypes leave out PersistentVolumeClaim (no volume is backed up)" if {
+	types := object.get(s, ["spec", "template", "spec", "resourceTypes"], [])
+	count(types) > 0
+	not "PersistentVolumeClaim" in types
+} else := ""
+
+# claims_taken: Stork backs up only the included claims of a namespace its
+# includeResources name (applicationbackup.go backupVolumes); with no
+# includeResources, or resourceTypes taking the other namespaces, all of them.
+claims_taken(spec, ns) := [i.name |
+	some i in spec.includeResources
+	i.namespace == ns
+	i.kind == "PersistentVolumeClaim"
+] if {
+	some i in object.get(spec, ["includeResources"], [])
+	i.namespace == ns
+} else := "all" if {
+	count(object.get(spec, ["includeResources"], [])) == 0
+} else := "all" if {
+	count(object.get(spec, ["resourceTypes"], [])) > 0
+} else := []
+
+# writer_claims: the claims a data StatefulSet's pods mount by name or get
+# from its claim templates.
+writer_claims(obj) := lib.claims_of(obj) | {name | some [_, name] in claim_names(obj)}
+
+backed_up(ns, claim) if {
+	some e in idx.backups[ns]
+	e.problem == ""
+	takes(e.claims, claim)
+}
+
+takes("all", _)
+
+takes(claims, claim) if {
+	is_array(claims)
+	claim in claims
+}
+
+# dr.writer-unbacked: the env that takes writes (its database runs) has no
+# running backup of the claims it writes: after a failover that was the
+# standby, whose role never changes (writer follows dr.writer).
+deny contains lib.finding("dr.writer-unbacked", msg, ["spec", "replicas"]) if {
+	input.kind == "StatefulSet" # the kind first: OPA's rule index skips the rule for other kinds
+	lib.has_inventory
+	lib.holds_data(input)
+	lib.replicas(input) > 0
+	ns := lib.namespace(input)
+	some claim in writer_claims(input)
+	not backed_up(ns, claim)
+	why := [sprintf("%s: %s", [e.name, e.problem]) | some e in object.get(idx.backups, [ns], []); e.problem != ""]
+	msg := sprintf("StatefulSet %s writes claim %s, which no running ApplicationBackupSchedule backs up (schedules of namespace %s that do not count: %v): its data has no restore point; the env that takes the writes (dr.writer) runs #BackupApp unsuspended (schema/dr_app.cue)", [input.metadata.name, claim, ns, why])
+}
+
+# encrypted_locations: "namespace/name" of the BackupLocations whose backups
+# Stork encrypts: an inline encryptionV2Key, or an encryptionKey key in the
+# secretConfig Secret (BackupLocation UpdateFromSecret), as an ExternalSecret
+# or SealedSecret in the set produces it.
+encrypted_locations := {sprintf("%s/%s", [ns, bl.metadata.name]): true |
+	some ns, by_name in object.get(lib.index, ["BackupLocation.stork.libopenstorage.org"], {})
+	some same_name in by_name
+	some bl in same_name
+	location_encrypted(ns, bl.location)
+}
+
+location_encrypted(_, location) if location.encryptionV2Key != ""
+
+location_encrypted(ns, location) if {
+	some by_name in object.get(lib.index, ["ExternalSecret.external-secrets.io", ns], {})
+	some es in by_name
+	object.get(es, ["spec", "target", "name"], es.metadata.name) == location.secretConfig
+	external_secret_key(es, "encryptionKey")
+}
+
+location_encrypted(ns, location) if {
+	some by_name in object.get(lib.index, ["SealedSecret.bitnami.com", ns], {})
+	some ss in by_name
+	object.get(ss, ["spec", "template", "metadata", "name"], ss.metadata.name) == location.secretConfig
+	ss.spec.encryptedData.encryptionKey
+}
+
+external_secret_key(es, key) if {
+	some d in es.spec.data
+	d.secretKey == key
+}
+
+external_secret_key(es, key) if es.spec.target.template.data[key]
+
+backup_spec_path(obj) := ["spec", "template", "spec"] if obj.kind == "ApplicationBackupSchedule"
+
+else := ["spec"]
+
+# takes_secrets: what Stork's resource collector writes includes Secrets
+# (resourcecollector.go collects them; applicationbackup.go backupResources
+# collects only resourceTypes when set, only includeResources when they are).
+takes_secrets(spec) if {
+	some i in object.get(spec, ["includeResources"], [])
+	i.kind == "Secret"
+}
+
+takes_secrets(spec) if "Secret" in object.get(spec, ["resourceTypes"], [])
+
+takes_secrets(spec) if {
+	count(object.get(spec, ["resourceTypes"], [])) == 0
+	count(object.get(spec, ["includeResources"], [])) == 0
+}
+
+# dr.backup-plaintext-secrets: a backup that takes the namespace's Secrets
+# to a location without an encryption key (uploadObject encrypts only with
+# one): the values sit in plaintext JSON in the bucket and its replica.
+deny contains lib.finding("dr.backup-plaintext-secrets", msg, path) if {
+	input.kind in {"ApplicationBackupSchedule", "ApplicationBackup"} # the kind first: OPA's rule index skips the rule for other kinds
+	lib.has_inventory
+	path := backup_spec_path(input)
+	spec := object.get(input, path, {})
+	takes_secrets(spec)
+	not idx.encrypted_locations[sprintf("%s/%s", [lib.namespace(input), spec.backupLocation])]
+	msg := sprintf("%s %s backs up Secrets to BackupLocation %s, which has no encryption key: Stork writes their values in plaintext JSON (resources.json) to the bucket; limit it to what a restore needs (resourceTypes: [PersistentVolumeClaim]) or give the location's secretConfig an encryptionKey", [input.kind, input.metadata.name, spec.backupLocation])
+}

@@ -158,3 +158,119 @@ test_standby_mounting_a_claim_no_restore_brings_back_denied if {
 	# Before a failover (no restore) the standby renders no database, so nothing is asked.
 	count(fixtures.denied(other, fixtures.check("dr", array.concat(fixtures.drop(fixtures.drop(standby_objs, fixtures.pvc), fixtures.statefulset), [other])))) == 0
 }
+
+# The writer's backups: the good set's StatefulSet (replicas 3, claim
+# templates data-db-0..2) is backed up by the good set's schedule.
+schedule_with(ptr, v) := fixtures.check("prod", fixtures.swap(fixtures.good, fixtures.set(fixtures.backup_schedule, ptr, v)))
+
+writer_unbacked_msgs(chk) := {f.msg | some f in fixtures.results(fixtures.statefulset, chk).deny; f.rule == "dr.writer-unbacked"}
+
+test_backed_up_writer_passes if {
+	not "dr.writer-unbacked" in fixtures.denied(fixtures.statefulset, fixtures.prod)
+
+	# includeResources naming every claim of the namespace.
+	every_claim := [{"group": "core", "version": "v1", "kind": "PersistentVolumeClaim", "name": sprintf("data-db-%d", [i]), "namespace": "shop"} | some i in numbers.range(0, 2)]
+	not "dr.writer-unbacked" in fixtures.denied(fixtures.statefulset, schedule_with("/spec/template/spec/includeResources", every_claim))
+
+	# No resourceTypes and no includeResources: the whole namespace, claims included.
+	whole := fixtures.check("prod", fixtures.swap(fixtures.good, fixtures.without(fixtures.backup_schedule, "/spec/template/spec/resourceTypes")))
+	not "dr.writer-unbacked" in fixtures.denied(fixtures.statefulset, whole)
+
+	# resourceTypes take the namespaces includeResources do not name.
+	elsewhere := [{"group": "core", "version": "v1", "kind": "ConfigMap", "name": "x", "namespace": "other"}]
+	not "dr.writer-unbacked" in fixtures.denied(fixtures.statefulset, schedule_with("/spec/template/spec/includeResources", elsewhere))
+}
+
+test_writer_without_schedule_denied if {
+	# M04 of the review: no schedule at all.
+	fixtures.only("dr.writer-unbacked", fixtures.statefulset, fixtures.check("prod", fixtures.drop(fixtures.good, fixtures.backup_schedule)))
+
+	# M01: the schedule backs up another namespace.
+	fixtures.only("dr.writer-unbacked", fixtures.statefulset, schedule_with("/spec/template/spec/namespaces", ["other"]))
+}
+
+test_writer_with_schedule_that_backs_up_nothing_denied if {
+	# M05: suspended while this env writes.
+	some m1 in writer_unbacked_msgs(schedule_with("/spec/suspend", true))
+	contains(m1, "shop: it is suspended")
+
+	# M03: the BackupLocation is not in the set.
+	some m2 in writer_unbacked_msgs(schedule_with("/spec/template/spec/backupLocation", "missing"))
+	contains(m2, "BackupLocation missing")
+
+	# M02: the SchedulePolicy is not in the set.
+	some m3 in writer_unbacked_msgs(schedule_with("/spec/schedulePolicyName", "missing"))
+	contains(m3, "SchedulePolicy missing")
+
+	# resourceTypes without the claims.
+	some m4 in writer_unbacked_msgs(schedule_with("/spec/template/spec/resourceTypes", ["ConfigMap"]))
+	contains(m4, "leave out PersistentVolumeClaim")
+}
+
+test_writer_claims_left_out_of_include_resources_denied if {
+	# includeResources name one claim of the namespace: the other pods' are not backed up.
+	one := [{"group": "core", "version": "v1", "kind": "PersistentVolumeClaim", "name": "data-db-0", "namespace": "shop"}]
+	msgs := writer_unbacked_msgs(schedule_with("/spec/template/spec/includeResources", one))
+	count(msgs) == 2
+
+	# Without resourceTypes, includeResources of another namespace take nothing of this one.
+	elsewhere := fixtures.set(fixtures.without(fixtures.backup_schedule, "/spec/template/spec/resourceTypes"), "/spec/template/spec/includeResources", [{"group": "core", "version": "v1", "kind": "ConfigMap", "name": "x", "namespace": "other"}])
+	count(writer_unbacked_msgs(fixtures.check("prod", fixtures.swap(fixtures.good, elsewhere)))) == 3
+}
+
+test_fenced_or_standby_database_needs_no_backup if {
+	# A fenced primary (replicas 0) writes nothing: its schedule stays suspended.
+	fenced := fixtures.set(fixtures.statefulset, "/spec/replicas", 0)
+	chk := fixtures.check("prod", fixtures.swap(fixtures.swap(fixtures.good, fenced), fixtures.set(fixtures.backup_schedule, "/spec/suspend", true)))
+	not "dr.writer-unbacked" in fixtures.denied(fenced, chk)
+}
+
+test_failed_over_standby_without_running_schedule_denied if {
+	# S1-a of the review: the standby writes after a failover, its schedule suspended.
+	objs := array.concat(fixtures.drop(fixtures.drop(standby_objs, fixtures.pvc), fixtures.statefulset), [one_writer, restore])
+	suspended := fixtures.check("dr", fixtures.swap(objs, fixtures.set(fixtures.backup_schedule, "/spec/suspend", true)))
+	fixtures.only("dr.writer-unbacked", one_writer, suspended)
+	count(fixtures.denied(one_writer, fixtures.check("dr", objs))) == 0
+}
+
+# Backups that take Secrets need an encryption key.
+plaintext := fixtures.without(fixtures.backup_schedule, "/spec/template/spec/resourceTypes")
+
+test_claims_only_backup_passes if {
+	count(fixtures.denied(fixtures.backup_schedule, fixtures.prod)) == 0
+	claims_only := fixtures.set(plaintext, "/spec/template/spec/includeResources", [{"group": "core", "version": "v1", "kind": "PersistentVolumeClaim", "name": "data-db-0", "namespace": "shop"}])
+	count(fixtures.denied(claims_only, fixtures.check("prod", fixtures.swap(fixtures.good, claims_only)))) == 0
+}
+
+test_backup_of_secrets_without_key_denied if {
+	# S2-a of the review: the whole namespace, Secrets included.
+	fixtures.only("dr.backup-plaintext-secrets", plaintext, fixtures.check("prod", fixtures.swap(fixtures.good, plaintext)))
+	with_secrets := fixtures.set(fixtures.backup_schedule, "/spec/template/spec/resourceTypes", ["PersistentVolumeClaim", "Secret"])
+	fixtures.only("dr.backup-plaintext-secrets", with_secrets, fixtures.check("prod", fixtures.swap(fixtures.good, with_secrets)))
+	one_secret := fixtures.set(fixtures.backup_schedule, "/spec/template/spec/includeResources", [{"group": "core", "version": "v1", "kind": "Secret", "name": "web-creds", "namespace": "shop"}])
+	fixtures.only("dr.backup-plaintext-secrets", one_secret, fixtures.check("prod", fixtures.swap(fixtures.good, one_secret)))
+
+	# A one-off ApplicationBackup.
+	backup := {"apiVersion": "stork.libopenstorage.org/v1alpha1", "kind": "ApplicationBackup", "metadata": {"name": "once", "namespace": "shop"}, "spec": plaintext.spec.template.spec}
+	fixtures.only("dr.backup-plaintext-secrets", backup, fixtures.check("prod", array.concat(fixtures.good, [backup])))
+}
+
+keyed(objs) := fixtures.check("prod", array.concat(fixtures.swap(fixtures.good, plaintext), objs))
+
+test_backup_of_secrets_with_key_passes if {
+	# The location's secretConfig (web-creds) carries encryptionKey: from an ExternalSecret's data,
+	es := fixtures.set(fixtures.external_secret, "/spec/data/1", {"secretKey": "encryptionKey", "remoteRef": {"key": "prod/stork", "property": "key"}})
+	count(fixtures.denied(plaintext, fixtures.check("prod", fixtures.swap(fixtures.swap(fixtures.good, plaintext), es)))) == 0
+
+	# or its template,
+	templated := fixtures.set(fixtures.external_secret, "/spec/target", {"template": {"data": {"encryptionKey": "{{ .key }}"}}})
+	count(fixtures.denied(plaintext, fixtures.check("prod", fixtures.swap(fixtures.swap(fixtures.good, plaintext), templated)))) == 0
+
+	# or a SealedSecret;
+	sealed := {"apiVersion": "bitnami.com/v1alpha1", "kind": "SealedSecret", "metadata": {"name": "web-creds", "namespace": "shop"}, "spec": {"encryptedData": {"encryptionKey": "AgB..."}}}
+	count(fixtures.denied(plaintext, keyed([sealed]))) == 0
+
+	# or the location sets the key itself.
+	inline := fixtures.set(fixtures.backup_location, "/location/encryptionV2Key", "k")
+	count(fixtures.denied(plaintext, fixtures.check("prod", fixtures.swap(fixtures.swap(fixtures.good, plaintext), inline)))) == 0
+}

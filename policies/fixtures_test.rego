@@ -222,7 +222,13 @@ backup_location := {
 backup_schedule := {
 	"apiVersion": "stork.libopenstorage.org/v1alpha1", "kind": "ApplicationBackupSchedule",
 	"metadata": {"name": "shop", "namespace": "shop"},
-	"spec": {"schedulePolicyName": "hourly", "reclaimPolicy": "Retain", "template": {"spec": {"backupLocation": "s3", "namespaces": ["shop"], "reclaimPolicy": "Delete"}}},
+	"spec": {"schedulePolicyName": "hourly", "reclaimPolicy": "Retain", "template": {"spec": {"backupLocation": "s3", "namespaces": ["shop"], "reclaimPolicy": "Delete", "resourceTypes": ["PersistentVolumeClaim"]}}},
+}
+
+schedule_policy := {
+	"apiVersion": "stork.libopenstorage.org/v1alpha1", "kind": "SchedulePolicy",
+	"metadata": {"name": "hourly"},
+	"policy": {"interval": {"intervalMinutes": 60, "retain": 24}},
 }
 
 lifecycle := {
@@ -272,7 +278,7 @@ good := array.concat(
 	[
 		rollout, hpa, pdb, descheduler, service("web"), service("web-preview"), analysis, external_secret, store,
 		statefulset, db_pdb, db_service, pvc, storage_class, placement, config_map, ingress, nlb, redshift,
-		backup_location, backup_schedule, lifecycle, record, health_check,
+		backup_location, backup_schedule, schedule_policy, lifecycle, record, health_check,
 	],
 	array.concat(nodegroups, subnets),
 )
