@@ -14,6 +14,8 @@ docs := {
 	"analytics.dataset-source-role": "Every data source a QuickSight data set reads is in the set and names an IAM role (roleARN) that is in the set.",
 	"analytics.bucket-tls": "Every S3 bucket has a bucket policy denying all S3 actions on it and its objects when aws:SecureTransport is false.",
 	"analytics.redshift-s3-path": "A Redshift cluster with enhanced VPC routing has an S3 path from each of its subnets: an S3 gateway endpoint on the subnet's route table, or a NAT default route.",
+	"analytics.shipper-overwrites": "A Fluent Bit modify filter of the shipper that feeds a pipeline's log group writes every key the pipeline's Spark script reads with Set or Hard_copy/Hard_rename, not Add, Copy or Rename, which skip a record that already has the key (watched Kubernetes events carry kind Event, merged JSON log lines their own kind or service).",
+	"analytics.shipper-values": "A value the pipeline's shipper writes (Set or Add) to a key the Spark script compares with literals (F.col(\"key\") == \"value\") is one of those literals: any other value is dropped by the script.",
 }
 
 crossplane(obj, group) if startswith(obj.apiVersion, concat("", [group, ".aws.upbound.io/"]))
@@ -210,3 +212,79 @@ s3_path(subnet) if {
 nat(route) if route.natGatewayIdRef.name
 
 nat(route) if route.natGatewayId
+
+# analytics.shipper-overwrites and analytics.shipper-values: the record
+# shape the shipper writes is the one the Spark job reads. The shipper is an
+# Application writing a log group that a subscription filter streams on; the
+# script is what a state machine uploads to the entry point of a job run.
+# Fluent Bit's modify filter (plugins/filter_modify/modify.c): Add and Copy
+# leave a record that has the key as it is, Rename one that has the target.
+deny contains lib.finding("analytics.shipper-overwrites", msg, filters_path) if {
+	some [op, key] in shipper_writes
+	lower(op) in {"add", "add_if_not_present", "copy", "rename"}
+	some script in job_scripts
+	contains(script, sprintf(`"%s"`, [key]))
+	msg := sprintf("shipper Application %s writes %s with %s, which skips a record that already has it (a watched Kubernetes event's kind Event, a JSON log line's own kind or service), but the Spark script reads %s: use Set, Hard_copy or Hard_rename", [input.metadata.name, key, op, key])
+}
+
+deny contains lib.finding("analytics.shipper-values", msg, filters_path) if {
+	some write in shipper_values
+	some script in job_scripts
+	compared := {m[1] | some m in regex.find_all_string_submatch_n(sprintf(`col\("%s"\)\s*==\s*"([^"]*)"`, [write.key]), script, -1)}
+	count(compared) > 0
+	not write.value in compared
+	msg := sprintf("shipper Application %s sets %s to %q, but the Spark script keeps only %s %v: its records are dropped", [input.metadata.name, write.key, write.value, write.key, sort(compared)])
+}
+
+filters_path := ["spec", "source", "helm", "valuesObject", "additionalFilters"]
+
+# modify_lines are the words of each line of the modify filters of the
+# Application under check, if it ships to a log group a pipeline reads.
+modify_lines contains words if {
+	input.kind == "Application"
+	startswith(input.apiVersion, "argoproj.io/")
+	values := input.spec.source.helm.valuesObject
+	lib.has_inventory
+	some f in lib.objects("SubscriptionFilter.cloudwatchlogs.aws.upbound.io", "")
+	fp(f).logGroupName == values.cloudWatchLogs.logGroupName
+	some section in split(values.additionalFilters, "[FILTER]")
+	lines := [regex.split(`\s+`, trim_space(l)) | some l in split(section, "\n"); trim_space(l) != ""]
+	some name in lines
+	lower(name[0]) == "name"
+	lower(name[1]) == "modify"
+	some words in lines
+	count(words) > 2
+}
+
+# shipper_writes: operation -> the key it writes (Add/Set KEY VALUE, Copy/Rename FROM TO).
+shipper_writes contains [words[0], words[1]] if {
+	some words in modify_lines
+	lower(words[0]) in {"add", "add_if_not_present", "set"}
+}
+
+shipper_writes contains [words[0], words[2]] if {
+	some words in modify_lines
+	lower(words[0]) in {"copy", "hard_copy", "rename", "hard_rename"}
+}
+
+shipper_values contains {"key": words[1], "value": concat(" ", array.slice(words, 2, count(words)))} if {
+	some words in modify_lines
+	lower(words[0]) in {"add", "add_if_not_present", "set"}
+}
+
+# job_scripts: the bodies state machines upload to S3 where a job run's entry point names them.
+job_scripts := [st.Arguments.Body |
+	some st in machine_states
+	st.Resource == "arn:aws:states:::aws-sdk:s3:putObject"
+	sprintf("s3://%s/%s", [st.Arguments.Bucket, st.Arguments.Key]) in entry_points
+]
+
+entry_points := {st.Arguments.JobDriver.SparkSubmit.EntryPoint |
+	some st in machine_states
+	startswith(st.Resource, "arn:aws:states:::emr-serverless:startJobRun")
+}
+
+machine_states := [st |
+	some m in lib.objects("StateMachine.sfn.aws.upbound.io", "")
+	some st in json.unmarshal(fp(m).definition).States
+]

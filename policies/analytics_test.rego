@@ -21,9 +21,26 @@ shipper := {
 		"source": {"chart": "aws-for-fluent-bit", "helm": {"valuesObject": {
 			"serviceAccount": {"create": false, "name": "fluent-bit"},
 			"cloudWatchLogs": {"enabled": true, "logGroupName": "/shop/prod/application"},
+			"additionalFilters": shipper_filters,
 		}}},
 	},
 }
+
+# The shipper's filters and the Spark script, as rendered (the parts the
+# shape rules read).
+shipper_filters := concat("\n", [
+	"[FILTER]", "    Name          nest", "    Match         kube.*", "    Operation     lift", "    Nested_under  kubernetes", "    Add_prefix    k8s_",
+	"[FILTER]", "    Name          modify", "    Match         kube.*", "    Set           kind log", "    Hard_copy     k8s_container_name service",
+	"[FILTER]", "    Name          modify", "    Match         events", "    Set           kind event", "    Set           service kubernetes", "    Hard_copy     type level",
+])
+
+script := concat("\n", [
+	`for column in ("kind", "service", "level", "timestamp"):`,
+	`events = records.where(F.col("kind") == "event")`,
+	`logs = records.where(F.col("kind") == "log")`,
+])
+
+with_filters(lines) := fixtures.set(shipper, "/spec/source/helm/valuesObject/additionalFilters", concat("\n", lines))
 
 service_account := {
 	"apiVersion": "v1", "kind": "ServiceAccount",
@@ -46,7 +63,8 @@ emr := mr("emrserverless.aws.upbound.io/v1beta2", "Application", "prod-analytics
 
 machine := mr("sfn.aws.upbound.io/v1beta2", "StateMachine", "prod-analytics-batch", {"definition": json.marshal({"States": {
 	"Find": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:emrserverless:listApplications", "Assign": {"applicationId": "{% $states.result.Applications[Name = 'prod-analytics-spark'].Id %}"}},
-	"Run": {"Type": "Task", "Resource": "arn:aws:states:::emr-serverless:startJobRun.sync"},
+	"Upload": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "Arguments": {"Bucket": "shop-prod-analytics", "Key": "jobs/log_summary.py", "Body": script}},
+	"Run": {"Type": "Task", "Resource": "arn:aws:states:::emr-serverless:startJobRun.sync", "Arguments": {"JobDriver": {"SparkSubmit": {"EntryPoint": "s3://shop-prod-analytics/jobs/log_summary.py"}}}},
 }})})
 
 schedule := mr("scheduler.aws.upbound.io/v1beta2", "Schedule", "prod-analytics-batch", {
@@ -307,9 +325,62 @@ test_redshift_subnet_group_by_reference if {
 	only("analytics.redshift-s3-path", r, fixtures.drop(good, endpoint_route_table))
 }
 
+# analytics.shipper-overwrites
+
+test_shipper_adds_the_kind_the_script_reads if {
+	s := with_filters(["[FILTER]", "    Name modify", "    Match events", "    Add kind event"])
+	only("analytics.shipper-overwrites", s, fixtures.swap(good, s))
+}
+
+test_shipper_copies_the_service_the_script_reads if {
+	s := with_filters(["[FILTER]", "    Name  MODIFY", "    Match kube.*", "    Set kind log", "    Copy k8s_container_name service"])
+	only("analytics.shipper-overwrites", s, fixtures.swap(good, s))
+}
+
+test_shipper_renames_onto_the_level_the_script_reads if {
+	s := with_filters(["[FILTER]", "    Name modify", "    Match events", "    Rename type level"])
+	only("analytics.shipper-overwrites", s, fixtures.swap(good, s))
+}
+
+test_shipper_adds_a_key_the_script_does_not_read if {
+	s := with_filters(["[FILTER]", "    Name modify", "    Match events", "    Add cluster shop", "    Hard_rename type level"])
+	quiet(s, fixtures.swap(good, s))
+}
+
+test_shipper_add_outside_a_modify_filter if {
+	s := with_filters(["[FILTER]", "    Name record_modifier", "    Match events", "    Add kind event"])
+	quiet(s, fixtures.swap(good, s))
+}
+
+test_shipper_of_no_pipeline_is_not_read if {
+	s := fixtures.set(with_filters(["[FILTER]", "    Name modify", "    Match events", "    Add kind Event"]), "/spec/source/helm/valuesObject/cloudWatchLogs/logGroupName", "/other")
+	quiet(s, fixtures.swap(good, s))
+}
+
+test_script_no_job_runs_is_not_read if {
+	m := fixtures.set(machine, "/spec/forProvider/definition", json.marshal({"States": {
+		"Upload": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:putObject", "Arguments": {"Bucket": "shop-prod-analytics", "Key": "jobs/old.py", "Body": script}},
+		"Run": {"Type": "Task", "Resource": "arn:aws:states:::emr-serverless:startJobRun.sync", "Arguments": {"JobDriver": {"SparkSubmit": {"EntryPoint": "s3://shop-prod-analytics/jobs/log_summary.py"}}}},
+	}}))
+	s := with_filters(["[FILTER]", "    Name modify", "    Match events", "    Add kind Event"])
+	quiet(s, fixtures.swap(fixtures.swap(good, m), s))
+}
+
+# analytics.shipper-values
+
+test_shipper_sets_a_kind_the_script_drops if {
+	s := with_filters(["[FILTER]", "    Name modify", "    Match events", "    Set kind Event"])
+	only("analytics.shipper-values", s, fixtures.swap(good, s))
+}
+
+test_shipper_sets_a_value_of_several_words if {
+	s := with_filters(["[FILTER]", "    Name modify", "    Match events", "    Set kind kubernetes event", "    Set service kubernetes events"])
+	only("analytics.shipper-values", s, fixtures.swap(good, s))
+}
+
 # Every rule is documented (SARIF rule descriptions, the README's list).
 test_analytics_documents_its_rules if {
-	count(analytics.docs) == 5
+	count(analytics.docs) == 7
 	every id, text in analytics.docs {
 		startswith(id, "analytics.")
 		text != ""
