@@ -28,44 +28,7 @@ every_ns(k) := [o |
 	some o in lib.objects(k, ns)
 ]
 
-as_array(x) := x if is_array(x)
-
-as_array(x) := [x] if not is_array(x)
-
-statements(doc) := as_array(json.unmarshal(doc).Statement)
-
-# allows: an IAM policy document lets action on resource (wildcards as IAM
-# matches them; a null delimiter list lets * cross ':' and '/').
-allows(doc, action, resource) if {
-	some st in statements(doc)
-	st.Effect == "Allow"
-	some a in as_array(st.Action)
-	glob.match(a, null, action)
-	some r in as_array(st.Resource)
-	glob.match(r, null, resource)
-}
-
-# role_policies are the policy documents of an IAM role (by object name):
-# inline, RolePolicy, and attached Policy objects of the set.
-role_policies(role) := array.concat(array.concat(inline_policies(role), role_policy_docs(role)), attached_docs(role))
-
-inline_policies(role) := [p.policy |
-	some r in lib.objects("Role.iam.aws.upbound.io", "")
-	r.metadata.name == role
-	some p in object.get(fp(r), "inlinePolicy", [])
-]
-
-role_policy_docs(role) := [fp(p).policy |
-	some p in lib.objects("RolePolicy.iam.aws.upbound.io", "")
-	object.get(fp(p), ["roleRef", "name"], object.get(fp(p), "role", "")) == role
-]
-
-attached_docs(role) := [fp(p).policy |
-	some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", "")
-	object.get(fp(a), ["roleRef", "name"], "") == role
-	some p in lib.objects("Policy.iam.aws.upbound.io", "")
-	p.metadata.name == object.get(fp(a), ["policyArnRef", "name"], "")
-]
+statements(doc) := lib.as_list(json.unmarshal(doc).Statement)
 
 role_name(arn) := regex.replace(arn, `^arn:aws:iam::[0-9]+:role/(.*/)?`, "")
 
@@ -88,9 +51,14 @@ written(group, region) if {
 	some sa in object.get(lib.index, ["ServiceAccount", app.spec.destination.namespace, values.serviceAccount.name], [])
 	arn := sa.metadata.annotations["eks.amazonaws.com/role-arn"]
 	stream := sprintf("arn:aws:logs:%s:%s:log-group:%s:log-stream:any", [region, split(arn, ":")[4], group])
-	some doc in role_policies(role_name(arn))
-	allows(doc, "logs:PutLogEvents", stream)
+	may(role_name(arn), "logs:PutLogEvents", stream)
 }
+
+# may: the role's policies allow action on resource, or some policy attached
+# to it is not in the set (so what it may do is unknown, and not refused).
+may(role, action, resource) if lib.iam_allows(lib.role_documents(role), action, resource, null)
+
+may(role, _, _) if not lib.role_policies_known(role)
 
 # analytics.spark-scheduled: an EMR Serverless application only starts on a
 # job run; without a schedule that starts one it never processes anything.
@@ -155,11 +123,11 @@ tls_only(bucket) if {
 	some st in statements(fp(p).policy)
 	st.Effect == "Deny"
 	st.Principal in {"*", {"AWS": "*"}}
-	some a in as_array(st.Action)
+	some a in lib.as_list(st.Action)
 	a in {"s3:*", "*"}
 	sprintf("%v", [st.Condition.Bool["aws:SecureTransport"]]) == "false"
 	every target in [arn, concat("/", [arn, "any"])] {
-		some r in as_array(st.Resource)
+		some r in lib.as_list(st.Resource)
 		glob.match(r, null, target)
 	}
 }

@@ -196,6 +196,14 @@ test_shipper_role_with_attached_policy if {
 	quiet(filter, array.concat(fixtures.drop(good, shipper_policy), [p, a]))
 }
 
+# A policy attached by ARN (AWS-managed) is not in the set: what the role
+# may do is unknown, so the writer is not refused.
+test_shipper_role_with_a_managed_policy_is_not_judged if {
+	p := fixtures.set(shipper_policy, "/spec/forProvider/policy", policy([{"Effect": "Allow", "Action": "logs:CreateLogStream", "Resource": "*"}]))
+	a := mr("iam.aws.upbound.io/v1beta1", "RolePolicyAttachment", "managed", {"role": "prod-irsa-logging-fluent-bit", "policyArn": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy"})
+	quiet(filter, array.concat(fixtures.swap(good, p), [a]))
+}
+
 # analytics.spark-scheduled
 
 test_emr_without_schedule if {

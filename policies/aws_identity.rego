@@ -181,6 +181,7 @@ deny contains lib.finding("aws_identity.controller-permission", msg, ["spec", "s
 	some sa in object.get(lib.index, ["ServiceAccount", ns, sa_name], [])
 	arn := sa.metadata.annotations[role_arn_annotation]
 	role := role_name(arn)
+	lib.role_policies_known(role)
 	docs := lib.role_documents(role)
 	vars := {
 		"{cluster}": object.get(values, need.cluster, ""),

@@ -321,37 +321,49 @@ as_list(x) := x if is_array(x)
 else := [x]
 
 # role_documents are the parsed policy documents of the IAM Role named role
-# (by object name): its inline policies, its RolePolicy objects and the
-# Policy objects attached to it. Defined only when every RolePolicyAttachment
-# of the role names a Policy of the set (an AWS-managed policy ARN does not),
-# so a rule that reads them judges only what it can see.
-role_documents(role) := array.concat(inline, attached) if {
-	roles := object.get(index, ["Role.iam.aws.upbound.io", "", role], [])
-	inline := array.concat(
-		[json.unmarshal(p.policy) | some r in roles; some p in object.get(r, ["spec", "forProvider", "inlinePolicy"], [])],
+# (by object name) that the set holds: its inline policies, its RolePolicy
+# objects and the Policy objects attached to it.
+role_documents(role) := array.concat(
+	array.concat(
+		[json.unmarshal(p.policy) |
+			some r in object.get(index, ["Role.iam.aws.upbound.io", "", role], [])
+			some p in object.get(r, ["spec", "forProvider", "inlinePolicy"], [])
+		],
 		[json.unmarshal(p.spec.forProvider.policy) |
 			some by_name in object.get(index, ["RolePolicy.iam.aws.upbound.io", ""], {})
 			some p in by_name
-			object.get(p, ["spec", "forProvider", "roleRef", "name"], object.get(p, ["spec", "forProvider", "role"], "")) == role
+			names_role(p, role)
 		],
-	)
-	attachments := [a |
-		some by_name in object.get(index, ["RolePolicyAttachment.iam.aws.upbound.io", ""], {})
-		some a in by_name
-		object.get(a, ["spec", "forProvider", "roleRef", "name"], object.get(a, ["spec", "forProvider", "role"], "")) == role
-	]
-	attached := [json.unmarshal(p.spec.forProvider.policy) |
-		some a in attachments
+	),
+	[json.unmarshal(p.spec.forProvider.policy) |
+		some a in attachments_of(role)
 		some p in object.get(index, ["Policy.iam.aws.upbound.io", "", object.get(a, ["spec", "forProvider", "policyArnRef", "name"], "")], [])
-	]
-	count(attached) == count(attachments)
+	],
+)
+
+# role_policies_known: every policy attached to the role is a Policy of the
+# set (an AWS-managed policy ARN is not), so what it may do is all in
+# role_documents: a rule that denies what a role may not do judges only then.
+role_policies_known(role) if {
+	every a in attachments_of(role) {
+		object.get(index, ["Policy.iam.aws.upbound.io", "", object.get(a, ["spec", "forProvider", "policyArnRef", "name"], "")], []) != []
+	}
 }
+
+attachments_of(role) := [a |
+	some by_name in object.get(index, ["RolePolicyAttachment.iam.aws.upbound.io", ""], {})
+	some a in by_name
+	names_role(a, role)
+]
+
+names_role(obj, role) if object.get(obj, ["spec", "forProvider", "roleRef", "name"], object.get(obj, ["spec", "forProvider", "role"], "")) == role
 
 # iam_allows: an Allow statement of docs lets action on resource, a resource
 # carrying tags, in a request that carries none (IAM's wildcards: a null
 # delimiter list lets * cross ':' and '/'; actions match in any case).
 # Conditions on aws:ResourceTag/* and aws:RequestTag/* keys are evaluated;
-# any other condition counts as met, so it never refuses what AWS might
+# any other condition counts as met, and so does every condition when tags
+# is null (the resource's tags unknown), so it never refuses what AWS might
 # allow for a reason the set does not show. Deny statements are not read.
 iam_allows(docs, action, resource, tags) if {
 	some doc in docs
@@ -361,7 +373,14 @@ iam_allows(docs, action, resource, tags) if {
 	glob.match(lower(a), null, lower(action))
 	some r in as_list(st.Resource)
 	glob.match(r, null, resource)
-	every op, keys in object.get(st, "Condition", {}) {
+	conditions_met(object.get(st, "Condition", {}), tags)
+}
+
+conditions_met(_, null)
+
+conditions_met(conditions, tags) if {
+	tags != null
+	every op, keys in conditions {
 		every key, want in keys {
 			condition_met(op, key, as_list(want), tags)
 		}

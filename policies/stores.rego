@@ -90,8 +90,9 @@ serves(store, ns) if {
 # Secrets Manager answers AccessDeniedException and the ExternalSecret never
 # syncs (the twin's IAM stand-in refuses it the same way). Only judged when
 # every policy attached to the role is in the set (an AWS-managed policy ARN
-# is not); conditions are not evaluated (a conditional Allow counts) and
-# Deny statements are not read, so it never refuses what AWS would allow.
+# is not); conditions are not evaluated (the secret's tags are not in the
+# set: a conditional Allow counts) and Deny statements are not read, so it
+# never refuses what AWS would allow (lib.iam_allows).
 deny contains lib.finding("stores.unreadable", msg, ["spec", "data", i, "remoteRef", "key"]) if {
 	lib.has_inventory
 	input.kind == "ExternalSecret"
@@ -104,11 +105,10 @@ deny contains lib.finding("stores.unreadable", msg, ["spec", "data", i, "remoteR
 	arn := sa.metadata.annotations["eks.amazonaws.com/role-arn"]
 	parts := split(arn, ":")
 	role := regex.replace(parts[5], "^role/(.*/)?", "")
-	lib.exists("Role.iam.aws.upbound.io", "", role)
-	policies := attached(role)
+	policies := policies_of(role)
 	some i, d in input.spec.data
 	resource := sprintf("arn:aws:secretsmanager:%s:%s:secret:%s-AbCdEf", [aws.region, parts[4], d.remoteRef.key])
-	not reads(policies, resource)
+	not lib.iam_allows(policies, "secretsmanager:GetSecretValue", resource, null)
 	msg := sprintf("ExternalSecret %s reads %s through store %s, but role %s of ServiceAccount %s/%s may not secretsmanager:GetSecretValue on %s: AccessDeniedException", [input.metadata.name, d.remoteRef.key, store.metadata.name, role, sa.metadata.namespace, sa.metadata.name, resource])
 }
 
@@ -124,48 +124,22 @@ sa_namespace(store, ref, es) := ref.namespace if {
 	ref.namespace
 } else := lib.namespace(es)
 
-# attached is the list of policy documents attached to a role, defined only
-# when every attachment names a Policy of the set. It is the same for every
-# ExternalSecret reading through the role, so it is worked out once per env
-# for each role with attachments (env_index) and looked up; a role without
-# any has none.
-attached(role) := idx.attached[role] if idx.attached[role]
-
-else := [] if not role in idx.attachment_roles
-
-attached_docs(role) := docs if {
-	attachments := [a | some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", ""); role_of(a) == role]
-	docs := [json.unmarshal(p.spec.forProvider.policy) |
-		some a in attachments
-		some p in object.get(lib.index, ["Policy.iam.aws.upbound.io", "", object.get(a, ["spec", "forProvider", "policyArnRef", "name"], "")], [])
-	]
-	count(docs) == count(attachments)
-}
-
-role_of(attachment) := object.get(attachment, ["spec", "forProvider", "roleRef", "name"], object.get(attachment, ["spec", "forProvider", "role"], ""))
-
-attachment_roles := {role_of(a) | some a in lib.objects("RolePolicyAttachment.iam.aws.upbound.io", "")}
+# policies_of is the policy documents of a role, defined only when every
+# policy attached to it is in the set (lib.role_policies_known). It is the
+# same for every ExternalSecret reading through the role, so it is worked
+# out once per env for each role (env_index) and looked up.
+policies_of(role) := idx.role_documents[role]
 
 # env_index: derived once per env by the engine (data.check.env_index);
 # computed inline without it.
-env_index := {
-	"attached": {role: docs | some role in attachment_roles; docs := attached_docs(role)},
-	"attachment_roles": attachment_roles,
-}
+env_index := {"role_documents": {name: lib.role_documents(name) |
+	some name, _ in object.get(lib.index, ["Role.iam.aws.upbound.io", ""], {})
+	lib.role_policies_known(name)
+}}
 
 idx := data.check.env_index.stores if data.check.env_index.stores
 
 else := env_index
-
-reads(policies, resource) if {
-	some doc in policies
-	some st in array.concat([s | is_array(doc.Statement); some s in doc.Statement], [doc.Statement | is_object(doc.Statement)])
-	st.Effect == "Allow"
-	some action in array.concat([a | is_array(st.Action); some a in st.Action], [st.Action | is_string(st.Action)])
-	glob.match(lower(action), null, "secretsmanager:getsecretvalue")
-	some pattern in array.concat([r | is_array(st.Resource); some r in st.Resource], [st.Resource | is_string(st.Resource)])
-	glob.match(pattern, null, resource)
-}
 
 # The labels of a Namespace in the set (its name label is always set).
 namespace_labels(ns) := object.union({"kubernetes.io/metadata.name": ns}, object.get(o, ["metadata", "labels"], {})) if {

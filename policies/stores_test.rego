@@ -108,7 +108,7 @@ test_unreadable_reads_the_engine_env_index if {
 	derived := object.union(chk, {"env_index": {"stores": data.stores.env_index}}) with data.check as chk
 	count(fixtures.denied(key("dr/web"), derived)) == 1
 	everything := {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
-	widened := object.union(chk, {"env_index": {"stores": {"attached": {"prod-eso": [everything]}, "attachment_roles": ["prod-eso"]}}})
+	widened := object.union(chk, {"env_index": {"stores": {"role_documents": {"prod-eso": [everything]}}}})
 	count(fixtures.denied(key("dr/web"), widened)) == 0
 }
 
