@@ -14,6 +14,7 @@ docs := {
 	"analytics.dataset-source-role": "Every data source a QuickSight data set reads is in the set and names an IAM role (roleARN) that is in the set.",
 	"analytics.bucket-tls": "Every S3 bucket has a bucket policy denying all S3 actions on it and its objects when aws:SecureTransport is false.",
 	"analytics.redshift-s3-path": "A Redshift cluster with enhanced VPC routing has an S3 path from each of its subnets: an S3 gateway endpoint on the subnet's route table, or a NAT default route.",
+	"analytics.service-role": "The role a pipeline hop names is in the set, trusts the AWS service that assumes it (sts:AssumeRole by its service principal) and allows that service's calls: a CloudWatch Logs subscription filter's role firehose:PutRecord and PutRecordBatch on its Firehose stream; a Firehose stream's role s3:PutObject under its prefix and error prefix and s3:GetBucketLocation and s3:ListBucket on its bucket.",
 	"analytics.shipper-overwrites": "A Fluent Bit modify filter of the shipper that feeds a pipeline's log group writes every key the pipeline's Spark script reads with Set or Hard_copy/Hard_rename, not Add, Copy or Rename, which skip a record that already has the key (watched Kubernetes events carry kind Event, merged JSON log lines their own kind or service).",
 	"analytics.shipper-values": "A value the pipeline's shipper writes (Set or Add) to a key the Spark script compares with literals (F.col(\"key\") == \"value\") is one of those literals: any other value is dropped by the script.",
 }
@@ -256,3 +257,105 @@ machine_states := [st |
 	some m in lib.objects("StateMachine.sfn.aws.upbound.io", "")
 	some st in json.unmarshal(fp(m).definition).States
 ]
+
+# hops: for the objects whose AWS service acts with a role they name, the
+# path of that role reference, the service principal that assumes it and
+# the calls the service makes with it ([action, resource]).
+hop := {
+	"role": ["spec", "forProvider"],
+	"service": "logs",
+	"calls": [["firehose:PutRecord", dest], ["firehose:PutRecordBatch", dest]],
+} if {
+	input.kind == "SubscriptionFilter"
+	crossplane(input, "cloudwatchlogs")
+	dest := fp(input).destinationArn
+	contains(dest, ":firehose:")
+}
+
+hop := {
+	"role": ["spec", "forProvider", "extendedS3Configuration"],
+	"service": "firehose",
+	"calls": array.concat(
+		[["s3:GetBucketLocation", bucket], ["s3:ListBucket", bucket]],
+		[["s3:PutObject", concat("", [bucket, "/", fixed_part(prefix), "object"])] |
+			some prefix in {object.get(s3, "prefix", ""), object.get(s3, "errorOutputPrefix", "")}
+		],
+	),
+} if {
+	input.kind == "DeliveryStream"
+	crossplane(input, "firehose")
+	s3 := fp(input).extendedS3Configuration
+	bucket := bucket_arn(s3)
+}
+
+# fixed_part: a Firehose prefix up to its first expression (!{...}).
+fixed_part(prefix) := substring(prefix, 0, indexof(prefix, "!{")) if contains(prefix, "!{")
+
+else := prefix
+
+bucket_arn(config) := config.bucketArn
+
+bucket_arn(config) := concat("", ["arn:aws:s3:::", external_name(b)]) if {
+	not config.bucketArn
+	some b in object.get(lib.index, ["Bucket.s3.aws.upbound.io", "", config.bucketArnRef.name], [])
+}
+
+# hop_role: the name of the role at the hop's path (roleArnRef or roleArn).
+hop_role(at) := [ref, array.concat(at, ["roleArnRef", "name"])] if {
+	ref := object.get(input, array.concat(at, ["roleArnRef", "name"]), "")
+	ref != ""
+} else := [role_name(arn), array.concat(at, ["roleArn"])] if {
+	arn := object.get(input, array.concat(at, ["roleArn"]), "")
+	arn != ""
+}
+
+# analytics.service-role: no role at all (CloudWatch Logs and Firehose
+# refuse a Firehose destination or an S3 delivery without one).
+deny contains lib.finding("analytics.service-role", msg, hop.role) if {
+	input.kind in {"SubscriptionFilter", "DeliveryStream"} # the kind first: OPA's rule index skips the rule for other kinds
+	hop
+	not hop_role(hop.role)
+	msg := sprintf("%s %s names no role for %s to act as (roleArnRef or roleArn): AWS refuses it", [input.kind, input.metadata.name, hop.service])
+}
+
+# analytics.service-role: the role is not in the set.
+deny contains lib.finding("analytics.service-role", msg, path) if {
+	input.kind in {"SubscriptionFilter", "DeliveryStream"} # the kind first: OPA's rule index skips the rule for other kinds
+	lib.has_inventory
+	[role, path] := hop_role(hop.role)
+	not lib.exists("Role.iam.aws.upbound.io", "", role)
+	msg := sprintf("%s %s acts as role %s, which the set does not have: %s cannot assume it", [input.kind, input.metadata.name, role, hop.service])
+}
+
+# analytics.service-role: the role does not trust the service.
+deny contains lib.finding("analytics.service-role", msg, path) if {
+	input.kind in {"SubscriptionFilter", "DeliveryStream"} # the kind first: OPA's rule index skips the rule for other kinds
+	lib.has_inventory
+	[role, path] := hop_role(hop.role)
+	some r in object.get(lib.index, ["Role.iam.aws.upbound.io", "", role], [])
+	not trusts_service(r, hop.service)
+	msg := sprintf("%s %s acts as role %s, whose trust policy does not let %s.amazonaws.com sts:AssumeRole: the service cannot use it and nothing moves", [input.kind, input.metadata.name, role, hop.service])
+}
+
+# analytics.service-role: the role may not make the service's calls.
+deny contains lib.finding("analytics.service-role", msg, path) if {
+	input.kind in {"SubscriptionFilter", "DeliveryStream"} # the kind first: OPA's rule index skips the rule for other kinds
+	lib.has_inventory
+	[role, path] := hop_role(hop.role)
+	lib.exists("Role.iam.aws.upbound.io", "", role)
+	lib.role_policies_known(role)
+	refused := [sprintf("%s on %s", call) | some call in hop.calls; not lib.iam_allows(lib.role_documents(role), call[0], call[1], null)]
+	count(refused) > 0
+	msg := sprintf("%s %s acts as role %s, which may not %s: the service's calls are refused and nothing moves", [input.kind, input.metadata.name, role, concat(", ", refused)])
+}
+
+# trusts_service: a statement of the role's trust policy lets the service
+# (service.amazonaws.com, or its regional form) sts:AssumeRole.
+trusts_service(role, service) if {
+	some st in statements(role.spec.forProvider.assumeRolePolicy)
+	st.Effect == "Allow"
+	some a in lib.as_list(st.Action)
+	glob.match(lower(a), null, "sts:assumerole")
+	some principal in lib.as_list(object.get(st, ["Principal", "Service"], []))
+	regex.match(concat("", ["^", service, `(\.[a-z0-9-]+)?\.amazonaws\.com$`]), principal)
+}

@@ -11,6 +11,30 @@ policy(statements) := json.marshal({"Version": "2012-10-17", "Statement": statem
 filter := mr("cloudwatchlogs.aws.upbound.io/v1beta1", "SubscriptionFilter", "shop-logs-to-firehose", {
 	"region": "us-east-1", "logGroupName": "/shop/prod/application",
 	"destinationArn": "arn:aws:firehose:us-east-1:123456789012:deliverystream/shop-logs",
+	"roleArnRef": {"name": "logs-to-firehose"},
+})
+
+service_trust(service) := policy([{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}])
+
+logs_role := mr("iam.aws.upbound.io/v1beta1", "Role", "logs-to-firehose", {
+	"assumeRolePolicy": service_trust("logs.amazonaws.com"),
+	"inlinePolicy": [{"name": "put", "policy": policy([{"Effect": "Allow", "Action": ["firehose:PutRecord", "firehose:PutRecordBatch"], "Resource": "arn:aws:firehose:us-east-1:123456789012:deliverystream/shop-logs"}])}],
+})
+
+stream := mr("firehose.aws.upbound.io/v1beta2", "DeliveryStream", "shop-logs", {
+	"destination": "extended_s3",
+	"extendedS3Configuration": {
+		"bucketArnRef": {"name": "shop-prod-analytics"}, "roleArnRef": {"name": "firehose"},
+		"prefix": "logs/year=!{timestamp:yyyy}/", "errorOutputPrefix": "errors/!{firehose:error-output-type}/",
+	},
+})
+
+firehose_role := mr("iam.aws.upbound.io/v1beta1", "Role", "firehose", {
+	"assumeRolePolicy": service_trust(["firehose.amazonaws.com"]),
+	"inlinePolicy": [{"name": "write", "policy": policy([
+		{"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": "arn:aws:s3:::shop-prod-analytics"},
+		{"Effect": "Allow", "Action": "s3:PutObject", "Resource": ["arn:aws:s3:::shop-prod-analytics/logs/*", "arn:aws:s3:::shop-prod-analytics/errors/*"]},
+	])}],
 })
 
 shipper := {
@@ -122,7 +146,7 @@ endpoint_route_table := mr("ec2.aws.upbound.io/v1beta1", "VPCEndpointRouteTableA
 
 good := array.concat(
 	[
-		filter, shipper, service_account, shipper_role, shipper_policy, emr, machine, schedule,
+		filter, logs_role, stream, firehose_role, shipper, service_account, shipper_role, shipper_policy, emr, machine, schedule,
 		data_source, quicksight_role, data_set, bucket, bucket_policy, redshift, subnet_group, endpoint, endpoint_route_table,
 	],
 	associations,
@@ -388,9 +412,61 @@ test_shipper_sets_a_value_of_several_words if {
 
 # Every rule is documented (SARIF rule descriptions, the README's list).
 test_analytics_documents_its_rules if {
-	count(analytics.docs) == 7
+	count(analytics.docs) == 8
 	every id, text in analytics.docs {
 		startswith(id, "analytics.")
 		text != ""
 	}
+}
+
+# analytics.service-role
+
+test_service_role_missing_or_absent if {
+	only("analytics.service-role", filter, fixtures.drop(good, logs_role))
+	no_role := json.remove(filter, ["spec/forProvider/roleArnRef"])
+	only("analytics.service-role", no_role, fixtures.swap(good, no_role))
+	by_arn := json.patch(no_role, [{"op": "add", "path": "/spec/forProvider/roleArn", "value": "arn:aws:iam::123456789012:role/logs-to-firehose"}])
+	quiet(by_arn, fixtures.swap(good, by_arn))
+	only("analytics.service-role", by_arn, fixtures.drop(fixtures.swap(good, by_arn), logs_role))
+
+	# a literal bucket ARN, a stream to another destination kind
+	literal := json.patch(stream, [
+		{"op": "remove", "path": "/spec/forProvider/extendedS3Configuration/bucketArnRef"},
+		{"op": "add", "path": "/spec/forProvider/extendedS3Configuration/bucketArn", "value": "arn:aws:s3:::shop-prod-analytics"},
+	])
+	quiet(literal, fixtures.swap(good, literal))
+	kinesis := fixtures.set(filter, "/spec/forProvider/destinationArn", "arn:aws:lambda:us-east-1:123456789012:function:f")
+	quiet(json.remove(kinesis, ["spec/forProvider/roleArnRef"]), good)
+}
+
+test_service_role_trusts_the_service if {
+	firehose_trust := fixtures.set(logs_role, "/spec/forProvider/assumeRolePolicy", service_trust("firehose.amazonaws.com"))
+	only("analytics.service-role", filter, fixtures.swap(good, firehose_trust))
+	regional := fixtures.set(logs_role, "/spec/forProvider/assumeRolePolicy", service_trust("logs.us-east-1.amazonaws.com"))
+	quiet(filter, fixtures.swap(good, regional))
+	web := fixtures.set(logs_role, "/spec/forProvider/assumeRolePolicy", policy([{"Effect": "Allow", "Principal": {"Service": "logs.amazonaws.com"}, "Action": "sts:AssumeRoleWithWebIdentity"}]))
+	only("analytics.service-role", filter, fixtures.swap(good, web))
+}
+
+test_service_role_allows_the_calls if {
+	put_only := fixtures.set(logs_role, "/spec/forProvider/inlinePolicy/0/policy", policy([{"Effect": "Allow", "Action": "firehose:PutRecord", "Resource": "*"}]))
+	[msg] := [f.msg | some f in analytics.deny with input as filter with data.check as env(fixtures.swap(good, put_only))]
+	msg == "SubscriptionFilter shop-logs-to-firehose acts as role logs-to-firehose, which may not firehose:PutRecordBatch on arn:aws:firehose:us-east-1:123456789012:deliverystream/shop-logs: the service's calls are refused and nothing moves"
+
+	# the stream's role writing only its data prefix, not its error prefix
+	no_errors := fixtures.set(firehose_role, "/spec/forProvider/inlinePolicy/0/policy", policy([
+		{"Effect": "Allow", "Action": ["s3:GetBucketLocation", "s3:ListBucket"], "Resource": "arn:aws:s3:::shop-prod-analytics"},
+		{"Effect": "Allow", "Action": "s3:PutObject", "Resource": "arn:aws:s3:::shop-prod-analytics/logs/*"},
+	]))
+	only("analytics.service-role", stream, fixtures.swap(good, no_errors))
+
+	# a prefix without expressions is fixed as a whole; none means the bucket's root
+	fixed := fixtures.set(stream, "/spec/forProvider/extendedS3Configuration/prefix", "logs/")
+	quiet(fixed, fixtures.swap(good, fixed))
+	root := json.remove(stream, ["spec/forProvider/extendedS3Configuration/prefix"])
+	only("analytics.service-role", root, fixtures.swap(good, root))
+
+	# a managed policy attached: not judged
+	managed := mr("iam.aws.upbound.io/v1beta1", "RolePolicyAttachment", "managed", {"role": "logs-to-firehose", "policyArn": "arn:aws:iam::aws:policy/AmazonKinesisFirehoseFullAccess"})
+	quiet(filter, array.concat(fixtures.swap(good, put_only), [managed]))
 }
