@@ -183,7 +183,7 @@ nodegroup(name, fp) := {
 	"metadata": {"name": name},
 	"spec": {"forProvider": object.union(
 		{
-			"clusterNameRef": {"name": "shop"}, "region": "us-east-1",
+			"clusterName": "shop", "region": "us-east-1",
 			"instanceTypes": ["m6i.xlarge"], "scalingConfig": {"minSize": 1, "maxSize": 3},
 		},
 		fp,

@@ -13,6 +13,7 @@ docs := {
 	"references.spread-selects": "Every topologySpreadConstraint's labelSelector selects the workload's own pod template labels.",
 	"references.secret-key": "Every Secret key a pod reads (secretKeyRef.key, secret and projected volume items[].key) is produced by the ExternalSecret behind that Secret (warn when its dataFrom or templateFrom makes the keys unknowable).",
 	"references.service-target-port": "A named targetPort of a Service is a port name, with the Service port's protocol, of a container (or a restartable init container) of every workload the Service selects.",
+	"references.managed-ref": "Every reference a Crossplane AWS managed resource makes to another by name (a forProvider or initProvider field ending in Ref or Refs, Secret references aside) names a managed resource of the set.",
 	"references.ingress-backend": "Every Service an Ingress routes to is in its namespace and exposes the port (number or name) the backend names.",
 }
 
@@ -20,7 +21,7 @@ docs := {
 # see internal/checker): per-object rules look things up in it instead of
 # scanning the env. Without the engine (opa test, conftest) it is computed
 # inline, per evaluation.
-env_index := {"pods": pods_by_label, "producers": producers_by_secret}
+env_index := {"pods": pods_by_label, "producers": producers_by_secret, "managed_names": managed_names}
 
 idx := data.check.env_index.references if data.check.env_index.references
 
@@ -257,4 +258,50 @@ serves(container, name, protocol) if {
 	some p in object.get(container, ["ports"], [])
 	p.name == name
 	object.get(p, "protocol", "TCP") == protocol
+}
+
+# references.managed-ref: Crossplane resolves a reference by name to
+# another managed resource's external id; a name no object has leaves the
+# field unresolved, and the resource waits forever (ReferencesResolved
+# false). The kind a field refers to is in each CRD, not in the object, so
+# any managed resource of the name counts; the render's own test
+# (TestAWSNamesAgree) holds the kinds.
+deny contains lib.finding("references.managed-ref", msg, array.concat(["spec", part], path)) if {
+	endswith(split(input.apiVersion, "/")[0], ".aws.upbound.io")
+	lib.has_inventory
+	some part in ["forProvider", "initProvider"]
+	walk(object.get(input.spec, part, {}), [p, v])
+	count(p) > 0
+	some [path, name] in named_refs(p, v)
+	not idx.managed_names[name]
+	msg := sprintf("%s %s refers to %q at spec.%s.%s, which no managed resource of the set is named: the reference never resolves and %s waits", [input.kind, input.metadata.name, name, part, concat(".", [sprintf("%v", [x]) | some x in p]), input.metadata.name])
+}
+
+named_refs(p, v) := [[array.concat(p, ["name"]), v.name]] if {
+	ref_field(p, "Ref")
+	is_string(v.name)
+}
+
+named_refs(p, v) := [[array.concat(p, [i, "name"]), r.name] | some i, r in v; is_string(r.name)] if {
+	ref_field(p, "Refs")
+	is_array(v)
+}
+
+# ref_field: the last part of the path is a reference field (a Secret
+# reference names a Kubernetes Secret, not a managed resource).
+ref_field(p, suffix) if {
+	last := p[count(p) - 1]
+	is_string(last)
+	endswith(last, suffix)
+	not endswith(last, concat("", ["Secret", suffix]))
+}
+
+# managed_names holds the names of the env's Crossplane AWS managed
+# resources, as an object: env_index reaches the rules as JSON, where a set
+# is an array and cannot be looked up by member.
+managed_names[name] := true if {
+	some k, by_ns in lib.index
+	endswith(k, ".aws.upbound.io")
+	some _, by_name in by_ns
+	some name, _ in by_name
 }

@@ -162,3 +162,40 @@ test_service_target_port_names_a_container_port if {
 	count(fixtures.denied(json.patch(fixtures.service("web"), [{"op": "add", "path": "/spec/ports/0/targetPort", "value": 8080}]), fixtures.prod)) == 0
 	count(fixtures.denied(json.patch(by_name, [{"op": "add", "path": "/spec/selector", "value": {}}]), fixtures.prod)) == 0
 }
+
+vpc := {"apiVersion": "ec2.aws.upbound.io/v1beta1", "kind": "VPC", "metadata": {"name": "prod-platform"}, "spec": {"forProvider": {"region": "us-east-1"}}}
+
+subnet(ref) := {"apiVersion": "ec2.aws.upbound.io/v1beta1", "kind": "Subnet", "metadata": {"name": "prod-a"}, "spec": {
+	"forProvider": {"region": "us-east-1", "vpcIdRef": ref, "tags": {"Name": "prod-a"}},
+	"providerConfigRef": {"name": "gone"},
+}}
+
+managed_denied(obj, objs) := {f.msg | some f in references.deny with input as obj with data.check as fixtures.check("prod", objs); f.rule == "references.managed-ref"}
+
+test_managed_ref_names_a_managed_resource if {
+	ok := subnet({"name": "prod-platform"})
+	managed_denied(ok, [vpc, ok]) == set()
+
+	# a name no managed resource has (providerConfigRef is outside forProvider)
+	typo := subnet({"name": "prod-platfrom"})
+	managed_denied(typo, [vpc, typo]) == {`Subnet prod-a refers to "prod-platfrom" at spec.forProvider.vpcIdRef, which no managed resource of the set is named: the reference never resolves and prod-a waits`}
+
+	# lists of references, initProvider, nested fields
+	group := {"apiVersion": "redshift.aws.upbound.io/v1beta1", "kind": "SubnetGroup", "metadata": {"name": "wh"}, "spec": {
+		"forProvider": {"subnetIdRefs": [{"name": "prod-a"}, {"name": "prod-b"}]},
+		"initProvider": {"target": {"roleArnRef": {"name": "prod-platform"}}},
+	}}
+	managed_denied(group, [vpc, ok, group]) == {`SubnetGroup wh refers to "prod-b" at spec.forProvider.subnetIdRefs, which no managed resource of the set is named: the reference never resolves and wh waits`}
+
+	# a Secret reference names a Kubernetes Secret; a non-managed object is not read
+	secret_ref := json.patch(ok, [{"op": "add", "path": "/spec/forProvider/masterPasswordSecretRef", "value": {"name": "pw", "namespace": "x", "key": "k"}}])
+	managed_denied(secret_ref, [vpc, secret_ref]) == set()
+	cm := {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c"}, "spec": {"forProvider": {"vpcIdRef": {"name": "nothing"}}}}
+	managed_denied(cm, [vpc, cm]) == set()
+
+	# through the engine, whose env_index reaches the rules as JSON (sets as arrays)
+	chk := fixtures.check("prod", [vpc, typo])
+	engine := object.union(chk, {"env_index": {"references": json.unmarshal(json.marshal(references.env_index))}}) with data.check as chk
+	count({f | some f in references.deny with input as typo with data.check as engine; f.rule == "references.managed-ref"}) == 1
+	count({f | some f in references.deny with input as ok with data.check as object.union(engine, {"index": fixtures.index([vpc, ok])})}) == 0
+}

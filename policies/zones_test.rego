@@ -1,6 +1,7 @@
 package zones_test
 
 import data.fixtures
+import data.zones
 
 prod_with(obj) := fixtures.check("prod", fixtures.swap(fixtures.good, obj))
 
@@ -232,4 +233,11 @@ test_rebalance_ignores_soft_spread if {
 	soft := fixtures.set(fixtures.rollout, "/spec/template/spec/topologySpreadConstraints/0/whenUnsatisfiable", "ScheduleAnyway")
 	chk := fixtures.check("prod", fixtures.drop(fixtures.swap(fixtures.good, soft), fixtures.descheduler))
 	not "zones.rebalance" in fixtures.denied(fixtures.hpa, chk)
+}
+
+# A node group names its cluster by name or by reference.
+test_cluster_by_reference if {
+	ng := json.patch(fixtures.nodegroups[0], [{"op": "remove", "path": "/spec/forProvider/clusterName"}, {"op": "add", "path": "/spec/forProvider/clusterNameRef", "value": {"name": "shop"}}])
+	zones.cluster_of(ng) == "shop"
+	zones.cluster_of(fixtures.nodegroups[0]) == "shop"
 }
