@@ -93,6 +93,7 @@ test_rules_read_env_index_from_the_engine if {
 		"secrets": {"producers": {}},
 		"zones": {"pdbs": {}},
 		"references": {"pods": {}, "producers": {}},
+		"releases": {"paused_rollouts": {}, "paused_apps": {}},
 	}})
 	lib.max_replicas(fixtures.rollout) == 9 with data.check as fixtures.prod
 	lib.max_replicas(fixtures.rollout) == 3 with data.check as empty
@@ -109,6 +110,7 @@ test_inline_env_index_matches_the_engine_shape if {
 		"references": data.references.env_index,
 		"network": data.network.env_index,
 		"topology": data.topology.env_index,
+		"releases": data.releases.env_index,
 	}}) with data.check as fixtures.prod
 	every obj in fixtures.good {
 		fixtures.results(obj, chk) == {"deny": set(), "warn": set()}
