@@ -94,6 +94,7 @@ test_rules_read_env_index_from_the_engine if {
 		"zones": {"pdbs": {}},
 		"references": {"pods": {}, "producers": {}},
 		"dr": {"backups": {}, "encrypted_locations": {}},
+		"releases": {"paused_rollouts": {}, "paused_apps": {}},
 	}})
 	lib.max_replicas(fixtures.rollout) == 9 with data.check as fixtures.prod
 	lib.max_replicas(fixtures.rollout) == 3 with data.check as empty
@@ -119,6 +120,7 @@ test_inline_env_index_matches_the_engine_shape if {
 		"stores": data.stores.env_index,
 		"retry": data.retry.env_index,
 		"awsnetwork": data.awsnetwork.env_index,
+		"releases": data.releases.env_index,
 	}))}) with data.check as fixtures.prod
 	every obj in fixtures.good {
 		fixtures.results(obj, chk) == {"deny": set(), "warn": set()}

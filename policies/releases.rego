@@ -9,6 +9,7 @@ docs := {
 	"releases.rollout-services": "A blue-green Rollout's active and preview Services exist and select its pods.",
 	"releases.analysis-template": "The AnalysisTemplates a Rollout's prePromotionAnalysis names are in the set.",
 	"releases.image-digest": "Every container image is pinned by @sha256 digest.",
+	"releases.step-after-pause": "An Argo CD Application that syncs a Rollout which pauses for promotion (blue-green autoPromotionEnabled false, a canary pause step without duration, spec.paused) has no sync step after the Rollout's: no object of its folder in a later sync wave, no PostSync hook, no Sync hook in the Rollout's wave or later, no PruneLast=true on the Application or on an object. A later step waits for the Rollout to be Healthy, and a paused one is Suspended: the sync stays running until someone promotes or aborts, and no later commit, a revert included, is synced meanwhile.",
 	"releases.selector-hash": "An Argo CD Application that syncs a blue-green Rollout with ServerSideApply=true ignores its Services' /spec/selector/rollouts-pod-template-hash with RespectIgnoreDifferences=true: a server-side apply replaces the atomic selector and drops the key the Rollouts controller adds, which switches traffic without analysis or promotion.",
 }
 
@@ -106,4 +107,145 @@ deny contains lib.finding("releases.image-digest", msg, array.concat(path, ["ima
 	some [path, c] in lib.containers(input)
 	not regex.match(`@sha256:[a-f0-9]{64}$`, c.image)
 	msg := sprintf("container %s of %s %s uses image %s, not pinned by @sha256 digest", [c.name, input.kind, input.metadata.name, c.image])
+}
+
+# releases.step-after-pause: in a sync of several steps (waves, phases)
+# gitops-engine completes an applied object only once it is Healthy or
+# Degraded before the next step (pkg/sync/sync_context.go); a Rollout paused
+# for its promotion is Suspended (argo-cd
+# resource_customizations/argoproj.io/Rollout/health.lua), so a step after it
+# holds the sync until someone promotes or aborts, and Argo CD starts no
+# automated sync while one runs (controller/appcontroller.go): the commit
+# that reverts the release waits too. Applied in the last step, the Rollout
+# ends the sync at once. A SyncFail hook runs only after a failure and a
+# PreSync one before: neither follows it. PruneLast=true moves every prune
+# after the last wave; on an object, its own prune once it leaves Git.
+# Reported where the step is set: the Application's own option, else the
+# Rollout, rendered with the objects of its folder (the message names the
+# step).
+deny contains lib.finding("releases.step-after-pause", msg, ["spec", "syncPolicy", "syncOptions", i]) if {
+	input.kind == "Application"
+	some i, option in input.spec.syncPolicy.syncOptions
+	option == "PruneLast=true"
+	some rollout in idx.paused_apps[lib.namespace(input)][input.metadata.name]
+	msg := sprintf("Argo CD Application %s sets PruneLast=true and syncs Rollout %s, which pauses for promotion: a sync that prunes anything then prunes after the last wave, waiting for the Rollout to be Healthy, and a paused release is Suspended: the sync runs until someone promotes or aborts, and no later commit syncs meanwhile (a revert cannot sync while the release is paused). Leave PruneLast out of this Application's syncOptions (schema/argocd_app.cue)", [input.metadata.name, rollout])
+}
+
+deny contains lib.finding("releases.step-after-pause", msg, ["metadata", "annotations", "argocd.argoproj.io/sync-wave"]) if {
+	input.kind == "Rollout"
+	some later in idx.paused_rollouts[lib.namespace(input)][input.metadata.name]
+	some app in lib.syncing_apps(input)
+	msg := sprintf("Argo CD Application %s syncs Rollout %s, which pauses for promotion, and then %s: that step waits for the Rollout to be Healthy, and a paused release is Suspended, so the sync runs until someone promotes or aborts and no later commit syncs meanwhile (a revert cannot sync while the release is paused). Put the Rollout in its folder's last step: the object in the Rollout's wave or earlier, no PostSync hook or later Sync hook, no PruneLast", [app.metadata.name, input.metadata.name, later])
+}
+
+# pauses_for_promotion: the Rollout stops until a person promotes it
+# (argo-rollouts rollout/bluegreen.go needsBlueGreenControllerPause and
+# rollout/pause.go: with autoPromotionEnabled false, autoPromotionSeconds
+# promotes nothing; a canary pause without a duration waits for a resume).
+pauses_for_promotion(r) if r.spec.paused == true
+
+pauses_for_promotion(r) if r.spec.strategy.blueGreen.autoPromotionEnabled == false
+
+pauses_for_promotion(r) if {
+	some canary_step in r.spec.strategy.canary.steps
+	not canary_step.pause.duration
+	canary_step.pause
+}
+
+# sync_wave is gitops-engine's wave (pkg/sync/syncwaves): the sync-wave
+# annotation, else Helm's hook weight, else 0.
+sync_wave(o) := w if w := to_number(o.metadata.annotations["argocd.argoproj.io/sync-wave"])
+
+else := w if w := to_number(o.metadata.annotations["helm.sh/hook-weight"])
+
+else := 0
+
+# hook_phases: the phases a hook runs in (gitops-engine pkg/sync/hook): the
+# argocd.argoproj.io/hook values, else Helm's hooks; empty for an object
+# synced in the Sync phase. Skip alone is not synced at all.
+hook_phases(o) := {trim_space(p) | some p in split(hooks, ",")} if hooks := o.metadata.annotations["argocd.argoproj.io/hook"]
+
+else := {helm_hook_phases[trim_space(p)] | some p in split(hooks, ",")} if hooks := o.metadata.annotations["helm.sh/hook"]
+
+else := set()
+
+helm_hook_phases := {"pre-install": "PreSync", "pre-upgrade": "PreSync", "post-install": "PostSync", "post-upgrade": "PostSync"}
+
+# later_step(kind, r, o) says how object o of Rollout r's folder runs after r,
+# one kind of step each (undefined when it does not).
+step_kinds := ["wave", "post-sync", "sync-hook", "prune-last"]
+
+later_step("wave", r, o) := sprintf("%s %s syncs in wave %d, after the Rollout's wave %d", [o.kind, o.metadata.name, sync_wave(o), sync_wave(r)]) if {
+	count(hook_phases(o)) == 0
+	sync_wave(o) > sync_wave(r)
+}
+
+later_step("post-sync", _, o) := sprintf("%s %s is a PostSync hook", [o.kind, o.metadata.name]) if {
+	"PostSync" in hook_phases(o)
+}
+
+later_step("sync-hook", r, o) := sprintf("%s %s is a Sync hook in wave %d, not before the Rollout's wave %d", [o.kind, o.metadata.name, sync_wave(o), sync_wave(r)]) if {
+	"Sync" in hook_phases(o)
+	sync_wave(o) >= sync_wave(r)
+}
+
+later_step("prune-last", r, o) := sprintf("%s %s carries %s PruneLast=true, so its prune, once it leaves Git, comes after the last wave", [o.kind, o.metadata.name, sync_options]) if {
+	"PruneLast=true" in {trim_space(p) | some p in split(o.metadata.annotations[sync_options], ",")}
+	not same_object(o, r)
+}
+
+sync_options := "argocd.argoproj.io/sync-options"
+
+same_object(a, b) if {
+	a.kind == b.kind
+	a.metadata.name == b.metadata.name
+}
+
+# env_index: derived once per env by the engine (data.check.env_index);
+# computed inline without it.
+env_index := {"paused_rollouts": paused_rollouts, "paused_apps": paused_apps}
+
+idx := data.check.env_index.releases if data.check.env_index.releases
+
+else := env_index
+
+# paused_in[folder] holds the Rollouts of folder (a file of
+# data.check.files) that pause for promotion; paused_folders is it as one
+# value, looked up per file.
+paused_in[lib.folder(file)] contains r if {
+	some ns, by_name in data.check.files["Rollout.argoproj.io"]
+	some name, file in by_name
+	some r in lib.index["Rollout.argoproj.io"][ns][name]
+	pauses_for_promotion(r)
+}
+
+paused_folders := {f: rs | some f, rs in paused_in}
+
+# members_in[folder] holds the objects of each folder with such a Rollout.
+members_in[f] contains o if {
+	some k, by_ns in data.check.files
+	some ns, by_name in by_ns
+	some name, file in by_name
+	f := lib.folder(file)
+	paused_folders[f]
+	some o in lib.index[k][ns][name]
+}
+
+members := {f: os | some f, os in members_in}
+
+# paused_rollouts[ns][name]: the steps after each Rollout that pauses for
+# promotion; Rollouts with none have no entry.
+paused_rollouts[lib.namespace(r)][r.metadata.name] := steps if {
+	some f, rs in paused_folders
+	some r in rs
+	steps := sort([s | some o in members[f]; some k in step_kinds; s := later_step(k, r, o)])
+	count(steps) > 0
+}
+
+# paused_apps[ns][name]: the Rollouts that pause for promotion in the
+# folders each Application syncs.
+paused_apps[lib.namespace(app)][app.metadata.name] contains r.metadata.name if {
+	some f, rs in paused_folders
+	some app in lib.idx.dir_apps[f]
+	some r in rs
 }
