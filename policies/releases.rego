@@ -221,26 +221,67 @@ paused_in[lib.folder(file)] contains r if {
 
 paused_folders := {f: rs | some f, rs in paused_in}
 
-# members_in[folder] holds the objects of each folder with such a Rollout.
-members_in[f] contains o if {
+# marked_in[folder] holds the marked objects of each folder with such a
+# Rollout (the mark tested first: most objects carry none, and then their
+# folder is not worked out); all_in[folder] every object of the folders
+# whose paused Rollout syncs in a negative wave, where unmarked objects come
+# after it too (no folder, mostly).
+marked_in[f] contains o if {
+	some k, by_ns in data.check.files
+	some ns, by_name in by_ns
+	some name, file in by_name
+	some o in lib.index[k][ns][name]
+	marked(o)
+	f := lib.folder(file)
+	paused_folders[f]
+}
+
+all_in[f] contains o if {
+	count(negative_folders) > 0
 	some k, by_ns in data.check.files
 	some ns, by_name in by_ns
 	some name, file in by_name
 	f := lib.folder(file)
-	paused_folders[f]
+	negative_folders[f]
 	some o in lib.index[k][ns][name]
 }
 
-members := {f: os | some f, os in members_in}
+negative_folders contains f if {
+	some f, rs in paused_folders
+	some r in rs
+	sync_wave(r) < 0
+}
+
+marked_members := {f: os | some f, os in marked_in}
+
+all_members := {f: os | some f, os in all_in}
 
 # paused_rollouts[ns][name]: the steps after each Rollout that pauses for
-# promotion; Rollouts with none have no entry.
+# promotion, among the objects of its folder.
 paused_rollouts[lib.namespace(r)][r.metadata.name] := steps if {
 	some f, rs in paused_folders
 	some r in rs
-	steps := sort([s | some o in members[f]; some k in step_kinds; s := later_step(k, r, o)])
+	steps := sort(array.concat(
+		[s | some o in object.get(marked_members, f, set()); some k in step_kinds; s := later_step(k, r, o)],
+		unmarked_steps(r, object.get(all_members, f, set())),
+	))
 	count(steps) > 0
 }
+
+# marked: the object carries an annotation that moves it to another wave or
+# phase, or that changes its prune. An unmarked one syncs in wave 0 of the
+# Sync phase, so it follows the Rollout only when the Rollout's wave is
+# negative.
+marked(o) if count(step_annotations & {k | some k, _ in o.metadata.annotations}) > 0
+
+step_annotations := {"argocd.argoproj.io/sync-wave", "argocd.argoproj.io/hook", "argocd.argoproj.io/sync-options", "helm.sh/hook", "helm.sh/hook-weight"}
+
+unmarked_steps(r, objects) := [sprintf("%s %s syncs in wave 0, after the Rollout's wave %d", [o.kind, o.metadata.name, wave]) |
+	wave := sync_wave(r)
+	wave < 0
+	some o in objects
+	not marked(o)
+]
 
 # paused_apps[ns][name]: the Rollouts that pause for promotion in the
 # folders each Application syncs.
