@@ -17,10 +17,12 @@ import (
 const (
 	// KwokVersion simulates the nodes: Go 1.26, no replace directives.
 	KwokVersion = "v0.8.0"
-	// RolloutsVersion is Argo Rollouts' controller; its go.mod asks for Go
-	// 1.26.10, newer than the repository's Go, so its build runs under
-	// ArgoCDToolchain like Argo CD's.
-	RolloutsVersion = "v1.10.2"
+	// RolloutsVersion is Argo Rollouts' controller, the version the
+	// platform's chart installs (schema/crds.lock.yaml, whose CRDs the twin
+	// applies; TestTwinRunsTheLockedRollouts keeps them equal): the twin's
+	// releases run the controller prod runs. Go 1.24.9, 34 replace
+	// directives.
+	RolloutsVersion = "v1.9.0"
 	// DeschedulerVersion is the descheduler the rendered chart Application
 	// runs (schema #DeschedulerImage; the twin checks they agree): Go 1.25,
 	// one replace directive.
@@ -217,14 +219,14 @@ func rolloutsRecipe() recipe {
 			if err != nil {
 				return "", err
 			}
-			return goModWithReplaces("platform-e2e/rollouts", mod, RolloutsVersion, "1.26.10", name, data)
+			return goModWithReplaces("platform-e2e/rollouts", mod, RolloutsVersion, "1.26.0", name, data)
 		},
 		files: map[string]string{
 			"tools.go": "//go:build tools\n\npackage tools\n\nimport _ \"" + mod + "/cmd/rollouts-controller\"\n",
 		},
 		pkg:     mod + "/cmd/rollouts-controller",
 		ldflags: "-X " + mod + "/utils/version.version=" + RolloutsVersion,
-		env:     newGoEnv,
+		env:     []string{"CGO_ENABLED=0"},
 		// The controller serves health and metrics on every interface
 		// (controller/controller.go: listenAddr, a constant, no flag); the
 		// twin's processes bind loopback only.
