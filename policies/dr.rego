@@ -9,7 +9,7 @@ docs := {
 	"dr.restore-precreated": "Nothing holds a claim a restore must bring back: no PVC or claim template named in an ApplicationRestore's includeResources (every claim of its namespaces when it lists none), and in a standby (a BackupLocation with sync: true) no PVC or claim template at all in the backed-up namespace: Stork skips a restore target that exists (replacePolicy Retain) or deletes it (Delete).",
 	"dr.restore-unbacked": "An ApplicationRestore restores only claims that the env whose backups it reads (thresholds restore_source) creates in that namespace, a PVC or a StatefulSet claim template: a claim its backups do not hold restores nothing, and the database that mounts it never starts.",
 	"dr.claim-not-restored": "In a standby that restores (it holds an ApplicationRestore), every claim a pod mounts by name in the backed-up namespace is one a restore brings back: no one else creates it there (dr.restore-precreated), so the pod would stay Pending for ever.",
-	"dr.failover-routing": "A standby's Route53 records to a load balancer are failover records of type SECONDARY, or PRIMARY once it holds an ApplicationRestore (failed over): any other routing (latency, weighted, simple) sends users to its separate, empty database while the primary is healthy.",
+	"dr.failover-routing": "A Route53 record to an env's load balancer is weighted, with weight 0 unless the env takes the writes (a data StatefulSet runs): Route 53 then answers with it only when the writer fails its health check. Failover records are refused: moving the writer turns one env's PRIMARY into SECONDARY and the other's SECONDARY into PRIMARY, two changes each env's Crossplane makes alone, and Route 53 refuses either first (one PRIMARY and one SECONDARY per name and type), so a failover never reaches DNS; latency or simple records, or a weight above 0 where no database runs, send users to a separate copy of the data.",
 	"dr.target-health": "A Route53 alias to a load balancer that carries a health check does not also set evaluateTargetHealth: on a shared ALB one unhealthy target group (one service) would withdraw the whole region.",
 	"dr.health-check-http": "Route53 health checks of a load balancer that serves HTTP (an ALB Ingress in the set) are HTTP or HTTPS with a resourcePath: TCP only proves the listener accepts connections.",
 	"dr.writer-unbacked": "The env that takes writes backs them up: every claim a running data StatefulSet (replicas > 0) mounts or templates is covered by an unsuspended ApplicationBackupSchedule of its namespace (template namespaces, resourceTypes empty or with PersistentVolumeClaim, includeResources naming it when they name that namespace) whose BackupLocation and SchedulePolicy are in the set: otherwise the only writable copy has no restore point.",
@@ -136,23 +136,43 @@ to_load_balancer(fp) if {
 	load_balancer_name(v)
 }
 
-# dr.failover-routing: a standby's record to its load balancer that is not
-# a failover record, or PRIMARY while the standby restores nothing (before a
-# failover it holds no writable copy of the data).
+# dr.failover-routing: a record to this env's load balancer that is not
+# weighted (a failover record cannot follow the writer, see docs), or whose
+# weight is above 0 while the env takes no writes: a standby before its
+# restore (it runs no database) or a fenced env (its database at 0).
 deny contains lib.finding("dr.failover-routing", msg, ["spec", "forProvider"]) if {
 	input.kind == "Record" # the kind first: OPA's rule index skips the rule for other kinds
-	standby
+	lib.has_inventory
 	is_record(input)
 	fp := input.spec.forProvider
 	to_load_balancer(fp)
-	role := object.get(fp, ["failoverRoutingPolicy", "type"], "none")
-	not allowed_role(role)
-	msg := sprintf("Record %s sends users to this standby's load balancer as %s: only a failover SECONDARY may, or the PRIMARY once an ApplicationRestore has brought the data here; anything else sends users to its separate database while the primary is healthy", [input.metadata.name, role])
+	problem := routing_problem(fp)
+	msg := sprintf("Record %s sends users to this env's load balancer %s; give it weightedRoutingPolicy with weight 0, above 0 only in the env that dr.writer names", [input.metadata.name, problem])
 }
 
-allowed_role("SECONDARY")
+routing_problem(fp) := "as a failover record: a failover turns this record's PRIMARY into SECONDARY (or back) while the other env's record turns the other way, each by its own Crossplane, and Route 53 refuses either change first (one PRIMARY and one SECONDARY per name and type), so neither applies" if {
+	fp.failoverRoutingPolicy
+} else := sprintf("with weight %v while no database of this env runs (it takes no writes): Route 53 shares users between it and the writer", [weight(fp)]) if {
+	weight(fp) > 0
+	not takes_writes
+} else := "without a weighted routing policy (latency or simple routing): Route 53 answers with it while the writer is healthy" if {
+	not weight(fp)
+}
 
-allowed_role("PRIMARY") if count(restores) > 0
+# weight of a weighted record: an object in Record v1beta2, a list of one
+# in v1beta1.
+weight(fp) := fp.weightedRoutingPolicy.weight if is_object(fp.weightedRoutingPolicy)
+
+else := fp.weightedRoutingPolicy[0].weight
+
+# takes_writes: a data StatefulSet of the env runs (dr.writer names it).
+takes_writes if {
+	some by_name in object.get(lib.index, ["StatefulSet.apps"], {})
+	some same_name in by_name
+	some ss in same_name
+	lib.holds_data(ss)
+	lib.replicas(ss) > 0
+}
 
 # dr.target-health: a health-checked alias to a load balancer that also
 # evaluates the ALB's target health.

@@ -61,31 +61,46 @@ test_restore_of_whole_namespace_targets_every_claim if {
 	fixtures.only("dr.restore-precreated", fixtures.pvc, chk)
 }
 
-standby_record := fixtures.set(fixtures.record, "/spec/forProvider/failoverRoutingPolicy/type", "SECONDARY")
+# fenced: an env whose database runs no pod (a standby before its restore,
+# a primary after a failover): it takes no writes.
+fenced := fixtures.check("dr", fixtures.swap(standby_objs, fixtures.set(fixtures.statefulset, "/spec/replicas", 0)))
 
-test_standby_secondary_record_passes if {
-	count(fixtures.denied(standby_record, standby)) == 0
-}
+passive_record := fixtures.set(fixtures.record, "/spec/forProvider/weightedRoutingPolicy/weight", 0)
 
-test_standby_primary_only_after_failover if {
-	# PRIMARY before a restore: denied; with the restore (failed over): fine.
-	fixtures.only("dr.failover-routing", fixtures.record, standby)
-	count(fixtures.denied(fixtures.record, fixtures.check("dr", array.concat(standby_objs, [restore])))) == 0
-}
-
-test_standby_latency_record_denied if {
-	latency := fixtures.set(fixtures.without(fixtures.record, "/spec/forProvider/failoverRoutingPolicy"), "/spec/forProvider/latencyRoutingPolicy", {"region": "us-west-2"})
-	fixtures.only("dr.failover-routing", latency, standby)
-}
-
-test_standby_cname_to_load_balancer_denied if {
-	cname := fixtures.set(fixtures.without(standby_record, "/spec/forProvider/alias"), "/spec/forProvider/records", [fixtures.alb])
-	count(fixtures.denied(cname, standby)) == 0
-	fixtures.only("dr.failover-routing", fixtures.without(cname, "/spec/forProvider/failoverRoutingPolicy"), standby)
-}
-
-test_primary_record_passes if {
+test_writer_weighted_record_passes if {
 	count(fixtures.denied(fixtures.record, fixtures.prod)) == 0
+	count(fixtures.denied(fixtures.record, standby)) == 0 # a standby that restored and runs its database
+}
+
+test_weight_only_where_the_database_runs if {
+	fixtures.only("dr.failover-routing", fixtures.record, fenced)
+	count(fixtures.denied(passive_record, fenced)) == 0
+	count(fixtures.denied(passive_record, fixtures.prod)) == 0 # a passive record is never wrong
+
+	# Record v1beta1 writes the policy as a list of one.
+	count(fixtures.denied(fixtures.set(fixtures.record, "/spec/forProvider/weightedRoutingPolicy", [{"weight": 0}]), fenced)) == 0
+	fixtures.only("dr.failover-routing", fixtures.set(fixtures.record, "/spec/forProvider/weightedRoutingPolicy", [{"weight": 1}]), fenced)
+}
+
+# A failover record cannot follow the writer: refused in the writer too.
+test_failover_record_denied if {
+	some role in ["PRIMARY", "SECONDARY"]
+	failover := fixtures.set(fixtures.without(fixtures.record, "/spec/forProvider/weightedRoutingPolicy"), "/spec/forProvider/failoverRoutingPolicy", {"type": role})
+	fixtures.only("dr.failover-routing", failover, fixtures.prod)
+	some f in data.dr.deny with input as failover with data.check as fixtures.prod
+	contains(f.msg, "refuses either change first")
+}
+
+test_latency_record_denied if {
+	latency := fixtures.set(fixtures.without(fixtures.record, "/spec/forProvider/weightedRoutingPolicy"), "/spec/forProvider/latencyRoutingPolicy", {"region": "us-west-2"})
+	fixtures.only("dr.failover-routing", latency, fixtures.prod)
+	fixtures.only("dr.failover-routing", fixtures.without(fixtures.record, "/spec/forProvider/weightedRoutingPolicy"), fixtures.prod)
+}
+
+test_cname_to_load_balancer_denied if {
+	cname := fixtures.set(fixtures.without(passive_record, "/spec/forProvider/alias"), "/spec/forProvider/records", [fixtures.alb])
+	count(fixtures.denied(cname, fenced)) == 0
+	fixtures.only("dr.failover-routing", fixtures.set(cname, "/spec/forProvider/weightedRoutingPolicy/weight", 10), fenced)
 }
 
 test_target_health_on_shared_alb_denied if {

@@ -212,7 +212,7 @@ redshift := {
 }
 
 # DR: a primary's backup location, schedule and bucket lifecycle, its
-# failover record and HTTPS health check.
+# weighted record and HTTPS health check.
 backup_location := {
 	"apiVersion": "stork.libopenstorage.org/v1alpha1", "kind": "BackupLocation",
 	"metadata": {"name": "s3", "namespace": "shop"},
@@ -247,7 +247,7 @@ record := {
 	"metadata": {"name": "origin-prod"},
 	"spec": {"forProvider": {
 		"name": "origin.shop.example.com", "type": "A", "setIdentifier": "prod",
-		"failoverRoutingPolicy": {"type": "PRIMARY"}, "healthCheckIdRef": {"name": "origin-prod"},
+		"weightedRoutingPolicy": {"weight": 255}, "healthCheckIdRef": {"name": "origin-prod"},
 		"alias": {"name": alb, "zoneId": "Z35SXDOTRQ7X7K", "evaluateTargetHealth": false},
 	}},
 }

@@ -253,9 +253,9 @@ func TestAWSNamesAgree(t *testing.T) {
 		}
 	}
 
-	// One failover pair for the CloudFront origin: prod PRIMARY, dr SECONDARY,
-	// each with its own health check and set identifier.
-	roles := map[string]string{}
+	// One weighted pair for the CloudFront origin: prod (the writer) 255, dr
+	// 0, each with its own health check and set identifier.
+	roles := map[string]any{}
 	ids := map[string]string{}
 	distOrigin := list(get("prod", "Distribution")[0], "spec", "forProvider", "origin")[0].(map[string]any)["domainName"].(string)
 	for _, env := range []string{"prod", "dr"} {
@@ -266,12 +266,12 @@ func TestAWSNamesAgree(t *testing.T) {
 			if str(r, "spec", "forProvider", "healthCheckIdRef", "name") == "" {
 				t.Errorf("%s: origin record %s has no health check", env, str(r, "metadata", "name"))
 			}
-			roles[env] = str(r, "spec", "forProvider", "failoverRoutingPolicy", "type")
+			roles[env] = r["spec"].(map[string]any)["forProvider"].(map[string]any)["weightedRoutingPolicy"]
 			ids[env] = str(r, "spec", "forProvider", "setIdentifier")
 		}
 	}
-	if roles["prod"] != "PRIMARY" || roles["dr"] != "SECONDARY" || ids["prod"] == ids["dr"] {
-		t.Errorf("failover records for the CloudFront origin %s: %v (set identifiers %v), want prod PRIMARY and dr SECONDARY", distOrigin, roles, ids)
+	if fmt.Sprint(roles["prod"]) != "map[weight:255]" || fmt.Sprint(roles["dr"]) != "map[weight:0]" || ids["prod"] == ids["dr"] {
+		t.Errorf("origin records for the CloudFront origin %s: %v (set identifiers %v), want prod weight 255 and dr 0", distOrigin, roles, ids)
 	}
 
 	// prod replicates the CloudSnap bucket to the bucket dr creates.

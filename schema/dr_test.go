@@ -16,6 +16,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
 	"github.com/ecommerce-platform/gitops/generator"
 	"github.com/ecommerce-platform/gitops/internal/manifest"
 	"github.com/ecommerce-platform/gitops/internal/testrepo"
@@ -265,10 +268,13 @@ func replaceOnce(t *testing.T, old, new string) func(string) string {
 	}
 }
 
-// The failover commit moves the writer: the standby's record turns PRIMARY
-// and its database runs; the old primary is fenced (record SECONDARY, no
-// database pod, backups suspended), so a recovering primary neither takes
-// users back nor writes its stale copy.
+// The failover commit moves the writer: the standby's record takes the
+// weight and its database runs; the old primary is fenced (record weight 0,
+// no database pod, backups suspended), so a recovering primary neither takes
+// users back nor writes its stale copy. Each env's record changes only its
+// weight: each region's Crossplane applies its own record alone, so a change
+// Route 53 could refuse until the other region's applied (a failover type
+// swapped, a set identifier moved) would never apply.
 func TestFailoverFencesThePrimary(t *testing.T) {
 	root := fixtureModule(t, map[string]func(string) string{
 		// small (the primary) after the failover commit: small-dr writes.
@@ -286,10 +292,24 @@ func TestFailoverFencesThePrimary(t *testing.T) {
 		t.Fatalf("%s renders no %s %s", env, kind, name)
 		return nil
 	}
-	for env, want := range map[string]string{"small": "SECONDARY", "small-dr": "PRIMARY"} {
+	before := renderAll(t, fixtureModule(t, nil), "envs")
+	for env, want := range map[string]string{"small": "0", "small-dr": "255"} {
 		r := find(env, "Record", "origin-"+env)
-		if got := str(r.Object, "spec", "forProvider", "failoverRoutingPolicy", "type"); got != want {
-			t.Errorf("%s origin record is %s, want %s", env, got, want)
+		fp := r.Object["spec"].(map[string]any)["forProvider"].(map[string]any)
+		if got := fmt.Sprint(fp["weightedRoutingPolicy"].(map[string]any)["weight"]); got != want {
+			t.Errorf("%s origin record weighs %v after the failover, want %v", env, got, want)
+		}
+		var was map[string]any
+		for _, o := range before[env] {
+			if o.Kind() == "Record" && o.Name() == "origin-"+env {
+				was = o.Object["spec"].(map[string]any)["forProvider"].(map[string]any)
+			}
+		}
+		if was == nil {
+			t.Fatalf("%s renders no origin record before the failover", env)
+		}
+		if diff := cmp.Diff(was, fp, cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "weight" })); diff != "" {
+			t.Errorf("%s origin record changes more than its weight in the failover (-before +after):\n%s", env, diff)
 		}
 	}
 	for env, want := range map[string]string{"small": "0", "small-dr": "1"} {
