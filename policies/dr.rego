@@ -26,8 +26,6 @@ standby_namespaces contains ns if {
 	bl.location.sync == true
 }
 
-standby if count(standby_namespaces) > 0
-
 restores := [r |
 	some by_ns in object.get(lib.index, ["ApplicationRestore.stork.libopenstorage.org"], {})
 	some by_name in by_ns
