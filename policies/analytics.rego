@@ -189,6 +189,7 @@ nat(route) if route.natGatewayId
 # Fluent Bit's modify filter (plugins/filter_modify/modify.c): Add and Copy
 # leave a record that has the key as it is, Rename one that has the target.
 deny contains lib.finding("analytics.shipper-overwrites", msg, filters_path) if {
+	input.kind == "Application" # the kind first: the engine evaluates this package only for the kinds its rules name
 	some [op, key] in shipper_writes
 	lower(op) in {"add", "add_if_not_present", "copy", "rename"}
 	some script in job_scripts
@@ -197,6 +198,7 @@ deny contains lib.finding("analytics.shipper-overwrites", msg, filters_path) if 
 }
 
 deny contains lib.finding("analytics.shipper-values", msg, filters_path) if {
+	input.kind == "Application" # the kind first: the engine evaluates this package only for the kinds its rules name
 	some write in shipper_values
 	some script in job_scripts
 	compared := {m[1] | some m in regex.find_all_string_submatch_n(sprintf(`col\("%s"\)\s*==\s*"([^"]*)"`, [write.key]), script, -1)}
