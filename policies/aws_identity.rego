@@ -8,6 +8,7 @@ import data.lib
 docs := {
 	"aws_identity.role-arn": "Every eks.amazonaws.com/role-arn on a ServiceAccount names an IAM Role in the set, in the account of the OIDC provider it trusts, whose trust policy admits exactly that ServiceAccount (sub) with audience sts.amazonaws.com through an OIDC provider in the set.",
 	"aws_identity.controller-permission": "The IAM role of a controller the platform installs by chart (AWS Load Balancer Controller, Cluster Autoscaler) allows the calls it makes on the resources AWS creates and tags for the cluster: the EKS cluster security group it opens to the ALB, the managed node groups' Auto Scaling groups it resizes.",
+	"aws_identity.service-trust": "An IAM role that an AWS service assumes for this account's resources (table service_trust_keys: CloudWatch Logs, Firehose) trusts the service only with the condition key the service documents setting (aws:SourceArn of the account's resources, sts:ExternalId the account): trusted by the service alone, any other account's log group or stream can have the service act as the role (the confused deputy).",
 	"aws_identity.service-account": "Every ServiceAccount a pod template, a SecretStore or ClusterSecretStore (auth.jwt.serviceAccountRef) or a chart Application (serviceAccount.create false) names exists in the set.",
 }
 
@@ -194,4 +195,34 @@ deny contains lib.finding("aws_identity.controller-permission", msg, ["spec", "s
 	refused := [a | some a in call.actions; not lib.iam_allows(docs, a, resource, tags)]
 	count(refused) > 0
 	msg := sprintf("%s runs as ServiceAccount %s/%s, whose role %s may not %s on %s: the controller calls it on %s. Allow it on resources tagged %v, as AWS tags them", [input.metadata.name, ns, sa_name, role, concat(", ", refused), resource, call.what, tags])
+}
+
+# aws_identity.service-trust: a trust statement that admits a service of
+# service_trust_keys without that service's documented key. The table: the
+# key each service sets when it assumes a role for a resource, per its
+# guide (CloudWatch Logs: Subscriptions-confused-deputy; Firehose:
+# CreateFirehoseStream, sts:ExternalId the account), so a condition on it
+# is met for this account's own resources and no one else's; a service not
+# in it may not set one, and a condition it never meets would lock it out.
+deny contains lib.finding("aws_identity.service-trust", msg, ["spec", "forProvider", "assumeRolePolicy"]) if {
+	input.kind == "Role"
+	startswith(input.apiVersion, "iam.aws.upbound.io/")
+	some st in statements(json.unmarshal(input.spec.forProvider.assumeRolePolicy))
+	st.Effect == "Allow"
+	some service in lib.as_list(st.Principal.Service)
+	key := service_trust_keys[service]
+	not scoped(st, key)
+	msg := sprintf("Role %s lets %s assume it with no condition on %s: any account's resource can have %s act as this role; add Condition {%q: {%q: <this account's value>}} (schema #ServiceTrustConditions)", [input.metadata.name, service, key, service, condition_operator[key], key])
+}
+
+service_trust_keys := {"logs.amazonaws.com": "aws:SourceArn", "firehose.amazonaws.com": "sts:ExternalId"}
+
+condition_operator := {"aws:SourceArn": "StringLike", "sts:ExternalId": "StringEquals"}
+
+# scoped: some condition of the statement tests key against values that
+# name an account (not a bare wildcard).
+scoped(st, key) if {
+	some _, tests in st.Condition
+	some value in lib.as_list(tests[key])
+	regex.match(`[0-9]{12}`, value)
 }

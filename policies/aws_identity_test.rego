@@ -278,3 +278,41 @@ test_controller_permission_of_the_cluster_autoscaler if {
 	denied(ca_app, ca_scaling("shop-prod")) == set()
 	denied(ca_app, ca_scaling("shop-dr")) == {"aws_identity.controller-permission"}
 }
+
+service_role(trust) := {
+	"apiVersion": "iam.aws.upbound.io/v1beta1", "kind": "Role",
+	"metadata": {"name": "prod-analytics-firehose"},
+	"spec": {"forProvider": {"assumeRolePolicy": json.marshal(trust)}},
+}
+
+trust_of(service, condition) := {"Version": "2012-10-17", "Statement": [object.union(
+	{"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"},
+	condition,
+)]}
+
+service_trust_denied(role) := {f.msg | some f in aws_identity.deny with input as role; f.rule == "aws_identity.service-trust"}
+
+test_service_trust_needs_the_documented_key if {
+	# trusted by the service alone: denied, naming the key
+	found := service_trust_denied(service_role(trust_of("firehose.amazonaws.com", {})))
+	count(found) == 1
+	some msg in found
+	contains(msg, "sts:ExternalId")
+
+	# the key present, but any account: denied
+	count(service_trust_denied(service_role(trust_of("logs.amazonaws.com", {"Condition": {"StringLike": {"aws:SourceArn": "arn:aws:logs:*:*:*"}}})))) == 1
+
+	# another key than the one the service sets: denied
+	count(service_trust_denied(service_role(trust_of(["logs.amazonaws.com"], {"Condition": {"StringEquals": {"aws:SourceAccount": "123456789012"}}})))) == 1
+}
+
+test_service_trust_scoped_passes if {
+	service_trust_denied(service_role(trust_of("firehose.amazonaws.com", {"Condition": {"StringEquals": {"sts:ExternalId": "123456789012"}}}))) == set()
+	service_trust_denied(service_role(trust_of(["logs.amazonaws.com"], {"Condition": {"StringLike": {"aws:SourceArn": ["arn:aws:logs:us-east-1:123456789012:*"]}}}))) == set()
+
+	# a service outside the table is not judged: a condition it never meets would lock it out
+	service_trust_denied(service_role(trust_of("glue.amazonaws.com", {}))) == set()
+
+	# a Kubernetes Role is not an IAM role
+	service_trust_denied(json.patch(service_role(trust_of("firehose.amazonaws.com", {})), [{"op": "replace", "path": "/apiVersion", "value": "rbac.authorization.k8s.io/v1"}])) == set()
+}
