@@ -163,11 +163,17 @@ weight(fp) := fp.weightedRoutingPolicy.weight if is_object(fp.weightedRoutingPol
 
 else := fp.weightedRoutingPolicy[0].weight
 
-# takes_writes: a data StatefulSet of the env runs (dr.writer names it).
+# takes_writes: a database of the env runs (dr.writer names it).
 takes_writes if {
 	some by_name in object.get(lib.index, ["StatefulSet.apps"], {})
 	some same_name in by_name
 	some ss in same_name
+	writes(ss)
+}
+
+# writes: a StatefulSet whose pods mount claims runs (the writer's
+# database; a fenced or standby env renders it at 0, or not at all).
+writes(ss) if {
 	lib.holds_data(ss)
 	lib.replicas(ss) > 0
 }
@@ -322,8 +328,7 @@ takes(claims, claim) if {
 deny contains lib.finding("dr.writer-unbacked", msg, ["spec", "replicas"]) if {
 	input.kind == "StatefulSet" # the kind first: OPA's rule index skips the rule for other kinds
 	lib.has_inventory
-	lib.holds_data(input)
-	lib.replicas(input) > 0
+	writes(input)
 	ns := lib.namespace(input)
 	some claim in writer_claims(input)
 	not backed_up(ns, claim)

@@ -296,7 +296,7 @@ func TestFailoverFencesThePrimary(t *testing.T) {
 	for env, want := range map[string]string{"small": "0", "small-dr": "255"} {
 		r := find(env, "Record", "origin-"+env)
 		fp := r.Object["spec"].(map[string]any)["forProvider"].(map[string]any)
-		if got := fmt.Sprint(fp["weightedRoutingPolicy"].(map[string]any)["weight"]); got != want {
+		if got := fmt.Sprint(value(fp, "weightedRoutingPolicy", "weight")); got != want {
 			t.Errorf("%s origin record weighs %v after the failover, want %v", env, got, want)
 		}
 		var was map[string]any
